@@ -1,0 +1,270 @@
+//! Datasets: which files hold a partition's data and how to read them.
+//!
+//! A dataset is plain data (a list of resolved files plus read options), so it can be
+//! serialised into a task and read by any worker on any node. Turning a dataset into a
+//! DuckDB reader call is the runtime's job (`smallpond-duckdb`), not this crate's.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A column declared by the user for formats without a self-describing schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// A DuckDB type name, e.g. `BIGINT`, `VARCHAR`, `DECIMAL(18,3)`.
+    pub data_type: String,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, data_type: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            data_type: data_type.into(),
+        }
+    }
+}
+
+/// Parquet files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParquetDataSet {
+    pub files: Vec<PathBuf>,
+    /// Read only these columns (in this order); `None` reads all.
+    pub columns: Option<Vec<String>>,
+    /// Match columns of files with different schemas by name.
+    pub union_by_name: bool,
+    /// When `files` is empty, a file whose schema the (empty) relation has.
+    pub schema_file: Option<PathBuf>,
+}
+
+/// Delimited text files with an explicit schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvDataSet {
+    pub files: Vec<PathBuf>,
+    pub schema: Vec<Column>,
+    pub delim: char,
+    pub header: bool,
+}
+
+/// Newline-delimited JSON files with an explicit schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsonDataSet {
+    pub files: Vec<PathBuf>,
+    pub schema: Vec<Column>,
+}
+
+/// The data of one partition, or of one input of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataSet {
+    Parquet(ParquetDataSet),
+    Csv(CsvDataSet),
+    Json(JsonDataSet),
+}
+
+impl DataSet {
+    /// Parquet files written by the engine itself (task outputs, materialised Arrow data).
+    pub fn parquet(files: Vec<PathBuf>) -> Self {
+        DataSet::Parquet(ParquetDataSet {
+            files,
+            columns: None,
+            union_by_name: false,
+            schema_file: None,
+        })
+    }
+
+    pub fn files(&self) -> &[PathBuf] {
+        match self {
+            DataSet::Parquet(d) => &d.files,
+            DataSet::Csv(d) => &d.files,
+            DataSet::Json(d) => &d.files,
+        }
+    }
+
+    /// The same format and options over another list of files (a partition of this dataset).
+    pub fn with_files(&self, files: Vec<PathBuf>) -> Self {
+        match self {
+            DataSet::Parquet(d) => DataSet::Parquet(ParquetDataSet {
+                schema_file: if files.is_empty() {
+                    d.schema_file.clone().or_else(|| d.files.first().cloned())
+                } else {
+                    None
+                },
+                files,
+                columns: d.columns.clone(),
+                union_by_name: d.union_by_name,
+            }),
+            DataSet::Csv(d) => DataSet::Csv(CsvDataSet {
+                files,
+                ..d.clone()
+            }),
+            DataSet::Json(d) => DataSet::Json(JsonDataSet {
+                files,
+                ..d.clone()
+            }),
+        }
+    }
+
+    /// Splits the files into `n` groups of consecutive files whose sizes differ by at most one.
+    pub fn split_files(&self, n: usize) -> Vec<DataSet> {
+        let files = self.files();
+        let (base, extra) = (files.len() / n, files.len() % n);
+        let mut start = 0;
+        (0..n)
+            .map(|i| {
+                let len = base + usize::from(i < extra);
+                let part = files[start..start + len].to_vec();
+                start += len;
+                self.with_files(part)
+            })
+            .collect()
+    }
+}
+
+/// Expands user-supplied paths into a sorted list of files.
+///
+/// Each entry may be a file, a glob (`data/*.parquet`, `data/**/*.parquet`), or a directory.
+/// A directory contributes the files directly in it whose name ends with `extension`
+/// (and, with `recursive`, those of its subdirectories too). A path that does not exist or
+/// a glob that matches nothing is an error naming it.
+pub fn resolve_paths<P: AsRef<Path>>(
+    paths: &[P],
+    recursive: bool,
+    extension: &str,
+) -> Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Err(Error::invalid("paths", "no input path was given"));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let text = path.to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            let options = glob::MatchOptions {
+                require_literal_leading_dot: true,
+                ..Default::default()
+            };
+            let entries = glob::glob_with(&text, options).map_err(|e| Error::BadGlob {
+                pattern: text.to_string(),
+                reason: e.to_string(),
+            })?;
+            let mut matched: Vec<PathBuf> = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::Io {
+                    path: e.path().to_path_buf(),
+                    source: e.into(),
+                })?;
+                if entry.is_file() {
+                    matched.push(entry);
+                }
+            }
+            if matched.is_empty() {
+                return Err(Error::EmptyGlob {
+                    pattern: text.to_string(),
+                });
+            }
+            matched.sort();
+            out.extend(matched);
+        } else if path.is_dir() {
+            let mut found = Vec::new();
+            collect_dir(path, recursive, extension, &mut found)?;
+            if found.is_empty() {
+                return Err(Error::EmptyGlob {
+                    pattern: format!("{}/{}*{extension}", text, if recursive { "**/" } else { "" }),
+                });
+            }
+            found.sort();
+            out.extend(found);
+        } else if path.is_file() {
+            out.push(path.to_path_buf());
+        } else {
+            return Err(Error::PathNotFound {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn collect_dir(dir: &Path, recursive: bool, extension: &str, out: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            if recursive {
+                collect_dir(&path, recursive, extension, out)?;
+            }
+        } else if path.to_string_lossy().ends_with(extension) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
+    }
+
+    #[test]
+    fn resolves_files_globs_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for f in ["a/1.parquet", "a/2.parquet", "a/b/3.parquet", "a/notes.txt", "a/.hidden.parquet"] {
+            touch(&root.join(f));
+        }
+        let flat = resolve_paths(&[root.join("a")], false, ".parquet").unwrap();
+        assert_eq!(flat, vec![root.join("a/1.parquet"), root.join("a/2.parquet")]);
+        let deep = resolve_paths(&[root.join("a")], true, ".parquet").unwrap();
+        assert_eq!(deep.len(), 3);
+        let globbed = resolve_paths(&[root.join("a/*.parquet")], false, ".parquet").unwrap();
+        assert_eq!(globbed, flat);
+        let file = resolve_paths(&[root.join("a/notes.txt")], false, ".parquet").unwrap();
+        assert_eq!(file, vec![root.join("a/notes.txt")]);
+    }
+
+    #[test]
+    fn missing_path_and_empty_glob_name_the_culprit() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.parquet");
+        let err = resolve_paths(&[&missing], false, ".parquet").unwrap_err();
+        assert!(err.to_string().contains("nope.parquet"), "{err}");
+        let pattern = dir.path().join("*.parquet");
+        let err = resolve_paths(&[&pattern], false, ".parquet").unwrap_err();
+        assert!(matches!(err, Error::EmptyGlob { .. }), "{err}");
+        assert!(err.to_string().contains("*.parquet"), "{err}");
+    }
+
+    #[test]
+    fn split_files_is_balanced_and_keeps_schema_for_empty_parts() {
+        let files: Vec<PathBuf> = (0..5).map(|i| PathBuf::from(format!("{i}.parquet"))).collect();
+        let ds = DataSet::parquet(files.clone());
+        let parts = ds.split_files(3);
+        let sizes: Vec<usize> = parts.iter().map(|p| p.files().len()).collect();
+        assert_eq!(sizes, vec![2, 2, 1]);
+        let all: Vec<PathBuf> = parts.iter().flat_map(|p| p.files().to_vec()).collect();
+        assert_eq!(all, files);
+        let parts = ds.split_files(7);
+        match &parts[6] {
+            DataSet::Parquet(p) => {
+                assert!(p.files.is_empty());
+                assert_eq!(p.schema_file.as_deref(), Some(Path::new("0.parquet")));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

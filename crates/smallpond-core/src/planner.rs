@@ -1,0 +1,424 @@
+//! The planner: turns logical nodes into tasks, one per partition.
+//!
+//! ```text
+//!  node                    tasks                         output partitions
+//!  DataSource              none                          1: the files
+//!  EvenlyDistributed/files none                          n: Split groups of files
+//!  EvenlyDistributed/rows  1 over all input              n: slot j of that task
+//!  HashPartition           1 per input partition         n: slot j of every producer
+//!  Sql                     1 per partition               as many as the inputs
+//!  Limit                   1 per partition + 1 merge     1
+//!  Projection/Consolidate/Union   none (file lists only)
+//!  DataSink                1 over all partitions         1: the published files
+//! ```
+//!
+//! Nodes whose output the session already computed are not planned again: their
+//! partitions are passed in as `computed` and used as plain data.
+
+use std::collections::HashMap;
+
+use crate::plan::{LogicalPlan, Node, TaskOptions};
+use crate::task::{ExecutionPlan, Part, Partition, ResolvedPartition, Resources, TaskKind, TaskSpec};
+use crate::{Error, NodeId, Result, TaskId};
+
+/// What the planner needs to know about the machine(s) the tasks will run on.
+#[derive(Debug, Clone, Copy)]
+pub struct PlannerConfig {
+    /// CPUs of the worker pool.
+    pub total_cpus: u32,
+    /// Memory of the worker pool, in bytes.
+    pub total_memory: u64,
+}
+
+pub struct Planner<'a> {
+    plan: &'a LogicalPlan,
+    computed: &'a HashMap<NodeId, Vec<ResolvedPartition>>,
+    config: PlannerConfig,
+    next_task: u32,
+    out: ExecutionPlan,
+}
+
+impl<'a> Planner<'a> {
+    /// `first_task` numbers the first task; later runs of a session continue the numbering
+    /// so that task ids (and their directories) are unique within the job.
+    pub fn new(
+        plan: &'a LogicalPlan,
+        computed: &'a HashMap<NodeId, Vec<ResolvedPartition>>,
+        config: PlannerConfig,
+        first_task: u32,
+    ) -> Self {
+        Self {
+            plan,
+            computed,
+            config,
+            next_task: first_task,
+            out: ExecutionPlan::default(),
+        }
+    }
+
+    /// Plans `roots` and everything they need that is not computed yet.
+    pub fn plan(mut self, roots: &[NodeId]) -> Result<ExecutionPlan> {
+        for root in roots {
+            self.node(*root)?;
+        }
+        Ok(self.out)
+    }
+
+    /// The next task id after the planned ones.
+    pub fn next_task_id(plan: &ExecutionPlan, first_task: u32) -> u32 {
+        plan.tasks.iter().map(|t| t.id.0 + 1).max().unwrap_or(first_task).max(first_task)
+    }
+
+    fn node(&mut self, id: NodeId) -> Result<Vec<Partition>> {
+        if let Some(parts) = self.out.outputs.get(&id) {
+            return Ok(parts.clone());
+        }
+        if let Some(done) = self.computed.get(&id) {
+            let parts: Vec<Partition> = done.iter().map(ResolvedPartition::to_partition).collect();
+            self.out.outputs.insert(id, parts.clone());
+            return Ok(parts);
+        }
+        let node = self.plan.get(id)?.clone();
+        let kind = node.kind();
+        let outputs = match &node {
+            Node::DataSource(n) => vec![Partition::from_part(Part::Data(n.dataset.clone()))],
+            Node::EvenlyDistributed(n) => {
+                let input = self.node(n.input)?;
+                check_npartitions(n.npartitions)?;
+                let all = consolidate(input);
+                if n.by_rows {
+                    let task = self.task(id, kind, 0, &n.options, 1, vec![all], |p| {
+                        TaskKind::RowsPartition {
+                            npartitions: n.npartitions,
+                            parquet: p,
+                        }
+                    });
+                    slots(&[task], n.npartitions)
+                } else {
+                    let columns = all.columns.clone();
+                    (0..n.npartitions)
+                        .map(|index| Partition {
+                            parts: vec![Part::Split {
+                                parts: all.parts.clone(),
+                                index,
+                                of: n.npartitions,
+                            }],
+                            columns: columns.clone(),
+                        })
+                        .collect()
+                }
+            }
+            Node::HashPartition(n) => {
+                let input = self.node(n.input)?;
+                check_npartitions(n.npartitions)?;
+                let producers = input.len() as u32;
+                let tasks: Vec<TaskId> = input
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        self.task(id, kind, i as u32, &n.options, producers, vec![p], |parquet| {
+                            TaskKind::HashPartition {
+                                npartitions: n.npartitions,
+                                method: n.method.clone(),
+                                parquet,
+                            }
+                        })
+                    })
+                    .collect();
+                slots(&tasks, n.npartitions)
+            }
+            Node::Sql(n) => {
+                let inputs: Vec<Vec<Partition>> =
+                    n.inputs.iter().map(|i| self.node(*i)).collect::<Result<_>>()?;
+                let counts: Vec<usize> = inputs.iter().map(Vec::len).collect();
+                let count = match counts.first() {
+                    None => 1,
+                    Some(first) if counts.iter().all(|c| c == first) => *first,
+                    Some(_) => {
+                        return Err(Error::PartitionMismatch {
+                            counts,
+                            query: n.query.clone(),
+                        })
+                    }
+                };
+                let tasks: Vec<TaskId> = (0..count)
+                    .map(|i| {
+                        let task_inputs = inputs.iter().map(|parts| parts[i].clone()).collect();
+                        self.task(id, kind, i as u32, &n.options, count as u32, task_inputs, |parquet| {
+                            TaskKind::Sql {
+                                query: n.query.clone(),
+                                parquet,
+                            }
+                        })
+                    })
+                    .collect();
+                tasks
+                    .into_iter()
+                    .map(|task| Partition::from_part(Part::Task { task, slot: 0 }))
+                    .collect()
+            }
+            Node::Limit(n) => {
+                let input = self.node(n.input)?;
+                let query = format!("SELECT * FROM {{0}} LIMIT {}", n.limit);
+                let options = TaskOptions::default();
+                let sql = |parquet| TaskKind::Sql {
+                    query: query.clone(),
+                    parquet,
+                };
+                let merged = if input.len() <= 1 {
+                    consolidate(input)
+                } else {
+                    let count = input.len() as u32;
+                    let partial: Vec<TaskId> = input
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, p)| self.task(id, kind, i as u32, &options, count, vec![p], sql))
+                        .collect();
+                    consolidate(slots(&partial, 1))
+                };
+                let last = self.task(id, kind, 0, &options, 1, vec![merged], sql);
+                slots(&[last], 1)
+            }
+            Node::Projection(n) => {
+                if n.columns.is_empty() {
+                    return Err(Error::invalid("columns", "a projection needs at least one column"));
+                }
+                self.node(n.input)?
+                    .into_iter()
+                    .map(|p| Partition {
+                        parts: p.parts,
+                        columns: Some(n.columns.clone()),
+                    })
+                    .collect()
+            }
+            Node::Consolidate(n) => vec![consolidate(self.node(n.input)?)],
+            Node::Union(n) => {
+                let mut all = Vec::new();
+                for input in &n.inputs {
+                    all.extend(self.node(*input)?);
+                }
+                all
+            }
+            Node::DataSink(n) => {
+                let input = self.node(n.input)?;
+                let task = self.task(id, kind, 0, &n.options, 1, input, |parquet| TaskKind::Sink {
+                    path: n.path.clone(),
+                    parquet,
+                });
+                slots(&[task], 1)
+            }
+        };
+        self.out.outputs.insert(id, outputs.clone());
+        Ok(outputs)
+    }
+
+    /// Adds one task. `siblings` is how many tasks the node has in this stage: unless the
+    /// user set a cpu limit, a lone task gets the whole pool and many share it.
+    #[allow(clippy::too_many_arguments)]
+    fn task(
+        &mut self,
+        node: NodeId,
+        node_kind: &str,
+        partition: u32,
+        options: &TaskOptions,
+        siblings: u32,
+        inputs: Vec<Partition>,
+        kind: impl FnOnce(crate::plan::ParquetOptions) -> TaskKind,
+    ) -> TaskId {
+        let total = self.config.total_cpus.max(1);
+        let cpus = options
+            .cpu_limit
+            .unwrap_or_else(|| (total / siblings.max(1)).max(1))
+            .clamp(1, total);
+        let memory_bytes = options
+            .memory_limit
+            .unwrap_or(self.config.total_memory / u64::from(total) * u64::from(cpus));
+        let id = TaskId(self.next_task);
+        self.next_task += 1;
+        self.out.tasks.push(TaskSpec {
+            id,
+            node,
+            node_kind: node_kind.to_string(),
+            partition,
+            kind: kind(options.parquet.clone()),
+            inputs,
+            resources: Resources { cpus, memory_bytes },
+        });
+        id
+    }
+}
+
+fn check_npartitions(n: u32) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid("npartitions", "must be at least 1, got 0"));
+    }
+    Ok(())
+}
+
+/// Partition `j` = slot `j` of every task.
+fn slots(tasks: &[TaskId], n: u32) -> Vec<Partition> {
+    (0..n)
+        .map(|slot| Partition {
+            parts: tasks.iter().map(|&task| Part::Task { task, slot }).collect(),
+            columns: None,
+        })
+        .collect()
+}
+
+/// All partitions as one. Partitions of one node share their projection.
+fn consolidate(parts: Vec<Partition>) -> Partition {
+    let columns = parts.first().and_then(|p| p.columns.clone());
+    Partition {
+        parts: parts.into_iter().flat_map(|p| p.parts).collect(),
+        columns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::plan::*;
+    use crate::DataSet;
+
+    const CONFIG: PlannerConfig = PlannerConfig {
+        total_cpus: 2,
+        total_memory: 8 << 30,
+    };
+
+    fn source(plan: &mut LogicalPlan, files: usize) -> NodeId {
+        let files = (0..files).map(|i| PathBuf::from(format!("in-{i}.parquet"))).collect();
+        plan.add(Node::DataSource(DataSourceNode {
+            dataset: DataSet::parquet(files),
+        }))
+        .unwrap()
+    }
+
+    fn hash(plan: &mut LogicalPlan, input: NodeId, n: u32) -> NodeId {
+        plan.add(Node::HashPartition(HashPartitionNode {
+            input,
+            npartitions: n,
+            method: PartitionMethod::Hash(vec!["k".into()]),
+            options: TaskOptions::default(),
+        }))
+        .unwrap()
+    }
+
+    fn sql(plan: &mut LogicalPlan, inputs: Vec<NodeId>, q: &str) -> NodeId {
+        plan.add(Node::Sql(SqlNode::try_new(inputs, q, TaskOptions::default()).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn hash_then_sql_makes_one_task_per_partition() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 4);
+        let split = plan
+            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                input: src,
+                npartitions: 2,
+                by_rows: false,
+                options: TaskOptions::default(),
+            }))
+            .unwrap();
+        let h = hash(&mut plan, split, 3);
+        let q = sql(&mut plan, vec![h], "select * from {0}");
+        let computed = HashMap::new();
+        let exec = Planner::new(&plan, &computed, CONFIG, 0).plan(&[q]).unwrap();
+        // 2 hash producers (one per split partition) + 3 SQL tasks.
+        assert_eq!(exec.tasks.len(), 5);
+        assert_eq!(exec.outputs[&h].len(), 3);
+        assert_eq!(exec.outputs[&q].len(), 3);
+        let sql_task = &exec.tasks[2];
+        assert_eq!(sql_task.deps(), vec![TaskId(0), TaskId(1)]);
+        // Two producers share the 2 cpus; three SQL tasks get one each.
+        assert_eq!(exec.tasks[0].resources.cpus, 1);
+        assert_eq!(sql_task.resources.cpus, 1);
+    }
+
+    #[test]
+    fn lone_task_gets_the_whole_pool() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 1);
+        let h = hash(&mut plan, src, 8);
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[h]).unwrap();
+        assert_eq!(exec.tasks.len(), 1);
+        assert_eq!(exec.tasks[0].resources.cpus, 2);
+        assert_eq!(exec.tasks[0].kind.slots(), 8);
+    }
+
+    #[test]
+    fn co_partitioned_inputs_must_have_equal_counts() {
+        let mut plan = LogicalPlan::new();
+        let a = source(&mut plan, 1);
+        let b = source(&mut plan, 1);
+        let ha = hash(&mut plan, a, 3);
+        let hb = hash(&mut plan, b, 4);
+        let q = sql(&mut plan, vec![ha, hb], "select * from {0} join {1} using (k)");
+        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[q]).unwrap_err();
+        assert!(matches!(err, Error::PartitionMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("[3, 4]"), "{err}");
+    }
+
+    #[test]
+    fn zero_partitions_is_rejected() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 1);
+        let h = hash(&mut plan, src, 0);
+        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[h]).unwrap_err();
+        assert!(err.to_string().contains("npartitions"), "{err}");
+    }
+
+    #[test]
+    fn computed_nodes_are_not_planned_again() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 1);
+        let h = hash(&mut plan, src, 2);
+        let q = sql(&mut plan, vec![h], "select * from {0}");
+        let mut computed = HashMap::new();
+        let done = ResolvedPartition {
+            datasets: vec![DataSet::parquet(vec![PathBuf::from("x.parquet")])],
+            columns: None,
+        };
+        computed.insert(h, vec![done.clone(), done]);
+        let exec = Planner::new(&plan, &computed, CONFIG, 10).plan(&[q]).unwrap();
+        assert_eq!(exec.tasks.len(), 2);
+        assert!(exec.tasks.iter().all(|t| t.node == q && t.deps().is_empty()));
+        assert_eq!(exec.tasks[0].id, TaskId(10));
+    }
+
+    #[test]
+    fn limit_merges_partial_limits() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 1);
+        let h = hash(&mut plan, src, 3);
+        let l = plan.add(Node::Limit(LimitNode { input: h, limit: 5 })).unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[l]).unwrap();
+        // 1 hash + 3 partial limits + 1 merge
+        assert_eq!(exec.tasks.len(), 5);
+        assert_eq!(exec.outputs[&l].len(), 1);
+        assert_eq!(exec.tasks[4].deps().len(), 3);
+    }
+
+    #[test]
+    fn split_parts_resolve_to_balanced_file_groups() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 5);
+        let split = plan
+            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                input: src,
+                npartitions: 3,
+                by_rows: false,
+                options: TaskOptions::default(),
+            }))
+            .unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[split]).unwrap();
+        assert!(exec.tasks.is_empty());
+        let no_tasks = |_: TaskId, _: u32| -> DataSet { unreachable!() };
+        let sizes: Vec<usize> = exec.outputs[&split]
+            .iter()
+            .map(|p| p.resolve(&no_tasks).files().count())
+            .collect();
+        assert_eq!(sizes, vec![2, 2, 1]);
+    }
+}

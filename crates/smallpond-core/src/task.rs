@@ -1,0 +1,353 @@
+//! The execution plan: tasks, their inputs, and what a finished task leaves behind.
+//!
+//! A [`TaskSpec`] is planned before anything runs; its inputs may name outputs of other
+//! tasks ([`Part::Task`]). When those have finished, the scheduler resolves them into
+//! concrete file lists and hands a self-contained [`TaskAttempt`] to a worker, which may be
+//! a thread, a process or a Ray task on another node: all it needs is in the attempt.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{ParquetOptions, PartitionMethod};
+use crate::{DataSet, NodeId, TaskId};
+
+/// CPU and memory a task may use: DuckDB gets exactly this, and the scheduler never runs
+/// more at once than the pool has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub cpus: u32,
+    pub memory_bytes: u64,
+}
+
+/// One piece of a partition's data, possibly not yet produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Part {
+    /// Files that exist now.
+    Data(DataSet),
+    /// Output slot `slot` of task `task`.
+    Task { task: TaskId, slot: u32 },
+    /// Group `index` of `of` equal groups of the files of `parts` (split by whole files
+    /// once the files are known).
+    Split {
+        parts: Vec<Part>,
+        index: u32,
+        of: u32,
+    },
+}
+
+impl Part {
+    /// Tasks that must finish before this part can be read.
+    pub fn deps(&self, out: &mut Vec<TaskId>) {
+        match self {
+            Part::Data(_) => {}
+            Part::Task { task, .. } => out.push(*task),
+            Part::Split { parts, .. } => parts.iter().for_each(|p| p.deps(out)),
+        }
+    }
+
+    /// Replaces task outputs by their files. `outputs(task, slot)` gives a finished task's
+    /// files; the function is only called for tasks listed by [`Part::deps`].
+    pub fn resolve(&self, outputs: &dyn Fn(TaskId, u32) -> DataSet) -> Vec<DataSet> {
+        match self {
+            Part::Data(d) => vec![d.clone()],
+            Part::Task { task, slot } => vec![outputs(*task, *slot)],
+            Part::Split { parts, index, of } => {
+                let datasets: Vec<DataSet> = parts.iter().flat_map(|p| p.resolve(outputs)).collect();
+                split_datasets(&datasets, *index as usize, *of as usize)
+            }
+        }
+    }
+}
+
+/// Group `index` of `of` equal groups of whole files over several datasets.
+fn split_datasets(datasets: &[DataSet], index: usize, of: usize) -> Vec<DataSet> {
+    let total: usize = datasets.iter().map(|d| d.files().len()).sum();
+    let (base, extra) = (total / of, total % of);
+    let start = index * base + index.min(extra);
+    let end = start + base + usize::from(index < extra);
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for d in datasets {
+        let n = d.files().len();
+        let (lo, hi) = (start.max(offset), end.min(offset + n));
+        if lo < hi {
+            out.push(d.with_files(d.files()[lo - offset..hi - offset].to_vec()));
+        }
+        offset += n;
+    }
+    if out.is_empty() {
+        if let Some(first) = datasets.first() {
+            // Keep the format and schema so that an empty group is an empty relation.
+            out.push(first.with_files(vec![]));
+        }
+    }
+    out
+}
+
+/// One partition of a node's output: pieces of data plus an optional column projection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub parts: Vec<Part>,
+    pub columns: Option<Vec<String>>,
+}
+
+impl Partition {
+    pub fn from_part(part: Part) -> Self {
+        Self {
+            parts: vec![part],
+            columns: None,
+        }
+    }
+
+    pub fn deps(&self) -> Vec<TaskId> {
+        let mut out = Vec::new();
+        self.parts.iter().for_each(|p| p.deps(&mut out));
+        out
+    }
+
+    pub fn resolve(&self, outputs: &dyn Fn(TaskId, u32) -> DataSet) -> ResolvedPartition {
+        ResolvedPartition {
+            datasets: self.parts.iter().flat_map(|p| p.resolve(outputs)).collect(),
+            columns: self.columns.clone(),
+        }
+    }
+}
+
+/// A partition whose files are all known: what a worker reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedPartition {
+    pub datasets: Vec<DataSet>,
+    pub columns: Option<Vec<String>>,
+}
+
+impl ResolvedPartition {
+    pub fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.datasets.iter().flat_map(|d| d.files())
+    }
+
+    pub fn to_partition(&self) -> Partition {
+        Partition {
+            parts: self.datasets.iter().cloned().map(Part::Data).collect(),
+            columns: self.columns.clone(),
+        }
+    }
+}
+
+/// What a task does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// Runs `query` with `{i}` bound to input `i`; one output slot.
+    Sql { query: String, parquet: ParquetOptions },
+    /// Reads its one input once and writes `npartitions` output slots.
+    HashPartition {
+        npartitions: u32,
+        method: PartitionMethod,
+        parquet: ParquetOptions,
+    },
+    /// Splits its one input into `npartitions` slots of equal row counts.
+    RowsPartition {
+        npartitions: u32,
+        parquet: ParquetOptions,
+    },
+    /// Publishes all inputs (one per partition) as Parquet files in directory `path`.
+    Sink { path: PathBuf, parquet: ParquetOptions },
+}
+
+impl TaskKind {
+    /// How many output slots the task fills.
+    pub fn slots(&self) -> u32 {
+        match self {
+            TaskKind::Sql { .. } | TaskKind::Sink { .. } => 1,
+            TaskKind::HashPartition { npartitions, .. } | TaskKind::RowsPartition { npartitions, .. } => {
+                *npartitions
+            }
+        }
+    }
+}
+
+/// A planned task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub id: TaskId,
+    pub node: NodeId,
+    pub node_kind: String,
+    /// Index of the partition this task computes (or reads, for partitioners).
+    pub partition: u32,
+    pub kind: TaskKind,
+    pub inputs: Vec<Partition>,
+    pub resources: Resources,
+}
+
+impl TaskSpec {
+    pub fn deps(&self) -> Vec<TaskId> {
+        let mut deps: Vec<TaskId> = self.inputs.iter().flat_map(|p| p.deps()).collect();
+        deps.sort();
+        deps.dedup();
+        deps
+    }
+}
+
+impl fmt::Display for TaskSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} {}, partition {})", self.id, self.node_kind, self.node, self.partition)
+    }
+}
+
+/// Directories of the job that tasks write into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDirs {
+    pub root: PathBuf,
+}
+
+impl JobDirs {
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.root.join("log")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+    pub fn temp(&self) -> PathBuf {
+        self.root.join("temp")
+    }
+    pub fn output(&self) -> PathBuf {
+        self.root.join("output")
+    }
+    pub fn status_file(&self) -> PathBuf {
+        self.root.join("status")
+    }
+    /// Where a task's published output lives.
+    pub fn task_output(&self, task: TaskId) -> PathBuf {
+        self.staging().join(task.to_string())
+    }
+    /// The completed-task record, written after the output is published.
+    pub fn task_record(&self, task: TaskId) -> PathBuf {
+        self.staging().join(format!("{task}.json"))
+    }
+}
+
+/// A resolved task, ready to run anywhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAttempt {
+    pub task: TaskId,
+    pub attempt: u32,
+    pub node: NodeId,
+    pub node_kind: String,
+    pub partition: u32,
+    pub kind: TaskKind,
+    pub inputs: Vec<ResolvedPartition>,
+    pub resources: Resources,
+    pub job: JobDirs,
+}
+
+impl fmt::Display for TaskAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} attempt {} ({} {}, partition {})",
+            self.task, self.attempt, self.node_kind, self.node, self.partition
+        )
+    }
+}
+
+/// What a finished task leaves behind, as JSON in `staging/<task>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub task: TaskId,
+    pub node: NodeId,
+    pub node_kind: String,
+    pub partition: u32,
+    pub attempt: u32,
+    pub host: String,
+    pub worker: String,
+    /// Unix time in seconds.
+    pub start: f64,
+    pub end: f64,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Output files per slot.
+    pub outputs: Vec<Vec<PathBuf>>,
+    /// A file with the output's schema, for slots that received no rows.
+    pub schema_file: Option<PathBuf>,
+}
+
+impl TaskRecord {
+    /// Slot `slot` of the output as a dataset (empty slots keep the schema).
+    pub fn slot(&self, slot: u32) -> DataSet {
+        let files = self.outputs.get(slot as usize).cloned().unwrap_or_default();
+        let schema_file = if files.is_empty() {
+            self.schema_file.clone()
+        } else {
+            None
+        };
+        DataSet::Parquet(crate::dataset::ParquetDataSet {
+            files,
+            columns: None,
+            union_by_name: false,
+            schema_file,
+        })
+    }
+}
+
+/// Why an attempt failed, in a form that crosses process and node boundaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskErrorKind {
+    /// DuckDB rejected or failed the query.
+    Sql { sql: String },
+    /// The input is wrong (bad key, corrupt file, ...): retrying will not help.
+    InvalidInput,
+    /// A file system operation failed.
+    Io { path: PathBuf },
+    /// The process running the task died.
+    Crashed,
+    /// Anything else.
+    Other,
+}
+
+/// A failed attempt: the error chain as text plus what kind of failure it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub kind: TaskErrorKind,
+    pub message: String,
+    /// Whether another attempt may succeed.
+    pub retryable: bool,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            TaskErrorKind::Sql { sql } => write!(f, "{}\n  query: {}", self.message, sql),
+            TaskErrorKind::Io { path } => write!(f, "{} ({})", self.message, path.display()),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// The planner's result: tasks in a runnable order plus the output partitions of each node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExecutionPlan {
+    pub tasks: Vec<TaskSpec>,
+    pub outputs: BTreeMap<NodeId, Vec<Partition>>,
+}
+
+impl fmt::Display for ExecutionPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for t in &self.tasks {
+            let deps: Vec<String> = t.deps().iter().map(|d| d.to_string()).collect();
+            writeln!(
+                f,
+                "{t} cpus={} deps=[{}]",
+                t.resources.cpus,
+                deps.join(",")
+            )?;
+        }
+        Ok(())
+    }
+}
