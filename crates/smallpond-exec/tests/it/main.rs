@@ -1,0 +1,282 @@
+//! Scheduler and pool tests with a mock runner and mock worker processes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use smallpond_core::plan::{
+    DataSourceNode, HashPartitionNode, LogicalPlan, Node, PartitionMethod, SqlNode, TaskOptions,
+};
+use smallpond_core::planner::{Planner, PlannerConfig};
+use smallpond_core::task::{
+    ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord,
+};
+use smallpond_core::{DataSet, TaskId};
+use smallpond_exec::pool::{ProcessPool, ThreadPool, WorkerCommand};
+use smallpond_exec::scheduler::{self, Event, SchedulerConfig};
+use smallpond_exec::{Error, TaskRunner};
+
+/// A runner that records concurrency and fails chosen tasks a number of times.
+#[derive(Default)]
+struct MockRunner {
+    failures: Mutex<HashMap<TaskId, u32>>,
+    retryable: bool,
+    running_cpus: AtomicU32,
+    peak_cpus: AtomicU32,
+    runs: AtomicU32,
+}
+
+impl MockRunner {
+    fn failing(task: TaskId, times: u32, retryable: bool) -> Self {
+        let runner = Self {
+            retryable,
+            ..Self::default()
+        };
+        runner.failures.lock().unwrap().insert(task, times);
+        runner
+    }
+}
+
+fn record(attempt: &TaskAttempt) -> TaskRecord {
+    let slots = attempt.kind.slots() as usize;
+    TaskRecord {
+        task: attempt.task,
+        node: attempt.node,
+        node_kind: attempt.node_kind.clone(),
+        partition: attempt.partition,
+        attempt: attempt.attempt,
+        host: "test".into(),
+        worker: "mock".into(),
+        start: 0.0,
+        end: 0.0,
+        rows: 1,
+        bytes: 1,
+        outputs: (0..slots).map(|s| vec![PathBuf::from(format!("{}-{s}", attempt.task))]).collect(),
+        schema_file: None,
+    }
+}
+
+impl TaskRunner for MockRunner {
+    fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let now = self.running_cpus.fetch_add(attempt.resources.cpus, Ordering::SeqCst)
+            + attempt.resources.cpus;
+        self.peak_cpus.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(5));
+        self.running_cpus.fetch_sub(attempt.resources.cpus, Ordering::SeqCst);
+        // Every input of a task must already be produced: resolution never sees a gap.
+        for input in &attempt.inputs {
+            assert!(!input.datasets.is_empty(), "{} got an unresolved input", attempt.task);
+        }
+        let mut failures = self.failures.lock().unwrap();
+        if let Some(left) = failures.get_mut(&attempt.task) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(TaskError {
+                    kind: TaskErrorKind::Sql {
+                        sql: "select broken".into(),
+                    },
+                    message: "Binder Error: boom".into(),
+                    retryable: self.retryable,
+                });
+            }
+        }
+        Ok(record(attempt))
+    }
+}
+
+/// source -> hash(4) -> sql: 1 producer + 4 consumers.
+fn plan(cpus: u32) -> ExecutionPlan {
+    let mut plan = LogicalPlan::new();
+    let src = plan
+        .add(Node::DataSource(DataSourceNode {
+            dataset: DataSet::parquet(vec!["in.parquet".into()]),
+        }))
+        .unwrap();
+    let h = plan
+        .add(Node::HashPartition(HashPartitionNode {
+            input: src,
+            npartitions: 4,
+            method: PartitionMethod::Hash(vec!["k".into()]),
+            options: TaskOptions::default(),
+        }))
+        .unwrap();
+    let q = plan
+        .add(Node::Sql(
+            SqlNode::try_new(vec![h], "select * from {0}", TaskOptions::default()).unwrap(),
+        ))
+        .unwrap();
+    let config = PlannerConfig {
+        total_cpus: cpus,
+        total_memory: 1 << 30,
+    };
+    Planner::new(&plan, &HashMap::new(), config, 0).plan(&[q]).unwrap()
+}
+
+fn job() -> (tempfile::TempDir, JobDirs) {
+    let dir = tempfile::tempdir().unwrap();
+    let job = JobDirs {
+        root: dir.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(job.staging()).unwrap();
+    (dir, job)
+}
+
+fn capacity(cpus: u32) -> Resources {
+    Resources {
+        cpus,
+        memory_bytes: 1 << 30,
+    }
+}
+
+#[test]
+fn runs_every_task_within_the_pool_capacity() {
+    let (_d, job) = job();
+    let runner = Arc::new(MockRunner::default());
+    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    let mut events = Vec::new();
+    let records = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 5);
+    assert!(runner.peak_cpus.load(Ordering::SeqCst) <= 2);
+    let started = events.iter().filter(|e| matches!(e, Event::TaskStarted { .. })).count();
+    assert_eq!(started, 5);
+    assert!(matches!(events.last(), Some(Event::JobFinished { ok: true })));
+}
+
+#[test]
+fn failed_attempts_are_retried() {
+    let (_d, job) = job();
+    let runner = Arc::new(MockRunner::failing(TaskId(2), 2, true));
+    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    let records =
+        scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {}).unwrap();
+    assert_eq!(records[&TaskId(2)].attempt, 3);
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 7);
+}
+
+#[test]
+fn exhausted_retries_name_the_task_and_its_cause() {
+    let (_d, job) = job();
+    let runner = Arc::new(MockRunner::failing(TaskId(3), 5, true));
+    let mut pool = ThreadPool::new(runner, capacity(2));
+    let err = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {})
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::TaskFailed { attempts: 3, .. }), "{text}");
+    assert!(text.contains("task-000003"), "{text}");
+    assert!(text.contains("SqlEngine"), "{text}");
+    assert!(text.contains("Binder Error: boom"), "{text}");
+    assert!(text.contains("select broken"), "{text}");
+}
+
+#[test]
+fn errors_that_cannot_heal_are_not_retried() {
+    let (_d, job) = job();
+    let runner = Arc::new(MockRunner::failing(TaskId(1), 1, false));
+    let mut pool = ThreadPool::new(runner.clone(), capacity(1));
+    let err = scheduler::run(&plan(1), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(err, Error::TaskFailed { attempts: 1, .. }), "{err}");
+}
+
+#[test]
+fn completed_records_are_reused_on_resume() {
+    let (_d, job) = job();
+    let plan = plan(2);
+    // Pretend the producer finished in an earlier run of the job.
+    let producer = &plan.tasks[0];
+    let attempt = TaskAttempt {
+        task: producer.id,
+        attempt: 1,
+        node: producer.node,
+        node_kind: producer.node_kind.clone(),
+        partition: producer.partition,
+        kind: producer.kind.clone(),
+        inputs: vec![],
+        resources: producer.resources,
+        job: job.clone(),
+    };
+    let mut rec = record(&attempt);
+    for (slot, files) in rec.outputs.iter_mut().enumerate() {
+        let f = job.staging().join(format!("out-{slot}.parquet"));
+        std::fs::write(&f, b"x").unwrap();
+        *files = vec![f];
+    }
+    std::fs::write(job.task_record(producer.id), serde_json::to_string(&rec).unwrap()).unwrap();
+    let runner = Arc::new(MockRunner::default());
+    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    let mut reused = 0;
+    scheduler::run(&plan, &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
+        if let Event::TaskFinished { reused: true, .. } = e {
+            reused += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(reused, 1);
+    assert_eq!(runner.runs.load(Ordering::SeqCst), 4);
+}
+
+#[test]
+fn a_panicking_task_fails_alone() {
+    struct Panics;
+    impl TaskRunner for Panics {
+        fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+            if attempt.task == TaskId(4) && attempt.attempt == 1 {
+                panic!("kaboom");
+            }
+            Ok(record(attempt))
+        }
+    }
+    let (_d, job) = job();
+    let mut pool = ThreadPool::new(Arc::new(Panics), capacity(2));
+    let mut failures = Vec::new();
+    scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
+        if let Event::TaskFailed { error, .. } = e {
+            failures.push(error.message.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].contains("kaboom"), "{failures:?}");
+}
+
+/// A worker process written in shell: the first attempt of every task kills its own
+/// process with SIGKILL; later attempts reply with a record. The driver must survive.
+#[test]
+fn a_worker_process_that_dies_fails_only_its_attempt() {
+    let (dir, job) = job();
+    let marks = dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let script = format!(
+        r#"while IFS= read -r line; do
+  task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
+  if [ ! -e {marks}/$task ]; then touch {marks}/$task; kill -9 $$; fi
+  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":2,"host":"h","worker":"w","start":0,"end":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
+done"#,
+        marks = marks.display()
+    );
+    let command = WorkerCommand {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script],
+        env: vec![],
+    };
+    let mut pool = ProcessPool::new(command, capacity(2));
+    let mut crashes = Vec::new();
+    let records = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
+        if let Event::TaskFailed { error, will_retry, .. } = e {
+            assert!(*will_retry);
+            assert_eq!(error.kind, TaskErrorKind::Crashed);
+            crashes.push(error.message.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(crashes.len(), 5);
+    assert!(crashes[0].contains("killed by signal 9"), "{crashes:?}");
+}
