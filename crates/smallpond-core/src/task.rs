@@ -221,9 +221,10 @@ impl JobDirs {
     pub fn status_file(&self) -> PathBuf {
         self.root.join("status")
     }
-    /// Where a task's published output lives.
-    pub fn task_output(&self, task: TaskId) -> PathBuf {
-        self.staging().join(task.to_string())
+    /// Where an attempt's output is published (each attempt has its own, so a late
+    /// attempt can never overwrite files that a finished one already reported).
+    pub fn task_output(&self, task: TaskId, attempt: u32) -> PathBuf {
+        self.staging().join(format!("{task}.{attempt}"))
     }
     /// The completed-task record, written after the output is published.
     pub fn task_record(&self, task: TaskId) -> PathBuf {

@@ -18,7 +18,7 @@ mod evenly_distributed;
 mod hash_partition;
 mod limit;
 mod projection;
-mod sql;
+pub mod sql;
 mod union;
 
 use std::collections::BTreeMap;
@@ -207,6 +207,27 @@ impl LogicalPlan {
 
     pub fn iter(&self) -> impl Iterator<Item = (NodeId, &Node)> {
         self.nodes.iter().map(|(id, n)| (*id, n))
+    }
+
+    /// How many partitions a node's output has; known before anything runs.
+    pub fn num_partitions(&self, id: NodeId) -> Result<usize> {
+        Ok(match self.get(id)? {
+            Node::DataSource(_) | Node::Limit(_) | Node::Consolidate(_) | Node::DataSink(_) => 1,
+            Node::EvenlyDistributed(n) => n.npartitions as usize,
+            Node::HashPartition(n) => n.npartitions as usize,
+            Node::Sql(n) => match n.inputs.first() {
+                Some(first) => self.num_partitions(*first)?,
+                None => 1,
+            },
+            Node::Projection(n) => self.num_partitions(n.input)?,
+            Node::Union(n) => {
+                let mut total = 0;
+                for input in &n.inputs {
+                    total += self.num_partitions(*input)?;
+                }
+                total
+            }
+        })
     }
 
     /// A readable tree of `root`, one node per line, inputs indented below their user.

@@ -1,0 +1,111 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+
+/// smallpond: run DuckDB SQL over partitioned data, in parallel, on every core.
+///
+/// Example: per-ticker price ranges, with the input hashed 3 ways by ticker:
+///
+///   smallpond query "SELECT ticker, min(price), max(price) FROM {0} GROUP BY ticker" \
+///       --input 'prices/*.parquet' --partitions 3 --hash-by ticker --output out/
+#[derive(Debug, Parser)]
+#[command(name = "smallpond", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a SQL query on every partition of the inputs and write Parquet files.
+    ///
+    /// `{0}` in the query is the first --input, `{1}` the second, and so on. All inputs are
+    /// partitioned the same way, so two inputs hashed by the same key can be joined per
+    /// partition. Output files are named part-PPPPP-IIII.parquet, in partition order; the
+    /// output directory appears complete or not at all.
+    Query(QueryArgs),
+
+    /// Internal: serve tasks on stdin/stdout (started by the driver).
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Parquet,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("how").args(["hash_by", "by", "by_rows"])))]
+pub struct QueryArgs {
+    /// The DuckDB query; `{0}`, `{1}`, ... stand for the inputs.
+    pub sql: String,
+
+    /// Input files: a path, a glob or a directory. Repeat for `{1}`, `{2}`, ...
+    #[arg(short, long = "input", value_name = "GLOB")]
+    pub inputs: Vec<String>,
+
+    /// Format of the input files.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: Format,
+
+    /// Columns of CSV/JSON input: "name TYPE, name TYPE" with DuckDB types.
+    #[arg(long, value_name = "COLUMNS")]
+    pub schema: Option<String>,
+
+    /// Field delimiter of CSV input (`\t` for tab).
+    #[arg(long, default_value = ",")]
+    pub delim: String,
+
+    /// Number of partitions (default: 1 per input, i.e. no repartitioning).
+    #[arg(short = 'n', long, value_name = "N")]
+    pub partitions: Option<u32>,
+
+    /// Partition rows by the hash of these columns.
+    #[arg(long, value_name = "COL[,COL...]", value_delimiter = ',')]
+    pub hash_by: Option<Vec<String>>,
+
+    /// Partition by a column that already holds the partition index (0..N-1).
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+
+    /// Partition into equal row counts (default without --hash-by/--by: by whole files).
+    #[arg(long)]
+    pub by_rows: bool,
+
+    /// Output directory for the Parquet files.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Where job directories (staging, logs) are kept [env: SP_DATA_ROOT].
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+
+    /// CPUs to use (default: all) [env: SP_NUM_EXECUTORS].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Job id: re-running with the same id and data root resumes the job [env: SP_JOBID].
+    #[arg(long, value_name = "ID")]
+    pub job_id: Option<String>,
+
+    /// Attempts per task, the first included.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_attempts: u32,
+
+    /// Parquet compression of the output.
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+
+    /// Run tasks in threads of this process instead of worker processes.
+    #[arg(long)]
+    pub in_process: bool,
+
+    /// Print no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

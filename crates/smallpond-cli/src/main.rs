@@ -1,0 +1,197 @@
+//! The `smallpond` command.
+
+mod args;
+mod progress;
+
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use smallpond::{DataFrame, ParquetOptions, Partitioning, PoolKind, Session, TaskOptions, WorkerCommand};
+
+use args::{Cli, Command, Format, QueryArgs};
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Query(args) => query(args),
+        Command::Worker => worker(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SMALLPOND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// `smallpond __worker`: runs the tasks the driver sends on stdin.
+fn worker() -> Result<()> {
+    let runner = smallpond_duckdb::DuckDbRunner::new(format!("process@{}", smallpond_duckdb::hostname()));
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    smallpond_exec::pool::serve(&runner, stdin, stdout).context("worker protocol")
+}
+
+fn query(args: QueryArgs) -> Result<()> {
+    let start = Instant::now();
+    if args.inputs.is_empty() {
+        bail!("no --input given; the query's {{0}} needs one");
+    }
+    let partitioning = partitioning(&args)?;
+    let options = TaskOptions {
+        parquet: ParquetOptions::try_new(&args.compression, ParquetOptions::default().row_group_size)?,
+        ..TaskOptions::default()
+    };
+    let progress = Arc::new(Mutex::new(progress::Progress::new(args.quiet)));
+    let handler = Arc::clone(&progress);
+    let mut builder = Session::builder()
+        .max_attempts(args.max_attempts)
+        .on_event(move |e| handler.lock().unwrap_or_else(|p| p.into_inner()).handle(e));
+    if let Some(root) = &args.data_root {
+        builder = builder.data_root(root);
+    }
+    if let Some(n) = args.threads {
+        builder = builder.num_executors(n);
+    }
+    if let Some(id) = &args.job_id {
+        builder = builder.job_id(id);
+    }
+    if !args.in_process {
+        let exe = std::env::current_exe().context("locating the smallpond executable")?;
+        builder = builder.pool(PoolKind::Processes(WorkerCommand {
+            program: exe,
+            args: vec!["__worker".into()],
+            env: vec![],
+        }));
+    }
+    let sp = builder.build()?;
+
+    let mut inputs: Vec<DataFrame> = Vec::new();
+    for input in &args.inputs {
+        let df = read(&sp, &args, input)?;
+        let df = match (&partitioning, args.partitions) {
+            (Some(how), Some(n)) => df.repartition(n, how.clone())?,
+            _ => df,
+        };
+        inputs.push(df);
+    }
+    let refs: Vec<&DataFrame> = inputs.iter().collect();
+    let result = sp.partial_sql(&args.sql, &refs)?;
+    let sink = result.write_parquet_with(&args.output, options)?;
+    sink.compute()?;
+    let files: usize = sink.files()?.iter().map(Vec::len).sum();
+    let rows = sink.count()?;
+    sp.shutdown()?;
+    if !args.quiet {
+        eprintln!(
+            "wrote {rows} rows in {files} files to {} in {:.2}s",
+            args.output.display(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn partitioning(args: &QueryArgs) -> Result<Option<Partitioning>> {
+    let how = if let Some(cols) = &args.hash_by {
+        Partitioning::Hash(cols.iter().map(|c| c.trim().to_string()).collect())
+    } else if let Some(col) = &args.by {
+        Partitioning::Column(col.clone())
+    } else if args.by_rows {
+        Partitioning::Rows
+    } else {
+        Partitioning::Files
+    };
+    match args.partitions {
+        Some(0) => bail!("--partitions must be at least 1, got 0"),
+        Some(_) => Ok(Some(how)),
+        None if how != Partitioning::Files => bail!("--hash-by, --by and --by-rows need --partitions N"),
+        None => Ok(None),
+    }
+}
+
+fn read(sp: &Session, args: &QueryArgs, input: &str) -> Result<DataFrame> {
+    let paths = [input];
+    Ok(match args.format {
+        Format::Parquet => sp.read_parquet(&paths)?,
+        Format::Csv | Format::Json => {
+            let text = args
+                .schema
+                .as_deref()
+                .context("--schema \"name TYPE, ...\" is required for CSV and JSON input")?;
+            let schema = parse_schema(text)?;
+            let schema: Vec<(&str, &str)> = schema.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            if args.format == Format::Csv {
+                let delim = match args.delim.as_str() {
+                    "\\t" | "tab" => '\t',
+                    d if d.chars().count() == 1 => d.chars().next().expect("one char"),
+                    d => bail!("--delim must be one character (or \\t), got {d:?}"),
+                };
+                sp.read_csv(&paths, &schema, delim)?
+            } else {
+                sp.read_json(&paths, &schema)?
+            }
+        }
+    })
+}
+
+/// `"a BIGINT, b DECIMAL(18,3)"` -> [("a", "BIGINT"), ("b", "DECIMAL(18,3)")].
+fn parse_schema(text: &str) -> Result<Vec<(String, String)>> {
+    let mut fields = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                fields.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.push(&text[start..]);
+    fields
+        .into_iter()
+        .map(|f| {
+            let f = f.trim();
+            match f.split_once(char::is_whitespace) {
+                Some((name, ty)) if !ty.trim().is_empty() => Ok((name.to_string(), ty.trim().to_string())),
+                _ => bail!("--schema entry {f:?} is not \"name TYPE\""),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_schema;
+
+    #[test]
+    fn schema_with_parenthesised_types() {
+        let s = parse_schema("a BIGINT, b DECIMAL(18,3) ,c VARCHAR").unwrap();
+        assert_eq!(
+            s,
+            vec![
+                ("a".into(), "BIGINT".into()),
+                ("b".into(), "DECIMAL(18,3)".into()),
+                ("c".into(), "VARCHAR".into())
+            ]
+        );
+        assert!(parse_schema("a").is_err());
+    }
+}

@@ -1,0 +1,170 @@
+//! The `smallpond` command, run as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use duckdb::Connection;
+
+struct Dir(tempfile::TempDir);
+
+impl Dir {
+    fn new() -> Self {
+        Self(tempfile::tempdir().unwrap())
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.0.path().join(p)
+    }
+    fn parquet(&self, name: &str, query: &str) -> PathBuf {
+        let path = self.path(name);
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(&format!("COPY ({query}) TO '{}' (FORMAT parquet)", path.display()))
+            .unwrap();
+        path
+    }
+    fn smallpond(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_smallpond"))
+            .args(args)
+            .arg("--data-root")
+            .arg(self.path("root"))
+            .output()
+            .unwrap()
+    }
+}
+
+fn scalar(query: &str) -> i64 {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.query_row(query, [], |r| r.get(0)).unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn help_documents_the_query_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond")).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = text(&out);
+    assert!(help.contains("query"), "{help}");
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond")).args(["query", "--help"]).output().unwrap();
+    let help = text(&out);
+    for flag in ["--input", "--format", "--partitions", "--hash-by", "--by", "--by-rows", "--output", "--data-root", "--threads"] {
+        assert!(help.contains(flag), "missing {flag} in:\n{help}");
+    }
+}
+
+#[test]
+fn quickstart_query_in_worker_processes() {
+    let d = Dir::new();
+    let input = d.parquet(
+        "prices.parquet",
+        "SELECT 'T' || (i % 20) AS ticker, (i * 37 % 1000) / 10 AS price FROM range(2000) t(i)",
+    );
+    let out_dir = d.path("out");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT ticker, min(price) AS lo, max(price) AS hi FROM {0} GROUP BY ticker",
+        "--input",
+        s(&input),
+        "--partitions",
+        "3",
+        "--hash-by",
+        "ticker",
+        "--output",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let summary = text(&out);
+    assert!(summary.contains("wrote 20 rows in 3 files"), "{summary}");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 3);
+    assert!(names[0].starts_with("part-00000-") && names[2].starts_with("part-00002-"), "{names:?}");
+    let n = scalar(&format!(
+        "SELECT count(*) FROM (SELECT * FROM read_parquet('{0}/*.parquet') EXCEPT ALL \
+         SELECT ticker, min(price), max(price) FROM read_parquet('{1}') GROUP BY ticker)",
+        out_dir.display(),
+        input.display()
+    ));
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn two_inputs_hashed_alike_join_per_partition() {
+    let d = Dir::new();
+    let a = d.parquet("a.parquet", "SELECT i AS id, i % 50 AS k FROM range(1000) t(i)");
+    let b = d.parquet("b.parquet", "SELECT i AS k, 'name-' || i AS name FROM range(50) t(i)");
+    let out_dir = d.path("joined");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT id, name FROM {0} JOIN {1} USING (k)",
+        "-i",
+        s(&a),
+        "-i",
+        s(&b),
+        "-n",
+        "4",
+        "--hash-by",
+        "k",
+        "-o",
+        s(&out_dir),
+        "--threads",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(scalar(&format!("SELECT count(*) FROM read_parquet('{}/*.parquet')", out_dir.display())), 1000);
+}
+
+#[test]
+fn csv_input_with_tab_delimiter() {
+    let d = Dir::new();
+    let csv = d.path("t.tsv");
+    std::fs::write(&csv, "a\t1\nb\t2\na\t3\n").unwrap();
+    let out_dir = d.path("out");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT k, sum(v) AS s FROM {0} GROUP BY k",
+        "-i",
+        s(&csv),
+        "--format",
+        "csv",
+        "--schema",
+        "k VARCHAR, v BIGINT",
+        "--delim",
+        "\\t",
+        "-o",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(scalar(&format!("SELECT sum(s)::BIGINT FROM read_parquet('{}/*.parquet') WHERE k = 'a'", out_dir.display())), 4);
+}
+
+#[test]
+fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT i AS k FROM range(10) t(i)");
+    let out_dir = d.path("out");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["query", "SELEC * FROM {0}", "-i", s(&input)], "SELEC * FROM {0}"),
+        (vec!["query", "SELECT * FROM {1}", "-i", s(&input)], "{1}"),
+        (vec!["query", "SELECT * FROM {0}", "-i", "/no/such/file.parquet"], "/no/such/file.parquet"),
+        (vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "0"], "at least 1"),
+        (vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "2", "--by", "k"], "partition key 2 is out of range 0-1"),
+    ];
+    for (args, expected) in cases {
+        let mut args = args.clone();
+        args.extend(["-o", s(&out_dir)]);
+        let out = d.smallpond(&args);
+        let msg = text(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(msg.contains("error:") && msg.contains(expected), "{args:?}: expected {expected:?} in:\n{msg}");
+        assert!(!out_dir.exists(), "{args:?} left {out_dir:?} behind");
+    }
+}

@@ -1,0 +1,47 @@
+//! One DuckDB connection per task, configured with the task's limits.
+
+use std::path::Path;
+
+use duckdb::Connection;
+use smallpond_core::task::Resources;
+
+use crate::source::path_literal;
+use crate::{Error, Result};
+
+/// Opens an in-memory database with `threads` = the task's cpus, `memory_limit` = its
+/// memory, and spilling into `temp_dir`. Insertion order is not preserved: partitions
+/// have no order, and DuckDB is faster and leaner without it.
+pub fn open(resources: &Resources, temp_dir: &Path) -> Result<Connection> {
+    let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
+        sql: "open in-memory database".into(),
+        source,
+    })?;
+    let mb = (resources.memory_bytes / 1_000_000).max(64);
+    let setup = format!(
+        "SET threads = {}; SET memory_limit = '{mb}MB'; SET temp_directory = {}; \
+         SET preserve_insertion_order = false; SET enable_progress_bar = false;",
+        resources.cpus.max(1),
+        path_literal(temp_dir),
+    );
+    execute(&conn, &setup, &setup)?;
+    Ok(conn)
+}
+
+/// Runs statements; errors carry `shown` (the user's query text, not the expanded one).
+pub fn execute(conn: &Connection, sql: &str, shown: &str) -> Result<()> {
+    conn.execute_batch(sql).map_err(|source| Error::Sql {
+        sql: shown.to_string(),
+        source,
+    })
+}
+
+/// Runs a query returning one integer (e.g. `COPY ... TO`, whose result is its row count).
+pub fn query_u64(conn: &Connection, sql: &str, shown: &str) -> Result<u64> {
+    let value: Option<i64> = conn
+        .query_row(sql, [], |row| row.get(0))
+        .map_err(|source| Error::Sql {
+            sql: shown.to_string(),
+            source,
+        })?;
+    Ok(value.unwrap_or(0).max(0) as u64)
+}

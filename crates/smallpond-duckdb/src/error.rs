@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+
+use smallpond_core::task::{TaskError, TaskErrorKind};
+
+/// What can go wrong inside one task (or one driver-side read).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{source}")]
+    Sql {
+        sql: String,
+        #[source]
+        source: duckdb::Error,
+    },
+
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    #[error("partitioning lost rows: read {rows_in} rows, wrote {rows_out}")]
+    RowCountMismatch { rows_in: u64, rows_out: u64 },
+
+    #[error("writing Parquet {}: {message}", path.display())]
+    Parquet { path: PathBuf, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}
+
+/// DuckDB error classes that describe the query or the data, not the moment: another
+/// attempt would fail the same way.
+const PERMANENT: [&str; 9] = [
+    "Parser Error",
+    "Binder Error",
+    "Catalog Error",
+    "Invalid Input Error",
+    "Conversion Error",
+    "Syntax Error",
+    "Not implemented Error",
+    "Constraint Error",
+    "Out of Range Error",
+];
+
+impl Error {
+    /// Whether another attempt may succeed. DuckDB reports its error class as the start of
+    /// the message (`Binder Error: ...`); that class is the only part looked at.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Sql { source, .. } => {
+                let message = source.to_string();
+                !PERMANENT.iter().any(|class| message.starts_with(class))
+            }
+            Error::Io { .. } | Error::RowCountMismatch { .. } => true,
+            Error::InvalidInput(_) | Error::Parquet { .. } => false,
+        }
+    }
+}
+
+impl From<Error> for TaskError {
+    fn from(e: Error) -> Self {
+        let retryable = e.retryable();
+        let kind = match &e {
+            Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },
+            Error::Io { path, .. } => TaskErrorKind::Io { path: path.clone() },
+            Error::InvalidInput(_) | Error::Parquet { .. } => TaskErrorKind::InvalidInput,
+            Error::RowCountMismatch { .. } => TaskErrorKind::Other,
+        };
+        TaskError {
+            kind,
+            message: e.to_string(),
+            retryable,
+        }
+    }
+}

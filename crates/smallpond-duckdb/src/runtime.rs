@@ -1,0 +1,156 @@
+//! The DuckDB task runner: runs one attempt, publishes its output, writes its record.
+//!
+//! ```text
+//!  staging/.tmp-task-000007.2-<pid>/   private: the attempt writes here
+//!        │ rename (atomic)
+//!        ▼
+//!  staging/task-000007.2/              published output of attempt 2
+//!  staging/task-000007.json            the completed-task record, written last
+//! ```
+//! A reader only ever learns of files through a record, and a record is only written
+//! after the files it names have been published, so partly written output is never used.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smallpond_core::task::{TaskAttempt, TaskError, TaskKind, TaskRecord};
+use smallpond_exec::TaskRunner;
+
+use crate::error::io;
+use crate::tasks::{self, Output};
+use crate::{connection, Error, Result};
+
+/// Runs tasks on DuckDB. `worker` names this worker in task records.
+pub struct DuckDbRunner {
+    worker: String,
+}
+
+impl DuckDbRunner {
+    pub fn new(worker: impl Into<String>) -> Self {
+        Self {
+            worker: worker.into(),
+        }
+    }
+
+    fn run_attempt(&self, a: &TaskAttempt) -> Result<TaskRecord> {
+        let start = unix_now();
+        let pid = std::process::id();
+        let staging = a.job.staging();
+        let private = staging.join(format!(".tmp-{}.{}-{pid}", a.task, a.attempt));
+        let published = a.job.task_output(a.task, a.attempt);
+        let temp = a.job.temp().join(format!("{}.{}-{pid}", a.task, a.attempt));
+        for dir in [&private, &temp] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let result = self.execute(a, &private, &temp);
+        let _ = std::fs::remove_dir_all(&temp);
+        let output = match result {
+            Ok(output) => output,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&private);
+                return Err(e);
+            }
+        };
+        if published.exists() {
+            // Left by an attempt of an earlier run that died before writing its record.
+            std::fs::remove_dir_all(&published).map_err(io(&published))?;
+        }
+        std::fs::rename(&private, &published).map_err(io(&published))?;
+        let relocate = |p: PathBuf| match p.strip_prefix(&private) {
+            Ok(rest) => published.join(rest),
+            Err(_) => p,
+        };
+        let outputs: Vec<Vec<PathBuf>> = output
+            .outputs
+            .into_iter()
+            .map(|files| files.into_iter().map(relocate).collect())
+            .collect();
+        let mut bytes = 0;
+        for f in outputs.iter().flatten() {
+            bytes += std::fs::metadata(f).map_err(io(f))?.len();
+        }
+        let record = TaskRecord {
+            task: a.task,
+            node: a.node,
+            node_kind: a.node_kind.clone(),
+            partition: a.partition,
+            attempt: a.attempt,
+            host: hostname(),
+            worker: format!("{}:{pid}", self.worker),
+            start,
+            end: unix_now(),
+            rows: output.rows,
+            bytes,
+            outputs,
+            schema_file: output.schema_file.map(relocate),
+        };
+        write_record(&a.job.task_record(a.task), &record)?;
+        tracing::debug!(task = %a.task, rows = record.rows, "task finished");
+        Ok(record)
+    }
+
+    fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
+        let conn = connection::open(&a.resources, temp)?;
+        let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
+            match a.inputs.as_slice() {
+                [one] => Ok(one),
+                _ => Err(Error::InvalidInput(format!(
+                    "a {what} task needs exactly one input, got {}",
+                    a.inputs.len()
+                ))),
+            }
+        };
+        match &a.kind {
+            TaskKind::Sql { query, parquet } => {
+                tasks::sql::run(&conn, query, &a.inputs, a.partition, parquet, dir)
+            }
+            TaskKind::HashPartition {
+                npartitions,
+                method,
+                parquet,
+            } => tasks::hash_partition::run(&conn, single("partition")?, method, *npartitions, parquet, dir),
+            TaskKind::RowsPartition {
+                npartitions,
+                parquet,
+            } => tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir),
+            TaskKind::Sink { path, parquet } => tasks::sink::SinkTask {
+                path,
+                parquet,
+                job: &a.job,
+                tag: format!("{}.{}-{}", a.task, a.attempt, std::process::id()),
+            }
+            .run(&conn, &a.inputs),
+        }
+    }
+}
+
+impl TaskRunner for DuckDbRunner {
+    fn run(&self, attempt: &TaskAttempt) -> std::result::Result<TaskRecord, TaskError> {
+        let _span = tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
+        self.run_attempt(attempt).map_err(TaskError::from)
+    }
+}
+
+fn write_record(path: &Path, record: &TaskRecord) -> Result<()> {
+    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+    let json = serde_json::to_vec_pretty(record).expect("records serialise");
+    std::fs::write(&tmp, json).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// This machine's name, for task records.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
+}

@@ -1,0 +1,132 @@
+//! Turning datasets into DuckDB reader expressions.
+
+use std::path::Path;
+
+use smallpond_core::dataset::{Column, DataSet};
+use smallpond_core::task::ResolvedPartition;
+
+use crate::{Error, Result};
+
+/// `'text'` with embedded quotes doubled.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn path_literal(path: &Path) -> String {
+    literal(&path.to_string_lossy())
+}
+
+fn file_list(files: &[std::path::PathBuf]) -> String {
+    let items: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn columns_struct(schema: &[Column]) -> String {
+    let items: Vec<String> = schema
+        .iter()
+        .map(|c| format!("{}: {}", literal(&c.name), literal(&c.data_type)))
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// An empty relation with the declared columns.
+fn empty_relation(schema: &[Column]) -> String {
+    let cols: Vec<String> = schema
+        .iter()
+        .map(|c| format!("NULL::{} AS {}", c.data_type, ident(&c.name)))
+        .collect();
+    format!("(SELECT {} LIMIT 0)", cols.join(", "))
+}
+
+/// A table expression (usable after FROM) that reads one dataset.
+pub fn dataset_sql(dataset: &DataSet) -> Result<String> {
+    Ok(match dataset {
+        DataSet::Parquet(d) => {
+            let reader = match (d.files.is_empty(), &d.schema_file) {
+                (false, _) => format!(
+                    "read_parquet({}, hive_partitioning = false, union_by_name = {})",
+                    file_list(&d.files),
+                    d.union_by_name
+                ),
+                (true, Some(schema)) => format!(
+                    "(SELECT * FROM read_parquet({}, hive_partitioning = false) LIMIT 0)",
+                    path_literal(schema)
+                ),
+                (true, None) => {
+                    return Err(Error::InvalidInput(
+                        "a partition has no files and no known schema".into(),
+                    ))
+                }
+            };
+            match &d.columns {
+                Some(cols) => format!("(SELECT {} FROM {reader})", select_list(cols)),
+                None => reader,
+            }
+        }
+        DataSet::Csv(d) if d.files.is_empty() => empty_relation(&d.schema),
+        DataSet::Csv(d) => format!(
+            "read_csv({}, auto_detect = false, header = {}, delim = {}, columns = {}, hive_partitioning = false)",
+            file_list(&d.files),
+            d.header,
+            literal(&d.delim.to_string()),
+            columns_struct(&d.schema)
+        ),
+        DataSet::Json(d) if d.files.is_empty() => empty_relation(&d.schema),
+        DataSet::Json(d) => format!(
+            "read_json({}, format = 'newline_delimited', columns = {}, hive_partitioning = false)",
+            file_list(&d.files),
+            columns_struct(&d.schema)
+        ),
+    })
+}
+
+fn select_list(cols: &[String]) -> String {
+    cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
+}
+
+/// A table expression that reads a whole partition (all its datasets, projected).
+pub fn partition_sql(partition: &ResolvedPartition) -> Result<String> {
+    let readers: Vec<String> = partition
+        .datasets
+        .iter()
+        .map(dataset_sql)
+        .collect::<Result<_>>()?;
+    let body = match readers.len() {
+        0 => return Err(Error::InvalidInput("a partition has no data".into())),
+        1 => readers.into_iter().next().expect("one reader"),
+        _ => {
+            let selects: Vec<String> = readers.iter().map(|r| format!("SELECT * FROM {r}")).collect();
+            format!("({})", selects.join(" UNION ALL BY NAME "))
+        }
+    };
+    Ok(match &partition.columns {
+        Some(cols) => format!("(SELECT {} FROM {body})", select_list(cols)),
+        None => body,
+    })
+}
+
+/// Substitutes `{i}` in a query template with the readers of the task's inputs.
+pub fn bind_query(template: &str, inputs: &[ResolvedPartition]) -> Result<String> {
+    use smallpond_core::plan::sql::{pieces, Piece};
+    let mut out = String::with_capacity(template.len());
+    for piece in pieces(template) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Input(i) => {
+                let input = inputs.get(i).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "query references {{{i}}} but the task has {} input(s)",
+                        inputs.len()
+                    ))
+                })?;
+                out.push_str(&partition_sql(input)?);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,61 @@
+//! One module per task kind; each writes its files into the attempt's private directory.
+
+pub mod hash_partition;
+pub mod rows_partition;
+pub mod sink;
+pub mod sql;
+
+use std::path::{Path, PathBuf};
+
+use smallpond_core::plan::ParquetOptions;
+
+use crate::error::io;
+use crate::source::path_literal;
+use crate::Result;
+
+/// What a task produced (paths inside the private directory, or final for sinks).
+#[derive(Debug, Default)]
+pub struct Output {
+    pub outputs: Vec<Vec<PathBuf>>,
+    pub rows: u64,
+    pub schema_file: Option<PathBuf>,
+}
+
+/// `COPY (query) TO file` options for Parquet.
+pub fn parquet_clause(options: &ParquetOptions) -> String {
+    format!(
+        "FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
+        options.compression, options.row_group_size
+    )
+}
+
+pub fn copy_to_file(query: &str, file: &Path, options: &ParquetOptions) -> String {
+    format!(
+        "COPY ({query}) TO {} ({})",
+        path_literal(file),
+        parquet_clause(options)
+    )
+}
+
+/// A user's query without trailing semicolons, so it can be nested in `COPY (...)`.
+pub fn strip_query(query: &str) -> &str {
+    query.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+}
+
+/// Parquet files below `dir`, sorted.
+pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            out.extend(parquet_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,140 @@
+//! Publishing a result into the user's directory, all or nothing.
+//!
+//! Files are first assembled in a hidden sibling directory (hard links to the job's own
+//! staged files where possible, rewritten by DuckDB otherwise), then the directory is
+//! renamed into place. A destination that already holds an earlier smallpond result
+//! (only `part-*.parquet` files) is swapped out and removed; one holding anything else is
+//! refused rather than mixed with or deleted.
+
+use std::path::{Path, PathBuf};
+
+use duckdb::Connection;
+use smallpond_core::dataset::DataSet;
+use smallpond_core::plan::ParquetOptions;
+use smallpond_core::task::{JobDirs, ResolvedPartition};
+
+use super::{copy_to_file, Output};
+use crate::connection::query_u64;
+use crate::error::io;
+use crate::source::partition_sql;
+use crate::{Error, Result};
+
+pub struct SinkTask<'a> {
+    pub path: &'a Path,
+    pub parquet: &'a ParquetOptions,
+    pub job: &'a JobDirs,
+    /// Unique per attempt, for the staging directory's name.
+    pub tag: String,
+}
+
+impl SinkTask<'_> {
+    pub fn run(&self, conn: &Connection, inputs: &[ResolvedPartition]) -> Result<Output> {
+        check_destination(self.path)?;
+        let parent = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let name = self.path.file_name().map_or_else(
+            || "output".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let stage = parent.join(format!(".{name}.smallpond-{}", self.tag));
+        let result = self.assemble(conn, inputs, &stage);
+        let result = result.and_then(|rows| {
+            publish(&stage, self.path)?;
+            Ok(rows)
+        });
+        if stage.exists() {
+            let _ = std::fs::remove_dir_all(&stage);
+        }
+        let rows = result?;
+        let files = super::parquet_files(self.path)?;
+        Ok(Output {
+            outputs: vec![files],
+            rows,
+            schema_file: None,
+        })
+    }
+
+    fn assemble(&self, conn: &Connection, inputs: &[ResolvedPartition], stage: &Path) -> Result<u64> {
+        if stage.exists() {
+            std::fs::remove_dir_all(stage).map_err(io(stage))?;
+        }
+        std::fs::create_dir_all(stage).map_err(io(stage))?;
+        let staging = self.job.staging();
+        let default_options = *self.parquet == ParquetOptions::default();
+        let mut rows = 0;
+        for (p, input) in inputs.iter().enumerate() {
+            let linkable = default_options
+                && input.columns.is_none()
+                && input.datasets.iter().all(|d| match d {
+                    DataSet::Parquet(d) => {
+                        d.columns.is_none() && d.files.iter().all(|f| f.starts_with(&staging))
+                    }
+                    DataSet::Csv(_) | DataSet::Json(_) => false,
+                });
+            let files: Vec<&PathBuf> = input.files().collect();
+            if linkable && !files.is_empty() {
+                for (i, file) in files.iter().enumerate() {
+                    let target = stage.join(format!("part-{p:05}-{i:04}.parquet"));
+                    if std::fs::hard_link(file, &target).is_err() {
+                        std::fs::copy(file, &target).map_err(io(*file))?;
+                    }
+                }
+                let list: Vec<String> = files.iter().map(|f| crate::source::path_literal(f)).collect();
+                let sql = format!(
+                    "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
+                    list.join(", ")
+                );
+                rows += query_u64(conn, &sql, "count rows of output files")?;
+            } else {
+                let target = stage.join(format!("part-{p:05}-0000.parquet"));
+                let query = format!("SELECT * FROM {}", partition_sql(input)?);
+                rows += query_u64(conn, &copy_to_file(&query, &target, self.parquet), "write output")?;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Refuses destinations that are files or hold something other than an earlier result.
+fn check_destination(path: &Path) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    if !path.is_dir() {
+        return Err(Error::InvalidInput(format!(
+            "output path {} exists and is not a directory",
+            path.display()
+        )));
+    }
+    for entry in std::fs::read_dir(path).map_err(io(path))? {
+        let entry = entry.map_err(io(path))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("part-") && name.ends_with(".parquet") && entry.path().is_file();
+        if !ours {
+            return Err(Error::InvalidInput(format!(
+                "output directory {} is not empty and holds {name:?}, which is not an earlier smallpond output; \
+                 choose another directory or remove it",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Moves `stage` to `dest`, replacing an earlier result at `dest` in one rename.
+fn publish(stage: &Path, dest: &Path) -> Result<()> {
+    if !dest.exists() {
+        return std::fs::rename(stage, dest).map_err(io(dest));
+    }
+    let old = stage.with_extension("old");
+    std::fs::rename(dest, &old).map_err(io(dest))?;
+    if let Err(e) = std::fs::rename(stage, dest) {
+        // Put the earlier result back: the destination stays as it was.
+        let _ = std::fs::rename(&old, dest);
+        return Err(io(dest)(e));
+    }
+    std::fs::remove_dir_all(&old).map_err(io(&old))
+}

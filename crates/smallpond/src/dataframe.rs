@@ -1,0 +1,251 @@
+//! DataFrames: lazy, partitioned results that grow the session's logical plan.
+//!
+//! Building a DataFrame runs nothing. An action (`count`, `take`, `to_arrow`,
+//! `write_parquet`, `compute`) plans and runs whatever is not computed yet; outputs stay
+//! cached for the rest of the session, so an action after another action never re-runs
+//! the shared part of the pipeline.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use smallpond_core::plan::{
+    ConsolidateNode, DataSinkNode, EvenlyDistributedNode, HashPartitionNode, LimitNode, Node,
+    PartitionMethod, ProjectionNode, SqlNode, TaskOptions,
+};
+use smallpond_core::task::ResolvedPartition;
+use smallpond_core::{Error as PlanError, NodeId};
+
+use crate::session::Inner;
+use crate::Result;
+
+/// How [`DataFrame::repartition`] distributes rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partitioning {
+    /// Whole files, evenly (no data is read or written).
+    Files,
+    /// Equal row counts.
+    Rows,
+    /// `hash(columns) % n`: equal keys land in the same partition.
+    Hash(Vec<String>),
+    /// The column holds the partition index.
+    Column(String),
+    /// A random partition per row.
+    Random,
+}
+
+impl Partitioning {
+    pub fn hash<S: AsRef<str>>(columns: &[S]) -> Self {
+        Partitioning::Hash(columns.iter().map(|c| c.as_ref().to_string()).collect())
+    }
+}
+
+/// A lazily computed, partitioned table.
+#[derive(Clone)]
+pub struct DataFrame {
+    session: Arc<Inner>,
+    node: NodeId,
+}
+
+impl DataFrame {
+    pub(crate) fn new(session: Arc<Inner>, node: NodeId) -> Self {
+        Self { session, node }
+    }
+
+    /// The logical plan node behind this DataFrame.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    pub fn num_partitions(&self) -> Result<usize> {
+        self.session.num_partitions(self.node)
+    }
+
+    /// Repartitions into `n` partitions.
+    pub fn repartition(&self, n: u32, how: Partitioning) -> Result<DataFrame> {
+        self.repartition_with(n, how, TaskOptions::default())
+    }
+
+    pub fn repartition_with(&self, n: u32, how: Partitioning, options: TaskOptions) -> Result<DataFrame> {
+        if n == 0 {
+            return Err(PlanError::invalid("npartitions", "must be at least 1, got 0").into());
+        }
+        let input = self.node;
+        let method = match how {
+            Partitioning::Files | Partitioning::Rows => {
+                return self.session.add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                    input,
+                    npartitions: n,
+                    by_rows: how == Partitioning::Rows,
+                    options,
+                }))
+            }
+            Partitioning::Hash(cols) if cols.is_empty() => {
+                return Err(PlanError::invalid("hash_by", "needs at least one column").into())
+            }
+            Partitioning::Hash(cols) => PartitionMethod::Hash(cols),
+            Partitioning::Column(c) => PartitionMethod::Column(c),
+            Partitioning::Random => PartitionMethod::Random,
+        };
+        self.session.add(Node::HashPartition(HashPartitionNode {
+            input,
+            npartitions: n,
+            method,
+            options,
+        }))
+    }
+
+    /// Moves every row to a random partition (keeping the partition count) and shuffles
+    /// rows within each partition.
+    pub fn random_shuffle(&self) -> Result<DataFrame> {
+        let n = self.num_partitions()? as u32;
+        let spread = self.repartition(n, Partitioning::Random)?;
+        spread.sql("SELECT * FROM {0} ORDER BY random()")
+    }
+
+    fn sql(&self, query: &str) -> Result<DataFrame> {
+        self.sql_with(query, TaskOptions::default())
+    }
+
+    fn sql_with(&self, query: &str, options: TaskOptions) -> Result<DataFrame> {
+        self.session
+            .add(Node::Sql(SqlNode::try_new(vec![self.node], query, options)?))
+    }
+
+    /// Sorts each partition by `columns` (each may carry `ASC`/`DESC`).
+    pub fn partial_sort<S: AsRef<str>>(&self, columns: &[S]) -> Result<DataFrame> {
+        if columns.is_empty() {
+            return Err(PlanError::invalid("by", "needs at least one column").into());
+        }
+        let by: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        self.sql(&format!("SELECT * FROM {{0}} ORDER BY {}", by.join(", ")))
+    }
+
+    /// `SELECT <select_list> FROM partition`, e.g. `"a * 2 AS b, c"`.
+    pub fn map(&self, select_list: &str) -> Result<DataFrame> {
+        non_empty("map", select_list)?;
+        self.sql(&format!("SELECT {} FROM {{0}}", escape(select_list)))
+    }
+
+    /// Like `map`; a set-returning expression (e.g. `unnest(...)`) yields many rows per row.
+    pub fn flat_map(&self, select_list: &str) -> Result<DataFrame> {
+        self.map(select_list)
+    }
+
+    /// Keeps rows for which `predicate` holds.
+    pub fn filter(&self, predicate: &str) -> Result<DataFrame> {
+        non_empty("filter", predicate)?;
+        self.sql(&format!("SELECT * FROM {{0}} WHERE {}", escape(predicate)))
+    }
+
+    /// Keeps only these columns (no data is copied).
+    pub fn select<S: AsRef<str>>(&self, columns: &[S]) -> Result<DataFrame> {
+        self.session.add(Node::Projection(ProjectionNode {
+            input: self.node,
+            columns: columns.iter().map(|c| c.as_ref().to_string()).collect(),
+        }))
+    }
+
+    /// At most `n` rows, in one partition.
+    pub fn limit(&self, n: u64) -> Result<DataFrame> {
+        self.session.add(Node::Limit(LimitNode {
+            input: self.node,
+            limit: n,
+        }))
+    }
+
+    /// All partitions as one (no data is copied).
+    pub fn consolidate(&self) -> Result<DataFrame> {
+        self.session.add(Node::Consolidate(ConsolidateNode { input: self.node }))
+    }
+
+    /// Writes Parquet files into directory `path` now.
+    pub fn write_parquet(&self, path: impl AsRef<Path>) -> Result<()> {
+        self.write_parquet_lazy(path)?.compute()
+    }
+
+    /// A DataFrame that writes `path` when computed (see `Session::wait`).
+    pub fn write_parquet_lazy(&self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        self.write_parquet_with(path, TaskOptions::default())
+    }
+
+    pub fn write_parquet_with(&self, path: impl AsRef<Path>, options: TaskOptions) -> Result<DataFrame> {
+        let path = absolute(path.as_ref())?;
+        self.session.add(Node::DataSink(DataSinkNode {
+            input: self.node,
+            path,
+            options,
+        }))
+    }
+
+    /// Runs everything this DataFrame needs that is not computed yet.
+    pub fn compute(&self) -> Result<()> {
+        self.partitions().map(|_| ())
+    }
+
+    pub fn is_computed(&self) -> bool {
+        self.session.is_computed(self.node)
+    }
+
+    /// Forgets cached outputs of this DataFrame and its inputs; the next action recomputes.
+    pub fn recompute(&self) -> Result<DataFrame> {
+        self.session.invalidate(self.node)?;
+        Ok(self.clone())
+    }
+
+    fn partitions(&self) -> Result<Vec<ResolvedPartition>> {
+        let mut all = self.session.compute(&[self.node])?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Number of rows.
+    pub fn count(&self) -> Result<u64> {
+        Ok(smallpond_duckdb::read::count(&self.partitions()?)?)
+    }
+
+    /// Up to `n` rows, partition after partition.
+    pub fn take(&self, n: u64) -> Result<Vec<RecordBatch>> {
+        Ok(smallpond_duckdb::read::to_arrow(&self.partitions()?, Some(n))?)
+    }
+
+    /// Every row, partition after partition.
+    pub fn take_all(&self) -> Result<Vec<RecordBatch>> {
+        self.to_arrow()
+    }
+
+    pub fn to_arrow(&self) -> Result<Vec<RecordBatch>> {
+        Ok(smallpond_duckdb::read::to_arrow(&self.partitions()?, None)?)
+    }
+
+    /// The computed partitions' files (for tools that read them directly).
+    pub fn files(&self) -> Result<Vec<Vec<std::path::PathBuf>>> {
+        Ok(self
+            .partitions()?
+            .iter()
+            .map(|p| p.files().cloned().collect())
+            .collect())
+    }
+}
+
+fn non_empty(what: &str, text: &str) -> Result<()> {
+    if text.trim().is_empty() {
+        return Err(PlanError::invalid(what, "the SQL expression is empty").into());
+    }
+    Ok(())
+}
+
+/// User expressions are spliced into a template where `{` is special.
+fn escape(expr: &str) -> String {
+    expr.replace('{', "{{").replace('}', "}}")
+}
+
+fn absolute(path: &Path) -> Result<std::path::PathBuf> {
+    if path.as_os_str().is_empty() {
+        return Err(PlanError::invalid("path", "the output path is empty").into());
+    }
+    if path.is_absolute() {
+        return Ok(path.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(crate::error::io("."))?;
+    Ok(cwd.join(path))
+}

@@ -1,0 +1,46 @@
+//! smallpond-rs: partitioned DuckDB jobs on one machine or many — the Rust API.
+//!
+//! A [`Session`] reads data into [`DataFrame`]s; DataFrame operations build a logical
+//! plan; actions (`count`, `to_arrow`, `write_parquet`, ...) plan it into one task per
+//! partition and run the tasks on DuckDB, in parallel, with retries.
+//!
+//! ```text
+//!  Session / DataFrame ──► LogicalPlan ──► Planner ──► tasks ──► Scheduler ──► WorkerPool
+//!      (this crate)        (smallpond-core)              (smallpond-exec)   (smallpond-duckdb)
+//! ```
+//!
+//! ```no_run
+//! use smallpond::{Partitioning, Session};
+//!
+//! # fn main() -> smallpond::Result<()> {
+//! let sp = Session::builder().build()?;
+//! let prices = sp.read_parquet(&["prices.parquet"])?;
+//! let parts = prices.repartition(3, Partitioning::hash(&["ticker"]))?;
+//! let stats = sp.partial_sql(
+//!     "SELECT ticker, min(price) AS low, max(price) AS high FROM {0} GROUP BY ticker",
+//!     &[&parts],
+//! )?;
+//! stats.write_parquet("output/")?;
+//! println!("{} tickers", stats.count()?); // reuses the computed result
+//! # Ok(()) }
+//! ```
+
+mod dataframe;
+mod error;
+mod session;
+
+pub use dataframe::{DataFrame, Partitioning};
+pub use error::{Error, Result};
+pub use session::{EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder};
+pub use smallpond_core::plan::{ParquetOptions, TaskOptions};
+pub use smallpond_exec::pool::WorkerCommand;
+pub use smallpond_exec::scheduler::{Event, Stage};
+
+/// Pretty-prints Arrow batches as a table.
+pub fn pretty(batches: &[arrow::record_batch::RecordBatch]) -> String {
+    arrow::util::pretty::pretty_format_batches(batches)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|e| format!("<cannot format: {e}>"))
+}
+
+pub use arrow;

@@ -1,0 +1,527 @@
+//! A session: one job directory, one worker pool, and the plan that DataFrames grow.
+//!
+//! ```text
+//!  data_root/<job_time>.<job_id>/
+//!      config/   plan-NNN.json, tasks-NNN.json   (one pair per action that ran tasks)
+//!      log/
+//!      staging/  task outputs and completed-task records (removed after success)
+//!      temp/     DuckDB spill files                      (removed after success)
+//!      output/
+//!      status    running | success | failure
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
+use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions};
+use smallpond_core::planner::{Planner, PlannerConfig};
+use smallpond_core::task::{JobDirs, ResolvedPartition, Resources, TaskRecord};
+use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
+use smallpond_duckdb::DuckDbRunner;
+use smallpond_exec::pool::{local_resources, ProcessPool, ThreadPool, WorkerCommand};
+use smallpond_exec::scheduler::{self, Event, SchedulerConfig};
+use smallpond_exec::WorkerPool;
+
+use crate::error::io;
+use crate::{DataFrame, Error, Result};
+
+/// Called with every scheduler event (progress bars, logs).
+pub type EventHandler = Box<dyn FnMut(&Event) + Send>;
+
+/// Where tasks run.
+#[derive(Debug, Clone)]
+pub enum PoolKind {
+    /// Threads of this process (default): nothing to start.
+    Threads,
+    /// Worker processes started with this command; a crashing task cannot take the
+    /// driver down. The CLI uses `smallpond __worker`.
+    Processes(WorkerCommand),
+}
+
+/// Options of [`Session::builder`].
+pub struct SessionBuilder {
+    data_root: Option<PathBuf>,
+    job_id: Option<String>,
+    num_executors: Option<u32>,
+    memory_bytes: Option<u64>,
+    max_attempts: u32,
+    pool: PoolKind,
+    on_event: Option<EventHandler>,
+}
+
+impl SessionBuilder {
+    /// Root of job directories; default `$SP_DATA_ROOT` or `<tmp>/smallpond`.
+    pub fn data_root(mut self, path: impl Into<PathBuf>) -> Self {
+        self.data_root = Some(path.into());
+        self
+    }
+
+    /// Job id; a job id that has a directory under the data root resumes that job.
+    /// Default `$SP_JOBID` or a fresh random id.
+    pub fn job_id(mut self, id: impl Into<String>) -> Self {
+        self.job_id = Some(id.into());
+        self
+    }
+
+    /// CPUs (concurrent task slots) to use; default `$SP_NUM_EXECUTORS` or all cores.
+    pub fn num_executors(mut self, n: u32) -> Self {
+        self.num_executors = Some(n);
+        self
+    }
+
+    /// Memory shared by running tasks; default the machine's memory.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_bytes = Some(bytes);
+        self
+    }
+
+    /// Attempts per task, the first included (default 3).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    pub fn pool(mut self, pool: PoolKind) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    pub fn on_event(mut self, handler: impl FnMut(&Event) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(handler));
+        self
+    }
+
+    pub fn build(self) -> Result<Session> {
+        let data_root = self
+            .data_root
+            .or_else(|| std::env::var_os("SP_DATA_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| std::env::temp_dir().join("smallpond"));
+        let job_id = match self.job_id.or_else(|| std::env::var("SP_JOBID").ok()) {
+            Some(id) => JobId::try_new(id)?,
+            None => JobId::try_new(random_id())?,
+        };
+        let num_executors = match self.num_executors {
+            Some(n) => n,
+            None => match std::env::var("SP_NUM_EXECUTORS") {
+                Ok(v) => v.trim().parse().map_err(|_| {
+                    PlanError::invalid("SP_NUM_EXECUTORS", format!("{v:?} is not a number"))
+                })?,
+                Err(_) => local_resources().cpus,
+            },
+        };
+        if num_executors == 0 {
+            return Err(PlanError::invalid("num_executors", "must be at least 1").into());
+        }
+        let capacity = Resources {
+            cpus: num_executors,
+            memory_bytes: self.memory_bytes.unwrap_or(local_resources().memory_bytes),
+        };
+        let dirs = JobDirs {
+            root: job_dir(&data_root, &job_id)?,
+        };
+        for dir in [dirs.config(), dirs.log(), dirs.staging(), dirs.temp(), dirs.output()] {
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        }
+        std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
+        let pool: Box<dyn WorkerPool> = match self.pool {
+            PoolKind::Threads => Box::new(ThreadPool::new(
+                Arc::new(DuckDbRunner::new(format!("thread@{}", smallpond_duckdb::hostname()))),
+                capacity,
+            )),
+            PoolKind::Processes(command) => Box::new(ProcessPool::new(command, capacity)),
+        };
+        tracing::info!(job = %job_id, root = %dirs.root.display(), "session started");
+        Ok(Session {
+            inner: Arc::new(Inner {
+                job_id,
+                dirs,
+                capacity,
+                scheduler: SchedulerConfig {
+                    max_attempts: self.max_attempts,
+                    resume: true,
+                },
+                state: Mutex::new(State {
+                    plan: LogicalPlan::new(),
+                    computed: HashMap::new(),
+                    next_task: 0,
+                    runs: 0,
+                    failed: false,
+                    closed: false,
+                    pool: Some(pool),
+                    on_event: self.on_event,
+                    arrow_inputs: 0,
+                }),
+            }),
+        })
+    }
+}
+
+/// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.
+fn job_dir(data_root: &Path, job_id: &JobId) -> Result<PathBuf> {
+    std::fs::create_dir_all(data_root).map_err(io(data_root))?;
+    let suffix = format!(".{job_id}");
+    let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
+        .map_err(io(data_root))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(&suffix)))
+        .collect();
+    existing.sort();
+    if let Some(dir) = existing.pop() {
+        return Ok(dir);
+    }
+    Ok(data_root.join(format!("{}{suffix}", job_time())))
+}
+
+fn job_time() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}-{:02}-{:02}-{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+pub(crate) struct Inner {
+    job_id: JobId,
+    dirs: JobDirs,
+    capacity: Resources,
+    scheduler: SchedulerConfig,
+    state: Mutex<State>,
+}
+
+struct State {
+    plan: LogicalPlan,
+    computed: HashMap<NodeId, Vec<ResolvedPartition>>,
+    next_task: u32,
+    runs: u32,
+    failed: bool,
+    closed: bool,
+    pool: Option<Box<dyn WorkerPool>>,
+    on_event: Option<EventHandler>,
+    arrow_inputs: u32,
+}
+
+impl Inner {
+    fn state(&self) -> Result<MutexGuard<'_, State>> {
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.closed {
+            return Err(Error::ShutDown);
+        }
+        Ok(state)
+    }
+
+    pub(crate) fn add(self: &Arc<Self>, node: Node) -> Result<DataFrame> {
+        let id = self.state()?.plan.add(node)?;
+        Ok(DataFrame::new(Arc::clone(self), id))
+    }
+
+    pub(crate) fn num_partitions(&self, id: NodeId) -> Result<usize> {
+        Ok(self.state()?.plan.num_partitions(id)?)
+    }
+
+    pub(crate) fn is_computed(&self, id: NodeId) -> bool {
+        self.state().is_ok_and(|s| s.computed.contains_key(&id))
+    }
+
+    /// Forgets the outputs of `id` and everything it depends on (data sources excepted),
+    /// so that the next action computes them again.
+    pub(crate) fn invalidate(&self, id: NodeId) -> Result<()> {
+        let mut state = self.state()?;
+        for node in state.plan.ancestors(id)? {
+            state.computed.remove(&node);
+        }
+        Ok(())
+    }
+
+    /// Computes `roots` (reusing whatever is computed already) and returns their partitions.
+    pub(crate) fn compute(&self, roots: &[NodeId]) -> Result<Vec<Vec<ResolvedPartition>>> {
+        let mut guard = self.state()?;
+        let state = &mut *guard;
+        let missing: Vec<NodeId> = roots
+            .iter()
+            .copied()
+            .filter(|r| !state.computed.contains_key(r))
+            .collect();
+        if !missing.is_empty() {
+            let config = PlannerConfig {
+                total_cpus: self.capacity.cpus,
+                total_memory: self.capacity.memory_bytes,
+            };
+            let exec = Planner::new(&state.plan, &state.computed, config, state.next_task).plan(&missing)?;
+            state.next_task = Planner::next_task_id(&exec, state.next_task);
+            state.runs += 1;
+            let run = state.runs;
+            self.write_json(&format!("plan-{run:03}.json"), &state.plan.subplan(&missing)?)?;
+            self.write_json(&format!("tasks-{run:03}.json"), &exec)?;
+            let pool = state.pool.as_mut().ok_or(Error::ShutDown)?;
+            let mut forward = |e: &Event| {
+                if let Some(handler) = state.on_event.as_mut() {
+                    handler(e);
+                }
+            };
+            let records = match scheduler::run(&exec, &self.dirs, pool.as_mut(), &self.scheduler, &mut forward) {
+                Ok(records) => records,
+                Err(e) => {
+                    state.failed = true;
+                    let _ = std::fs::write(self.dirs.status_file(), "failure\n");
+                    return Err(e.into());
+                }
+            };
+            let outputs = |task: TaskId, slot: u32| -> DataSet { records[&task].slot(slot) };
+            for (node, partitions) in &exec.outputs {
+                let resolved = partitions.iter().map(|p| p.resolve(&outputs)).collect();
+                state.computed.insert(*node, resolved);
+            }
+            self.write_records(run, &records)?;
+        }
+        Ok(roots.iter().map(|r| state.computed[r].clone()).collect())
+    }
+
+    fn write_json(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {
+        let path = self.dirs.config().join(name);
+        let json = serde_json::to_vec_pretty(value).expect("plans serialise");
+        std::fs::write(&path, json).map_err(io(path))
+    }
+
+    /// Keeps a copy of the task records in `log/` (staging is removed after success).
+    fn write_records(&self, run: u32, records: &HashMap<TaskId, TaskRecord>) -> Result<()> {
+        let mut all: Vec<&TaskRecord> = records.values().collect();
+        all.sort_by_key(|r| r.task);
+        let path = self.dirs.log().join(format!("tasks-{run:03}.json"));
+        let json = serde_json::to_vec_pretty(&all).expect("records serialise");
+        std::fs::write(&path, json).map_err(io(path))
+    }
+
+    fn materialise_arrow(&self, batches: &[arrow::record_batch::RecordBatch]) -> Result<PathBuf> {
+        let n = {
+            let mut state = self.state()?;
+            state.arrow_inputs += 1;
+            state.arrow_inputs
+        };
+        let dir = self.dirs.staging().join("arrow");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!("input-{n:05}.parquet"));
+        smallpond_duckdb::read::write_arrow(batches, &path)?;
+        Ok(path)
+    }
+
+    fn shutdown(&self) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.closed {
+            return Ok(());
+        }
+        state.closed = true;
+        state.pool = None; // stops worker threads / processes
+        state.computed.clear();
+        if state.failed {
+            std::fs::write(self.dirs.status_file(), "failure\n").map_err(io(self.dirs.status_file()))?;
+            tracing::info!(job = %self.job_id, "session ended after a failure; staging kept for inspection");
+            return Ok(());
+        }
+        for dir in [self.dirs.staging(), self.dirs.temp()] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            }
+        }
+        std::fs::write(self.dirs.status_file(), "success\n").map_err(io(self.dirs.status_file()))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::warn!("session shutdown: {e}");
+        }
+    }
+}
+
+/// Options of [`Session::read_parquet_with`].
+#[derive(Debug, Clone, Default)]
+pub struct ParquetReadOptions {
+    pub recursive: bool,
+    pub columns: Option<Vec<String>>,
+    pub union_by_name: bool,
+}
+
+/// The entry point: reads data into DataFrames and runs their actions.
+///
+/// ```no_run
+/// # fn main() -> smallpond::Result<()> {
+/// let sp = smallpond::Session::builder().build()?;
+/// let df = sp.read_parquet(&["prices.parquet"])?;
+/// let df = df.repartition(3, smallpond::Partitioning::hash(&["ticker"]))?;
+/// let df = sp.partial_sql("SELECT ticker, min(price), max(price) FROM {0} GROUP BY ticker", &[&df])?;
+/// df.write_parquet("output/")?;
+/// # Ok(()) }
+/// ```
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl Session {
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder {
+            data_root: None,
+            job_id: None,
+            num_executors: None,
+            memory_bytes: None,
+            max_attempts: 3,
+            pool: PoolKind::Threads,
+            on_event: None,
+        }
+    }
+
+    pub fn job_id(&self) -> &JobId {
+        &self.inner.job_id
+    }
+
+    /// This job's directory under the data root.
+    pub fn job_dir(&self) -> &Path {
+        &self.inner.dirs.root
+    }
+
+    fn source(&self, dataset: DataSet) -> Result<DataFrame> {
+        self.inner.add(Node::DataSource(DataSourceNode { dataset }))
+    }
+
+    /// Parquet files: paths, globs or directories.
+    pub fn read_parquet<P: AsRef<Path>>(&self, paths: &[P]) -> Result<DataFrame> {
+        self.read_parquet_with(paths, ParquetReadOptions::default())
+    }
+
+    pub fn read_parquet_with<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        options: ParquetReadOptions,
+    ) -> Result<DataFrame> {
+        if options.columns.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PlanError::invalid("columns", "an empty column list selects nothing").into());
+        }
+        let files = resolve_paths(paths, options.recursive, ".parquet")?;
+        self.source(DataSet::Parquet(ParquetDataSet {
+            files,
+            columns: options.columns,
+            union_by_name: options.union_by_name,
+            schema_file: None,
+        }))
+    }
+
+    /// Delimited text with an explicit schema (`(name, DuckDB type)` pairs), no header line.
+    pub fn read_csv<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        schema: &[(&str, &str)],
+        delim: char,
+    ) -> Result<DataFrame> {
+        let files = resolve_paths(paths, false, ".csv")?;
+        self.source(DataSet::Csv(CsvDataSet {
+            files,
+            schema: columns(schema)?,
+            delim,
+            header: false,
+        }))
+    }
+
+    /// Newline-delimited JSON with an explicit schema.
+    pub fn read_json<P: AsRef<Path>>(&self, paths: &[P], schema: &[(&str, &str)]) -> Result<DataFrame> {
+        let files = resolve_paths(paths, false, ".json")?;
+        self.source(DataSet::Json(JsonDataSet {
+            files,
+            schema: columns(schema)?,
+        }))
+    }
+
+    /// In-memory Arrow data, written into the job directory so that any worker can read it.
+    pub fn from_arrow(&self, batches: &[arrow::record_batch::RecordBatch]) -> Result<DataFrame> {
+        let path = self.inner.materialise_arrow(batches)?;
+        self.source(DataSet::parquet(vec![path]))
+    }
+
+    /// A DuckDB query over DataFrames: `{0}` is the first input's partition, `{1}` the
+    /// second's, ... (inputs must have the same number of partitions). Without inputs the
+    /// query runs once.
+    pub fn partial_sql(&self, query: &str, inputs: &[&DataFrame]) -> Result<DataFrame> {
+        self.partial_sql_with(query, inputs, TaskOptions::default())
+    }
+
+    pub fn partial_sql_with(
+        &self,
+        query: &str,
+        inputs: &[&DataFrame],
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
+        let ids: Vec<NodeId> = inputs.iter().map(|d| d.node()).collect();
+        let counts: Vec<usize> = ids.iter().map(|i| self.inner.num_partitions(*i)).collect::<Result<_>>()?;
+        if counts.windows(2).any(|w| w[0] != w[1]) {
+            return Err(PlanError::PartitionMismatch {
+                counts,
+                query: query.to_string(),
+            }
+            .into());
+        }
+        self.inner.add(Node::Sql(SqlNode::try_new(ids, query, options)?))
+    }
+
+    /// Computes all given DataFrames in one run (e.g. several `write_parquet_lazy`).
+    pub fn wait(&self, dfs: &[&DataFrame]) -> Result<()> {
+        let ids: Vec<NodeId> = dfs.iter().map(|d| d.node()).collect();
+        self.inner.compute(&ids).map(|_| ())
+    }
+
+    /// The logical plan of every DataFrame built so far, as text.
+    pub fn graph(&self) -> Result<String> {
+        let state = self.inner.state()?;
+        let mut out = String::new();
+        for (id, node) in state.plan.iter() {
+            let inputs: Vec<String> = node.inputs().iter().map(|i| i.to_string()).collect();
+            out.push_str(&format!("{id} {node} <- [{}]\n", inputs.join(", ")));
+        }
+        Ok(out)
+    }
+
+    /// Stops the workers; after success removes `staging/` and `temp/`, after a failure
+    /// keeps them. Also happens when the session is dropped.
+    pub fn shutdown(&self) -> Result<()> {
+        self.inner.shutdown()
+    }
+}
+
+fn columns(schema: &[(&str, &str)]) -> Result<Vec<Column>> {
+    if schema.is_empty() {
+        return Err(PlanError::invalid("schema", "at least one column must be declared").into());
+    }
+    Ok(schema.iter().map(|(n, t)| Column::new(*n, *t)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn job_time_is_a_civil_date() {
+        let t = super::job_time();
+        assert_eq!(t.len(), "2026-11-28-04-30-00".len());
+        assert!(t.starts_with("20"), "{t}");
+    }
+}

@@ -1,0 +1,274 @@
+use smallpond::arrow::array::{Array, Int64Array};
+use smallpond::{ParquetReadOptions, Partitioning};
+
+use crate::util::*;
+
+#[test]
+fn quickstart_matches_one_duckdb_query() {
+    let fx = Fixture::new();
+    let input = fx.parquet(
+        "prices",
+        "SELECT i AS id, 'T' || (i % 50) AS ticker, (i * 37 % 1000) / 10 AS price FROM range(5000) t(i)",
+        1,
+    );
+    let df = fx.sp.read_parquet(&[glob(&input)]).unwrap();
+    let df = df.repartition(3, Partitioning::hash(&["ticker"])).unwrap();
+    let df = fx
+        .sp
+        .partial_sql("SELECT ticker, min(price) AS lo, max(price) AS hi FROM {0} GROUP BY ticker", &[&df])
+        .unwrap();
+    let out = fx.path("out");
+    df.write_parquet(&out).unwrap();
+    assert_same_rows(
+        &read_glob(&out),
+        &format!(
+            "SELECT ticker, min(price) AS lo, max(price) AS hi FROM read_parquet('{}') GROUP BY ticker",
+            glob(&input)
+        ),
+    );
+    // Files are named in partition order.
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["part-00000-0000.parquet", "part-00001-0000.parquet", "part-00002-0000.parquet"]);
+}
+
+#[test]
+fn an_action_after_another_reuses_computed_results() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
+    let agg = fx.sp.partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts]).unwrap();
+    agg.write_parquet(fx.path("out")).unwrap();
+    let after_write = fx.tasks_started();
+    assert_eq!(after_write, 1 + 4 + 1, "one hash task, four SQL tasks, one sink");
+    assert!(agg.is_computed());
+    assert_eq!(agg.count().unwrap(), 97);
+    assert_eq!(fx.tasks_started(), after_write, "count() must not re-run the pipeline");
+    // A DataFrame built on a computed one only runs its own tasks.
+    let filtered = agg.filter("s > 0").unwrap();
+    assert_eq!(filtered.count().unwrap(), 97);
+    assert_eq!(fx.tasks_started(), after_write + 4);
+    // recompute() runs it again.
+    agg.recompute().unwrap();
+    assert!(!agg.is_computed());
+    assert_eq!(agg.count().unwrap(), 97);
+    assert_eq!(fx.tasks_started(), after_write + 4 + 5);
+}
+
+#[test]
+fn map_filter_flat_map_partial_sort() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 3);
+    let src = format!("read_parquet('{}')", glob(&input));
+    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(3, Partitioning::Files).unwrap();
+
+    let mapped = df.map("id, v * 2 AS v2").unwrap();
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&mapped)), &format!("SELECT id, v * 2 AS v2 FROM {src}"));
+
+    let filtered = df.filter("v > 500 AND k <> 'key-3'").unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&filtered)),
+        &format!("SELECT * FROM {src} WHERE v > 500 AND k <> 'key-3'"),
+    );
+
+    let flat = df.flat_map("id, unnest([v, v + 1]) AS x").unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&flat)),
+        &format!("SELECT id, unnest([v, v + 1]) AS x FROM {src}"),
+    );
+
+    let sorted = df.partial_sort(&["v DESC", "id"]).unwrap();
+    for files in sorted.files().unwrap() {
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+        // Each partition is sorted: no row is followed by a larger v.
+        let q = format!(
+            "SELECT count(*) FROM (SELECT v, lead(v) OVER (ORDER BY file_row_number) AS nv \
+             FROM read_parquet([{}], file_row_number = true)) WHERE nv > v",
+            list.join(", ")
+        );
+        let bad: i64 = conn.query_row(&q, [], |r| r.get(0)).unwrap();
+        assert_eq!(bad, 0);
+    }
+    assert_eq!(sorted.count().unwrap(), 10_000);
+}
+
+#[test]
+fn limit_take_count_and_arrow() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 4);
+    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(4, Partitioning::Files).unwrap();
+    assert_eq!(df.count().unwrap(), 10_000);
+    let limited = df.limit(7).unwrap();
+    assert_eq!(limited.num_partitions().unwrap(), 1);
+    assert_eq!(limited.count().unwrap(), 7);
+    let rows: usize = df.take(5).unwrap().iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 5);
+    let all = df.to_arrow().unwrap();
+    assert_eq!(all.iter().map(|b| b.num_rows()).sum::<usize>(), 10_000);
+    let ids: i64 = all
+        .iter()
+        .map(|b| {
+            let col = b.column_by_name("id").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+            (0..col.len()).map(|i| col.value(i)).sum::<i64>()
+        })
+        .sum();
+    assert_eq!(ids, (0..10_000i64).sum());
+    assert_eq!(df.take_all().unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 10_000);
+}
+
+#[test]
+fn partial_sql_without_inputs_runs_once() {
+    let fx = Fixture::new();
+    let df = fx.sp.partial_sql("select * from range(3)", &[]).unwrap();
+    assert_eq!(df.num_partitions().unwrap(), 1);
+    assert_eq!(df.count().unwrap(), 3);
+}
+
+#[test]
+fn join_of_two_co_partitioned_inputs() {
+    let fx = Fixture::new();
+    let a = fx.parquet("a", TABLE, 2);
+    let b = fx.parquet("b", "SELECT i AS id, 'key-' || i AS k, i * 10 AS w FROM range(97) t(i)", 1);
+    let left = fx.sp.read_parquet(&[&a]).unwrap().repartition(5, Partitioning::hash(&["k"])).unwrap();
+    let right = fx.sp.read_parquet(&[&b]).unwrap().repartition(5, Partitioning::hash(&["k"])).unwrap();
+    let joined = fx
+        .sp
+        .partial_sql("SELECT {0}.id, {0}.k, w FROM {0} JOIN {1} ON {0}.k = {1}.k", &[&left, &right])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&joined)),
+        &format!(
+            "SELECT a.id, a.k, w FROM read_parquet('{}') a JOIN read_parquet('{}') b ON a.k = b.k",
+            glob(&a),
+            glob(&b)
+        ),
+    );
+}
+
+#[test]
+fn csv_with_tab_json_lines_and_parquet_options() {
+    let fx = Fixture::new();
+    let csv = fx.path("t.tsv");
+    std::fs::write(&csv, "1\tapple\t2.5\n2\tpear\t3.0\n3\tfig\t\n").unwrap();
+    let df = fx
+        .sp
+        .read_csv(&[&csv], &[("id", "BIGINT"), ("name", "VARCHAR"), ("price", "DOUBLE")], '\t')
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df.map("*").unwrap())),
+        "VALUES (1, 'apple', 2.5), (2, 'pear', 3.0), (3, 'fig', NULL)",
+    );
+
+    let json = fx.path("t.json");
+    std::fs::write(&json, "{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"tags\": []}\n").unwrap();
+    let df = fx.sp.read_json(&[&json], &[("id", "BIGINT"), ("tags", "VARCHAR[]")]).unwrap();
+    let n = fx.sp.partial_sql("SELECT sum(len(tags)) AS n FROM {0}", &[&df]).unwrap();
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&n)), "SELECT 1::HUGEINT AS n");
+
+    // Column subset, recursive directories and union by name.
+    let nested = fx.path("nested/deeper");
+    std::fs::create_dir_all(&nested).unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT 1 AS a, 2 AS b) TO '{}/x.parquet' (FORMAT parquet);
+         COPY (SELECT 3 AS b, 4 AS c) TO '{}/y.parquet' (FORMAT parquet);",
+        fx.path("nested").display(),
+        nested.display()
+    ))
+    .unwrap();
+    let opts = ParquetReadOptions {
+        recursive: true,
+        union_by_name: true,
+        columns: Some(vec!["b".into()]),
+    };
+    let df = fx.sp.read_parquet_with(&[fx.path("nested")], opts).unwrap();
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&df.map("b").unwrap())), "VALUES (2), (3)");
+}
+
+#[test]
+fn from_arrow_round_trips() {
+    use std::sync::Arc;
+
+    use smallpond::arrow::array::{Int64Array, StringArray};
+    use smallpond::arrow::datatypes::{DataType, Field, Schema};
+    use smallpond::arrow::record_batch::RecordBatch;
+
+    let fx = Fixture::new();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![1, 2, 3])),
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])),
+        ],
+    )
+    .unwrap();
+    let df = fx.sp.from_arrow(&[batch.clone(), batch]).unwrap();
+    let out = fx.sp.partial_sql("SELECT id, count(*) AS n FROM {0} GROUP BY id", &[&df]).unwrap();
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&out)), "VALUES (1, 2), (2, 2), (3, 2)");
+    assert!(fx.sp.from_arrow(&[]).is_err());
+}
+
+#[test]
+fn write_parquet_replaces_an_earlier_result_and_refuses_foreign_directories() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let out = fx.path("out");
+    df.repartition(4, Partitioning::hash(&["k"])).unwrap().write_parquet(&out).unwrap();
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    df.repartition(2, Partitioning::hash(&["k"])).unwrap().write_parquet(&out).unwrap();
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "the earlier result is replaced, not mixed in");
+    assert_same_rows(&read_glob(&out), &read_glob(&input));
+
+    let foreign = fx.path("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    let err = df.write_parquet(&foreign).unwrap_err().to_string();
+    assert!(err.contains("notes.txt"), "{err}");
+    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "keep me");
+    assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
+}
+
+#[test]
+fn lazy_writes_run_together_in_wait() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let a = df.filter("p = 0").unwrap().write_parquet_lazy(fx.path("a")).unwrap();
+    let b = df.filter("p = 1").unwrap().write_parquet_lazy(fx.path("b")).unwrap();
+    assert!(!fx.path("a").exists());
+    fx.sp.wait(&[&a, &b]).unwrap();
+    assert_same_rows(&read_glob(&fx.path("a")), &format!("{} WHERE p = 0", read_glob(&input)));
+    assert_same_rows(&read_glob(&fx.path("b")), &format!("{} WHERE p = 1", read_glob(&input)));
+}
+
+#[test]
+fn job_directory_lifecycle() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let job = fx.sp.job_dir().to_path_buf();
+    assert!(job.file_name().unwrap().to_string_lossy().ends_with(fx.sp.job_id().as_str()));
+    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(2, Partitioning::Random).unwrap();
+    assert_eq!(df.count().unwrap(), 10_000);
+    assert!(job.join("config/plan-001.json").is_file());
+    assert!(job.join("config/tasks-001.json").is_file());
+    let records = std::fs::read_dir(job.join("staging"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .count();
+    assert_eq!(records, 1, "one completed-task record for the one hash task");
+    fx.sp.shutdown().unwrap();
+    assert!(!job.join("staging").exists());
+    assert!(!job.join("temp").exists());
+    assert_eq!(std::fs::read_to_string(job.join("status")).unwrap().trim(), "success");
+    assert!(df.count().is_err(), "a shut-down session runs nothing");
+}
