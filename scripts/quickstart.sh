@@ -6,4 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 data="${1:-data}"
-cargo run --locked -q -p smallpond --example quickstart -- "$data"
+# Build exactly as the tests do (whole workspace, all targets): cargo resolves features per
+# selection, and another selection would redo the ~30 min DuckDB build.
+cargo build --workspace --all-targets --locked
+"$CARGO_TARGET_DIR/debug/examples/quickstart" "$data"

@@ -25,7 +25,7 @@ pub enum Command {
     /// partitioned the same way, so two inputs hashed by the same key can be joined per
     /// partition. Output files are named part-PPPPP-IIII.parquet, in partition order; the
     /// output directory appears complete or not at all.
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
 
     /// Internal: serve tasks on stdin/stdout (started by the driver).
     #[command(name = "__worker", hide = true)]

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use smallpond::{DataFrame, ParquetOptions, Partitioning, PoolKind, Session, TaskOptions, WorkerCommand};
+use smallpond::{
+    DataFrame, ParquetOptions, Partitioning, PoolKind, Session, TaskOptions, WorkerCommand,
+};
 
 use args::{Cli, Command, Format, QueryArgs};
 
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Query(args) => query(args),
+        Command::Query(args) => query(*args),
         Command::Worker => worker(),
     };
     match result {
@@ -40,7 +42,8 @@ fn init_tracing() {
 
 /// `smallpond __worker`: runs the tasks the driver sends on stdin.
 fn worker() -> Result<()> {
-    let runner = smallpond_duckdb::DuckDbRunner::new(format!("process@{}", smallpond_duckdb::hostname()));
+    let runner =
+        smallpond_duckdb::DuckDbRunner::new(format!("process@{}", smallpond_duckdb::hostname()));
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     smallpond_exec::pool::serve(&runner, stdin, stdout).context("worker protocol")
@@ -53,7 +56,10 @@ fn query(args: QueryArgs) -> Result<()> {
     }
     let partitioning = partitioning(&args)?;
     let options = TaskOptions {
-        parquet: ParquetOptions::try_new(&args.compression, ParquetOptions::default().row_group_size)?,
+        parquet: ParquetOptions::try_new(
+            &args.compression,
+            ParquetOptions::default().row_group_size,
+        )?,
         ..TaskOptions::default()
     };
     let progress = Arc::new(Mutex::new(progress::Progress::new(args.quiet)));
@@ -119,7 +125,9 @@ fn partitioning(args: &QueryArgs) -> Result<Option<Partitioning>> {
     match args.partitions {
         Some(0) => bail!("--partitions must be at least 1, got 0"),
         Some(_) => Ok(Some(how)),
-        None if how != Partitioning::Files => bail!("--hash-by, --by and --by-rows need --partitions N"),
+        None if how != Partitioning::Files => {
+            bail!("--hash-by, --by and --by-rows need --partitions N")
+        }
         None => Ok(None),
     }
 }
@@ -134,7 +142,10 @@ fn read(sp: &Session, args: &QueryArgs, input: &str) -> Result<DataFrame> {
                 .as_deref()
                 .context("--schema \"name TYPE, ...\" is required for CSV and JSON input")?;
             let schema = parse_schema(text)?;
-            let schema: Vec<(&str, &str)> = schema.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+            let schema: Vec<(&str, &str)> = schema
+                .iter()
+                .map(|(n, t)| (n.as_str(), t.as_str()))
+                .collect();
             if args.format == Format::Csv {
                 let delim = match args.delim.as_str() {
                     "\\t" | "tab" => '\t',
@@ -170,7 +181,9 @@ fn parse_schema(text: &str) -> Result<Vec<(String, String)>> {
         .map(|f| {
             let f = f.trim();
             match f.split_once(char::is_whitespace) {
-                Some((name, ty)) if !ty.trim().is_empty() => Ok((name.to_string(), ty.trim().to_string())),
+                Some((name, ty)) if !ty.trim().is_empty() => {
+                    Ok((name.to_string(), ty.trim().to_string()))
+                }
                 _ => bail!("--schema entry {f:?} is not \"name TYPE\""),
             }
         })

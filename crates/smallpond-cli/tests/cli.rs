@@ -17,8 +17,11 @@ impl Dir {
     fn parquet(&self, name: &str, query: &str) -> PathBuf {
         let path = self.path(name);
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(&format!("COPY ({query}) TO '{}' (FORMAT parquet)", path.display()))
-            .unwrap();
+        conn.execute_batch(&format!(
+            "COPY ({query}) TO '{}' (FORMAT parquet)",
+            path.display()
+        ))
+        .unwrap();
         path
     }
     fn smallpond(&self, args: &[&str]) -> Output {
@@ -37,7 +40,11 @@ fn scalar(query: &str) -> i64 {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 fn s(p: &Path) -> &str {
@@ -46,13 +53,29 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn help_documents_the_query_command() {
-    let out = Command::new(env!("CARGO_BIN_EXE_smallpond")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = text(&out);
     assert!(help.contains("query"), "{help}");
-    let out = Command::new(env!("CARGO_BIN_EXE_smallpond")).args(["query", "--help"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(["query", "--help"])
+        .output()
+        .unwrap();
     let help = text(&out);
-    for flag in ["--input", "--format", "--partitions", "--hash-by", "--by", "--by-rows", "--output", "--data-root", "--threads"] {
+    for flag in [
+        "--input",
+        "--format",
+        "--partitions",
+        "--hash-by",
+        "--by",
+        "--by-rows",
+        "--output",
+        "--data-root",
+        "--threads",
+    ] {
         assert!(help.contains(flag), "missing {flag} in:\n{help}");
     }
 }
@@ -86,7 +109,10 @@ fn quickstart_query_in_worker_processes() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 3);
-    assert!(names[0].starts_with("part-00000-") && names[2].starts_with("part-00002-"), "{names:?}");
+    assert!(
+        names[0].starts_with("part-00000-") && names[2].starts_with("part-00002-"),
+        "{names:?}"
+    );
     let n = scalar(&format!(
         "SELECT count(*) FROM (SELECT * FROM read_parquet('{0}/*.parquet') EXCEPT ALL \
          SELECT ticker, min(price), max(price) FROM read_parquet('{1}') GROUP BY ticker)",
@@ -99,8 +125,14 @@ fn quickstart_query_in_worker_processes() {
 #[test]
 fn two_inputs_hashed_alike_join_per_partition() {
     let d = Dir::new();
-    let a = d.parquet("a.parquet", "SELECT i AS id, i % 50 AS k FROM range(1000) t(i)");
-    let b = d.parquet("b.parquet", "SELECT i AS k, 'name-' || i AS name FROM range(50) t(i)");
+    let a = d.parquet(
+        "a.parquet",
+        "SELECT i AS id, i % 50 AS k FROM range(1000) t(i)",
+    );
+    let b = d.parquet(
+        "b.parquet",
+        "SELECT i AS k, 'name-' || i AS name FROM range(50) t(i)",
+    );
     let out_dir = d.path("joined");
     let out = d.smallpond(&[
         "query",
@@ -119,7 +151,13 @@ fn two_inputs_hashed_alike_join_per_partition() {
         "2",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(scalar(&format!("SELECT count(*) FROM read_parquet('{}/*.parquet')", out_dir.display())), 1000);
+    assert_eq!(
+        scalar(&format!(
+            "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+            out_dir.display()
+        )),
+        1000
+    );
 }
 
 #[test]
@@ -143,7 +181,13 @@ fn csv_input_with_tab_delimiter() {
         s(&out_dir),
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(scalar(&format!("SELECT sum(s)::BIGINT FROM read_parquet('{}/*.parquet') WHERE k = 'a'", out_dir.display())), 4);
+    assert_eq!(
+        scalar(&format!(
+            "SELECT sum(s)::BIGINT FROM read_parquet('{}/*.parquet') WHERE k = 'a'",
+            out_dir.display()
+        )),
+        4
+    );
 }
 
 #[test]
@@ -152,11 +196,32 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
     let input = d.parquet("t.parquet", "SELECT i AS k FROM range(10) t(i)");
     let out_dir = d.path("out");
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["query", "SELEC * FROM {0}", "-i", s(&input)], "SELEC * FROM {0}"),
+        (
+            vec!["query", "SELEC * FROM {0}", "-i", s(&input)],
+            "SELEC * FROM {0}",
+        ),
         (vec!["query", "SELECT * FROM {1}", "-i", s(&input)], "{1}"),
-        (vec!["query", "SELECT * FROM {0}", "-i", "/no/such/file.parquet"], "/no/such/file.parquet"),
-        (vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "0"], "at least 1"),
-        (vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "2", "--by", "k"], "partition key 2 is out of range 0-1"),
+        (
+            vec!["query", "SELECT * FROM {0}", "-i", "/no/such/file.parquet"],
+            "/no/such/file.parquet",
+        ),
+        (
+            vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "0"],
+            "at least 1",
+        ),
+        (
+            vec![
+                "query",
+                "SELECT * FROM {0}",
+                "-i",
+                s(&input),
+                "-n",
+                "2",
+                "--by",
+                "k",
+            ],
+            "is out of range 0-1",
+        ),
     ];
     for (args, expected) in cases {
         let mut args = args.clone();
@@ -164,7 +229,10 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
         let out = d.smallpond(&args);
         let msg = text(&out);
         assert!(!out.status.success(), "{args:?} succeeded");
-        assert!(msg.contains("error:") && msg.contains(expected), "{args:?}: expected {expected:?} in:\n{msg}");
+        assert!(
+            msg.contains("error:") && msg.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{msg}"
+        );
         assert!(!out_dir.exists(), "{args:?} left {out_dir:?} behind");
     }
 }

@@ -95,14 +95,8 @@ impl DataSet {
                 columns: d.columns.clone(),
                 union_by_name: d.union_by_name,
             }),
-            DataSet::Csv(d) => DataSet::Csv(CsvDataSet {
-                files,
-                ..d.clone()
-            }),
-            DataSet::Json(d) => DataSet::Json(JsonDataSet {
-                files,
-                ..d.clone()
-            }),
+            DataSet::Csv(d) => DataSet::Csv(CsvDataSet { files, ..d.clone() }),
+            DataSet::Json(d) => DataSet::Json(JsonDataSet { files, ..d.clone() }),
         }
     }
 
@@ -171,7 +165,11 @@ pub fn resolve_paths<P: AsRef<Path>>(
             collect_dir(path, recursive, extension, &mut found)?;
             if found.is_empty() {
                 return Err(Error::EmptyGlob {
-                    pattern: format!("{}/{}*{extension}", text, if recursive { "**/" } else { "" }),
+                    pattern: format!(
+                        "{}/{}*{extension}",
+                        text,
+                        if recursive { "**/" } else { "" }
+                    ),
                 });
             }
             found.sort();
@@ -224,11 +222,20 @@ mod tests {
     fn resolves_files_globs_and_directories() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for f in ["a/1.parquet", "a/2.parquet", "a/b/3.parquet", "a/notes.txt", "a/.hidden.parquet"] {
+        for f in [
+            "a/1.parquet",
+            "a/2.parquet",
+            "a/b/3.parquet",
+            "a/notes.txt",
+            "a/.hidden.parquet",
+        ] {
             touch(&root.join(f));
         }
         let flat = resolve_paths(&[root.join("a")], false, ".parquet").unwrap();
-        assert_eq!(flat, vec![root.join("a/1.parquet"), root.join("a/2.parquet")]);
+        assert_eq!(
+            flat,
+            vec![root.join("a/1.parquet"), root.join("a/2.parquet")]
+        );
         let deep = resolve_paths(&[root.join("a")], true, ".parquet").unwrap();
         assert_eq!(deep.len(), 3);
         let globbed = resolve_paths(&[root.join("a/*.parquet")], false, ".parquet").unwrap();
@@ -251,7 +258,9 @@ mod tests {
 
     #[test]
     fn split_files_is_balanced_and_keeps_schema_for_empty_parts() {
-        let files: Vec<PathBuf> = (0..5).map(|i| PathBuf::from(format!("{i}.parquet"))).collect();
+        let files: Vec<PathBuf> = (0..5)
+            .map(|i| PathBuf::from(format!("{i}.parquet")))
+            .collect();
         let ds = DataSet::parquet(files.clone());
         let parts = ds.split_files(3);
         let sizes: Vec<usize> = parts.iter().map(|p| p.files().len()).collect();

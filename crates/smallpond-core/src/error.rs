@@ -19,7 +19,11 @@ pub enum Error {
     BadGlob { pattern: String, reason: String },
 
     #[error("query references {{{index}}} but {given} input(s) were given: {query}")]
-    PlaceholderOutOfRange { index: usize, given: usize, query: String },
+    PlaceholderOutOfRange {
+        index: usize,
+        given: usize,
+        query: String,
+    },
 
     #[error(
         "inputs of a SQL query must have the same number of partitions, got {counts:?}: {query}"

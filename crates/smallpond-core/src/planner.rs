@@ -18,7 +18,9 @@
 use std::collections::HashMap;
 
 use crate::plan::{LogicalPlan, Node, TaskOptions};
-use crate::task::{ExecutionPlan, Part, Partition, ResolvedPartition, Resources, TaskKind, TaskSpec};
+use crate::task::{
+    ExecutionPlan, Part, Partition, ResolvedPartition, Resources, TaskKind, TaskSpec,
+};
 use crate::{Error, NodeId, Result, TaskId};
 
 /// What the planner needs to know about the machine(s) the tasks will run on.
@@ -66,7 +68,12 @@ impl<'a> Planner<'a> {
 
     /// The next task id after the planned ones.
     pub fn next_task_id(plan: &ExecutionPlan, first_task: u32) -> u32 {
-        plan.tasks.iter().map(|t| t.id.0 + 1).max().unwrap_or(first_task).max(first_task)
+        plan.tasks
+            .iter()
+            .map(|t| t.id.0 + 1)
+            .max()
+            .unwrap_or(first_task)
+            .max(first_task)
     }
 
     fn node(&mut self, id: NodeId) -> Result<Vec<Partition>> {
@@ -116,20 +123,29 @@ impl<'a> Planner<'a> {
                     .into_iter()
                     .enumerate()
                     .map(|(i, p)| {
-                        self.task(id, kind, i as u32, &n.options, producers, vec![p], |parquet| {
-                            TaskKind::HashPartition {
+                        self.task(
+                            id,
+                            kind,
+                            i as u32,
+                            &n.options,
+                            producers,
+                            vec![p],
+                            |parquet| TaskKind::HashPartition {
                                 npartitions: n.npartitions,
                                 method: n.method.clone(),
                                 parquet,
-                            }
-                        })
+                            },
+                        )
                     })
                     .collect();
                 slots(&tasks, n.npartitions)
             }
             Node::Sql(n) => {
-                let inputs: Vec<Vec<Partition>> =
-                    n.inputs.iter().map(|i| self.node(*i)).collect::<Result<_>>()?;
+                let inputs: Vec<Vec<Partition>> = n
+                    .inputs
+                    .iter()
+                    .map(|i| self.node(*i))
+                    .collect::<Result<_>>()?;
                 let counts: Vec<usize> = inputs.iter().map(Vec::len).collect();
                 let count = match counts.first() {
                     None => 1,
@@ -144,12 +160,18 @@ impl<'a> Planner<'a> {
                 let tasks: Vec<TaskId> = (0..count)
                     .map(|i| {
                         let task_inputs = inputs.iter().map(|parts| parts[i].clone()).collect();
-                        self.task(id, kind, i as u32, &n.options, count as u32, task_inputs, |parquet| {
-                            TaskKind::Sql {
+                        self.task(
+                            id,
+                            kind,
+                            i as u32,
+                            &n.options,
+                            count as u32,
+                            task_inputs,
+                            |parquet| TaskKind::Sql {
                                 query: n.query.clone(),
                                 parquet,
-                            }
-                        })
+                            },
+                        )
                     })
                     .collect();
                 tasks
@@ -181,7 +203,10 @@ impl<'a> Planner<'a> {
             }
             Node::Projection(n) => {
                 if n.columns.is_empty() {
-                    return Err(Error::invalid("columns", "a projection needs at least one column"));
+                    return Err(Error::invalid(
+                        "columns",
+                        "a projection needs at least one column",
+                    ));
                 }
                 self.node(n.input)?
                     .into_iter()
@@ -201,9 +226,11 @@ impl<'a> Planner<'a> {
             }
             Node::DataSink(n) => {
                 let input = self.node(n.input)?;
-                let task = self.task(id, kind, 0, &n.options, 1, input, |parquet| TaskKind::Sink {
-                    path: n.path.clone(),
-                    parquet,
+                let task = self.task(id, kind, 0, &n.options, 1, input, |parquet| {
+                    TaskKind::Sink {
+                        path: n.path.clone(),
+                        parquet,
+                    }
                 });
                 slots(&[task], 1)
             }
@@ -259,7 +286,10 @@ fn check_npartitions(n: u32) -> Result<()> {
 fn slots(tasks: &[TaskId], n: u32) -> Vec<Partition> {
     (0..n)
         .map(|slot| Partition {
-            parts: tasks.iter().map(|&task| Part::Task { task, slot }).collect(),
+            parts: tasks
+                .iter()
+                .map(|&task| Part::Task { task, slot })
+                .collect(),
             columns: None,
         })
         .collect()
@@ -288,7 +318,9 @@ mod tests {
     };
 
     fn source(plan: &mut LogicalPlan, files: usize) -> NodeId {
-        let files = (0..files).map(|i| PathBuf::from(format!("in-{i}.parquet"))).collect();
+        let files = (0..files)
+            .map(|i| PathBuf::from(format!("in-{i}.parquet")))
+            .collect();
         plan.add(Node::DataSource(DataSourceNode {
             dataset: DataSet::parquet(files),
         }))
@@ -306,7 +338,10 @@ mod tests {
     }
 
     fn sql(plan: &mut LogicalPlan, inputs: Vec<NodeId>, q: &str) -> NodeId {
-        plan.add(Node::Sql(SqlNode::try_new(inputs, q, TaskOptions::default()).unwrap())).unwrap()
+        plan.add(Node::Sql(
+            SqlNode::try_new(inputs, q, TaskOptions::default()).unwrap(),
+        ))
+        .unwrap()
     }
 
     #[test]
@@ -324,7 +359,9 @@ mod tests {
         let h = hash(&mut plan, split, 3);
         let q = sql(&mut plan, vec![h], "select * from {0}");
         let computed = HashMap::new();
-        let exec = Planner::new(&plan, &computed, CONFIG, 0).plan(&[q]).unwrap();
+        let exec = Planner::new(&plan, &computed, CONFIG, 0)
+            .plan(&[q])
+            .unwrap();
         // 2 hash producers (one per split partition) + 3 SQL tasks.
         assert_eq!(exec.tasks.len(), 5);
         assert_eq!(exec.outputs[&h].len(), 3);
@@ -341,7 +378,9 @@ mod tests {
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 1);
         let h = hash(&mut plan, src, 8);
-        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[h]).unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[h])
+            .unwrap();
         assert_eq!(exec.tasks.len(), 1);
         assert_eq!(exec.tasks[0].resources.cpus, 2);
         assert_eq!(exec.tasks[0].kind.slots(), 8);
@@ -354,8 +393,14 @@ mod tests {
         let b = source(&mut plan, 1);
         let ha = hash(&mut plan, a, 3);
         let hb = hash(&mut plan, b, 4);
-        let q = sql(&mut plan, vec![ha, hb], "select * from {0} join {1} using (k)");
-        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[q]).unwrap_err();
+        let q = sql(
+            &mut plan,
+            vec![ha, hb],
+            "select * from {0} join {1} using (k)",
+        );
+        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[q])
+            .unwrap_err();
         assert!(matches!(err, Error::PartitionMismatch { .. }), "{err}");
         assert!(err.to_string().contains("[3, 4]"), "{err}");
     }
@@ -365,7 +410,9 @@ mod tests {
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 1);
         let h = hash(&mut plan, src, 0);
-        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[h]).unwrap_err();
+        let err = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[h])
+            .unwrap_err();
         assert!(err.to_string().contains("npartitions"), "{err}");
     }
 
@@ -381,9 +428,14 @@ mod tests {
             columns: None,
         };
         computed.insert(h, vec![done.clone(), done]);
-        let exec = Planner::new(&plan, &computed, CONFIG, 10).plan(&[q]).unwrap();
+        let exec = Planner::new(&plan, &computed, CONFIG, 10)
+            .plan(&[q])
+            .unwrap();
         assert_eq!(exec.tasks.len(), 2);
-        assert!(exec.tasks.iter().all(|t| t.node == q && t.deps().is_empty()));
+        assert!(exec
+            .tasks
+            .iter()
+            .all(|t| t.node == q && t.deps().is_empty()));
         assert_eq!(exec.tasks[0].id, TaskId(10));
     }
 
@@ -392,8 +444,12 @@ mod tests {
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 1);
         let h = hash(&mut plan, src, 3);
-        let l = plan.add(Node::Limit(LimitNode { input: h, limit: 5 })).unwrap();
-        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[l]).unwrap();
+        let l = plan
+            .add(Node::Limit(LimitNode { input: h, limit: 5 }))
+            .unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[l])
+            .unwrap();
         // 1 hash + 3 partial limits + 1 merge
         assert_eq!(exec.tasks.len(), 5);
         assert_eq!(exec.outputs[&l].len(), 1);
@@ -412,7 +468,9 @@ mod tests {
                 options: TaskOptions::default(),
             }))
             .unwrap();
-        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0).plan(&[split]).unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[split])
+            .unwrap();
         assert!(exec.tasks.is_empty());
         let no_tasks = |_: TaskId, _: u32| -> DataSet { unreachable!() };
         let sizes: Vec<usize> = exec.outputs[&split]

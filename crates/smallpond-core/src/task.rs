@@ -55,7 +55,8 @@ impl Part {
             Part::Data(d) => vec![d.clone()],
             Part::Task { task, slot } => vec![outputs(*task, *slot)],
             Part::Split { parts, index, of } => {
-                let datasets: Vec<DataSet> = parts.iter().flat_map(|p| p.resolve(outputs)).collect();
+                let datasets: Vec<DataSet> =
+                    parts.iter().flat_map(|p| p.resolve(outputs)).collect();
                 split_datasets(&datasets, *index as usize, *of as usize)
             }
         }
@@ -140,7 +141,10 @@ impl ResolvedPartition {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TaskKind {
     /// Runs `query` with `{i}` bound to input `i`; one output slot.
-    Sql { query: String, parquet: ParquetOptions },
+    Sql {
+        query: String,
+        parquet: ParquetOptions,
+    },
     /// Reads its one input once and writes `npartitions` output slots.
     HashPartition {
         npartitions: u32,
@@ -153,7 +157,10 @@ pub enum TaskKind {
         parquet: ParquetOptions,
     },
     /// Publishes all inputs (one per partition) as Parquet files in directory `path`.
-    Sink { path: PathBuf, parquet: ParquetOptions },
+    Sink {
+        path: PathBuf,
+        parquet: ParquetOptions,
+    },
 }
 
 impl TaskKind {
@@ -161,9 +168,8 @@ impl TaskKind {
     pub fn slots(&self) -> u32 {
         match self {
             TaskKind::Sql { .. } | TaskKind::Sink { .. } => 1,
-            TaskKind::HashPartition { npartitions, .. } | TaskKind::RowsPartition { npartitions, .. } => {
-                *npartitions
-            }
+            TaskKind::HashPartition { npartitions, .. }
+            | TaskKind::RowsPartition { npartitions, .. } => *npartitions,
         }
     }
 }
@@ -192,7 +198,11 @@ impl TaskSpec {
 
 impl fmt::Display for TaskSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} {}, partition {})", self.id, self.node_kind, self.node, self.partition)
+        write!(
+            f,
+            "{} ({} {}, partition {})",
+            self.id, self.node_kind, self.node, self.partition
+        )
     }
 }
 
@@ -342,12 +352,7 @@ impl fmt::Display for ExecutionPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in &self.tasks {
             let deps: Vec<String> = t.deps().iter().map(|d| d.to_string()).collect();
-            writeln!(
-                f,
-                "{t} cpus={} deps=[{}]",
-                t.resources.cpus,
-                deps.join(",")
-            )?;
+            writeln!(f, "{t} cpus={} deps=[{}]", t.resources.cpus, deps.join(","))?;
         }
         Ok(())
     }

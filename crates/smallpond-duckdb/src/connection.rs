@@ -9,9 +9,10 @@ use crate::source::path_literal;
 use crate::{Error, Result};
 
 /// Opens an in-memory database with `threads` = the task's cpus, `memory_limit` = its
-/// memory, and spilling into `temp_dir`. Insertion order is not preserved: partitions
-/// have no order, and DuckDB is faster and leaner without it.
-pub fn open(resources: &Resources, temp_dir: &Path) -> Result<Connection> {
+/// memory, and spilling into `temp_dir`. `keep_order` = false lets DuckDB write rows in
+/// any order (faster and leaner: right for partitioners, whose output has no order);
+/// SQL tasks keep it so that an `ORDER BY` reaches the file.
+pub fn open(resources: &Resources, temp_dir: &Path, keep_order: bool) -> Result<Connection> {
     let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
         sql: "open in-memory database".into(),
         source,
@@ -19,7 +20,7 @@ pub fn open(resources: &Resources, temp_dir: &Path) -> Result<Connection> {
     let mb = (resources.memory_bytes / 1_000_000).max(64);
     let setup = format!(
         "SET threads = {}; SET memory_limit = '{mb}MB'; SET temp_directory = {}; \
-         SET preserve_insertion_order = false; SET enable_progress_bar = false;",
+         SET preserve_insertion_order = {keep_order}; SET enable_progress_bar = false;",
         resources.cpus.max(1),
         path_literal(temp_dir),
     );

@@ -21,6 +21,7 @@
 //! println!("{rows} rows");
 //! ```
 
+pub mod analyze;
 pub mod connection;
 mod error;
 pub mod read;

@@ -80,7 +80,8 @@ pub fn write_arrow(batches: &[RecordBatch], path: &Path) -> Result<()> {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::SNAPPY)
         .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(err)?;
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(err)?;
     for batch in batches {
         if batch.schema() != schema {
             return Err(Error::InvalidInput(format!(

@@ -93,7 +93,11 @@ impl DuckDbRunner {
     }
 
     fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
-        let conn = connection::open(&a.resources, temp)?;
+        let keep_order = match &a.kind {
+            TaskKind::Sql { .. } | TaskKind::Sink { .. } => true,
+            TaskKind::HashPartition { .. } | TaskKind::RowsPartition { .. } => false,
+        };
+        let conn = connection::open(&a.resources, temp, keep_order)?;
         let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
             match a.inputs.as_slice() {
                 [one] => Ok(one),
@@ -111,11 +115,20 @@ impl DuckDbRunner {
                 npartitions,
                 method,
                 parquet,
-            } => tasks::hash_partition::run(&conn, single("partition")?, method, *npartitions, parquet, dir),
+            } => tasks::hash_partition::run(
+                &conn,
+                single("partition")?,
+                method,
+                *npartitions,
+                parquet,
+                dir,
+            ),
             TaskKind::RowsPartition {
                 npartitions,
                 parquet,
-            } => tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir),
+            } => {
+                tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir)
+            }
             TaskKind::Sink { path, parquet } => tasks::sink::SinkTask {
                 path,
                 parquet,
@@ -129,7 +142,8 @@ impl DuckDbRunner {
 
 impl TaskRunner for DuckDbRunner {
     fn run(&self, attempt: &TaskAttempt) -> std::result::Result<TaskRecord, TaskError> {
-        let _span = tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
+        let _span =
+            tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
         self.run_attempt(attempt).map_err(TaskError::from)
     }
 }

@@ -100,7 +100,10 @@ pub fn partition_sql(partition: &ResolvedPartition) -> Result<String> {
         0 => return Err(Error::InvalidInput("a partition has no data".into())),
         1 => readers.into_iter().next().expect("one reader"),
         _ => {
-            let selects: Vec<String> = readers.iter().map(|r| format!("SELECT * FROM {r}")).collect();
+            let selects: Vec<String> = readers
+                .iter()
+                .map(|r| format!("SELECT * FROM {r}"))
+                .collect();
             format!("({})", selects.join(" UNION ALL BY NAME "))
         }
     };
@@ -110,21 +113,37 @@ pub fn partition_sql(partition: &ResolvedPartition) -> Result<String> {
     })
 }
 
-/// Substitutes `{i}` in a query template with the readers of the task's inputs.
-pub fn bind_query(template: &str, inputs: &[ResolvedPartition]) -> Result<String> {
+/// The name input `i` has inside a query: a temporary view over the input's files, so that
+/// `{0}` can be used wherever a table name can (`FROM {0}`, `{0}.col`, `JOIN {1} USING ...`).
+pub fn input_view(i: usize) -> String {
+    format!("__smallpond_input_{i}")
+}
+
+/// Creates the views `{0}`, `{1}`, ... stand for.
+pub fn create_input_views(conn: &duckdb::Connection, inputs: &[ResolvedPartition]) -> Result<()> {
+    for (i, input) in inputs.iter().enumerate() {
+        let sql = format!(
+            "CREATE OR REPLACE TEMP VIEW {} AS SELECT * FROM {}",
+            input_view(i),
+            partition_sql(input)?
+        );
+        crate::connection::execute(conn, &sql, &sql)?;
+    }
+    Ok(())
+}
+
+/// Substitutes `{i}` in a query template with the name of input `i`'s view.
+pub fn bind_query(template: &str, inputs: usize) -> Result<String> {
     use smallpond_core::plan::sql::{pieces, Piece};
     let mut out = String::with_capacity(template.len());
     for piece in pieces(template) {
         match piece {
             Piece::Text(t) => out.push_str(t),
+            Piece::Input(i) if i < inputs => out.push_str(&input_view(i)),
             Piece::Input(i) => {
-                let input = inputs.get(i).ok_or_else(|| {
-                    Error::InvalidInput(format!(
-                        "query references {{{i}}} but the task has {} input(s)",
-                        inputs.len()
-                    ))
-                })?;
-                out.push_str(&partition_sql(input)?);
+                return Err(Error::InvalidInput(format!(
+                    "query references {{{i}}} but the task has {inputs} input(s)"
+                )))
             }
         }
     }

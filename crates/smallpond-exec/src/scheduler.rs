@@ -52,11 +52,31 @@ pub struct Stage {
 /// What the scheduler reports while it runs.
 #[derive(Debug, Clone)]
 pub enum Event {
-    JobStarted { stages: Vec<Stage> },
-    TaskStarted { task: TaskId, node: NodeId, attempt: u32 },
-    TaskFinished { task: TaskId, node: NodeId, rows: u64, bytes: u64, reused: bool },
-    TaskFailed { task: TaskId, node: NodeId, attempt: u32, error: TaskError, will_retry: bool },
-    JobFinished { ok: bool },
+    JobStarted {
+        stages: Vec<Stage>,
+    },
+    TaskStarted {
+        task: TaskId,
+        node: NodeId,
+        attempt: u32,
+    },
+    TaskFinished {
+        task: TaskId,
+        node: NodeId,
+        rows: u64,
+        bytes: u64,
+        reused: bool,
+    },
+    TaskFailed {
+        task: TaskId,
+        node: NodeId,
+        attempt: u32,
+        error: TaskError,
+        will_retry: bool,
+    },
+    JobFinished {
+        ok: bool,
+    },
 }
 
 /// Runs every task of `plan`; returns the record of each.
@@ -129,7 +149,10 @@ impl<'a> Run<'a> {
             let completion = pool.wait()?;
             let spec = self.specs[&completion.task];
             let resources = self.running.remove(&completion.task);
-            debug_assert!(resources.is_some(), "completion of a task that is not running");
+            debug_assert!(
+                resources.is_some(),
+                "completion of a task that is not running"
+            );
             match completion.result {
                 Ok(record) => {
                     on_event(&Event::TaskFinished {
@@ -234,7 +257,11 @@ impl<'a> Run<'a> {
         )
     }
 
-    fn start_ready(&mut self, pool: &mut dyn WorkerPool, on_event: &mut dyn FnMut(&Event)) -> Result<()> {
+    fn start_ready(
+        &mut self,
+        pool: &mut dyn WorkerPool,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<()> {
         let ready: Vec<TaskId> = self
             .pending
             .iter()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use smallpond_core::plan::{
     ConsolidateNode, DataSinkNode, EvenlyDistributedNode, HashPartitionNode, LimitNode, Node,
-    PartitionMethod, ProjectionNode, SqlNode, TaskOptions,
+    PartitionMethod, ProjectionNode, TaskOptions,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{Error as PlanError, NodeId};
@@ -66,19 +66,26 @@ impl DataFrame {
         self.repartition_with(n, how, TaskOptions::default())
     }
 
-    pub fn repartition_with(&self, n: u32, how: Partitioning, options: TaskOptions) -> Result<DataFrame> {
+    pub fn repartition_with(
+        &self,
+        n: u32,
+        how: Partitioning,
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
         if n == 0 {
             return Err(PlanError::invalid("npartitions", "must be at least 1, got 0").into());
         }
         let input = self.node;
         let method = match how {
             Partitioning::Files | Partitioning::Rows => {
-                return self.session.add(Node::EvenlyDistributed(EvenlyDistributedNode {
-                    input,
-                    npartitions: n,
-                    by_rows: how == Partitioning::Rows,
-                    options,
-                }))
+                return self
+                    .session
+                    .add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                        input,
+                        npartitions: n,
+                        by_rows: how == Partitioning::Rows,
+                        options,
+                    }))
             }
             Partitioning::Hash(cols) if cols.is_empty() => {
                 return Err(PlanError::invalid("hash_by", "needs at least one column").into())
@@ -108,8 +115,7 @@ impl DataFrame {
     }
 
     fn sql_with(&self, query: &str, options: TaskOptions) -> Result<DataFrame> {
-        self.session
-            .add(Node::Sql(SqlNode::try_new(vec![self.node], query, options)?))
+        self.session.add_sql(vec![self.node], query, options)
     }
 
     /// Sorts each partition by `columns` (each may carry `ASC`/`DESC`).
@@ -156,7 +162,8 @@ impl DataFrame {
 
     /// All partitions as one (no data is copied).
     pub fn consolidate(&self) -> Result<DataFrame> {
-        self.session.add(Node::Consolidate(ConsolidateNode { input: self.node }))
+        self.session
+            .add(Node::Consolidate(ConsolidateNode { input: self.node }))
     }
 
     /// Writes Parquet files into directory `path` now.
@@ -169,7 +176,11 @@ impl DataFrame {
         self.write_parquet_with(path, TaskOptions::default())
     }
 
-    pub fn write_parquet_with(&self, path: impl AsRef<Path>, options: TaskOptions) -> Result<DataFrame> {
+    pub fn write_parquet_with(
+        &self,
+        path: impl AsRef<Path>,
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
         let path = absolute(path.as_ref())?;
         self.session.add(Node::DataSink(DataSinkNode {
             input: self.node,
@@ -205,7 +216,10 @@ impl DataFrame {
 
     /// Up to `n` rows, partition after partition.
     pub fn take(&self, n: u64) -> Result<Vec<RecordBatch>> {
-        Ok(smallpond_duckdb::read::to_arrow(&self.partitions()?, Some(n))?)
+        Ok(smallpond_duckdb::read::to_arrow(
+            &self.partitions()?,
+            Some(n),
+        )?)
     }
 
     /// Every row, partition after partition.

@@ -27,6 +27,7 @@
 
 mod dataframe;
 mod error;
+mod optimizer;
 mod session;
 
 pub use dataframe::{DataFrame, Partitioning};

@@ -122,13 +122,22 @@ impl SessionBuilder {
         let dirs = JobDirs {
             root: job_dir(&data_root, &job_id)?,
         };
-        for dir in [dirs.config(), dirs.log(), dirs.staging(), dirs.temp(), dirs.output()] {
+        for dir in [
+            dirs.config(),
+            dirs.log(),
+            dirs.staging(),
+            dirs.temp(),
+            dirs.output(),
+        ] {
             std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         }
         std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
         let pool: Box<dyn WorkerPool> = match self.pool {
             PoolKind::Threads => Box::new(ThreadPool::new(
-                Arc::new(DuckDbRunner::new(format!("thread@{}", smallpond_duckdb::hostname()))),
+                Arc::new(DuckDbRunner::new(format!(
+                    "thread@{}",
+                    smallpond_duckdb::hostname()
+                ))),
                 capacity,
             )),
             PoolKind::Processes(command) => Box::new(ProcessPool::new(command, capacity)),
@@ -166,7 +175,11 @@ fn job_dir(data_root: &Path, job_id: &JobId) -> Result<PathBuf> {
     let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
         .map_err(io(data_root))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(&suffix)))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
+        })
         .collect();
     existing.sort();
     if let Some(dir) = existing.pop() {
@@ -176,7 +189,9 @@ fn job_dir(data_root: &Path, job_id: &JobId) -> Result<PathBuf> {
 }
 
 fn job_time() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
@@ -199,7 +214,11 @@ fn job_time() -> String {
 fn random_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     h.write_u32(std::process::id());
     format!("{:016x}", h.finish())
 }
@@ -226,7 +245,10 @@ struct State {
 
 impl Inner {
     fn state(&self) -> Result<MutexGuard<'_, State>> {
-        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if state.closed {
             return Err(Error::ShutDown);
         }
@@ -235,6 +257,21 @@ impl Inner {
 
     pub(crate) fn add(self: &Arc<Self>, node: Node) -> Result<DataFrame> {
         let id = self.state()?.plan.add(node)?;
+        Ok(DataFrame::new(Arc::clone(self), id))
+    }
+
+    /// Adds a SQL node, reading pruned shuffles where the query needs fewer columns.
+    pub(crate) fn add_sql(
+        self: &Arc<Self>,
+        inputs: Vec<NodeId>,
+        query: &str,
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
+        let node = SqlNode::try_new(inputs, query, options)?;
+        let mut state = self.state()?;
+        let inputs = crate::optimizer::prune_shuffled_columns(&mut state.plan, query, &node.inputs);
+        let id = state.plan.add(Node::Sql(SqlNode { inputs, ..node }))?;
+        drop(state);
         Ok(DataFrame::new(Arc::clone(self), id))
     }
 
@@ -270,11 +307,15 @@ impl Inner {
                 total_cpus: self.capacity.cpus,
                 total_memory: self.capacity.memory_bytes,
             };
-            let exec = Planner::new(&state.plan, &state.computed, config, state.next_task).plan(&missing)?;
+            let exec = Planner::new(&state.plan, &state.computed, config, state.next_task)
+                .plan(&missing)?;
             state.next_task = Planner::next_task_id(&exec, state.next_task);
             state.runs += 1;
             let run = state.runs;
-            self.write_json(&format!("plan-{run:03}.json"), &state.plan.subplan(&missing)?)?;
+            self.write_json(
+                &format!("plan-{run:03}.json"),
+                &state.plan.subplan(&missing)?,
+            )?;
             self.write_json(&format!("tasks-{run:03}.json"), &exec)?;
             let pool = state.pool.as_mut().ok_or(Error::ShutDown)?;
             let mut forward = |e: &Event| {
@@ -282,7 +323,13 @@ impl Inner {
                     handler(e);
                 }
             };
-            let records = match scheduler::run(&exec, &self.dirs, pool.as_mut(), &self.scheduler, &mut forward) {
+            let records = match scheduler::run(
+                &exec,
+                &self.dirs,
+                pool.as_mut(),
+                &self.scheduler,
+                &mut forward,
+            ) {
                 Ok(records) => records,
                 Err(e) => {
                     state.failed = true;
@@ -337,7 +384,8 @@ impl Inner {
         state.pool = None; // stops worker threads / processes
         state.computed.clear();
         if state.failed {
-            std::fs::write(self.dirs.status_file(), "failure\n").map_err(io(self.dirs.status_file()))?;
+            std::fs::write(self.dirs.status_file(), "failure\n")
+                .map_err(io(self.dirs.status_file()))?;
             tracing::info!(job = %self.job_id, "session ended after a failure; staging kept for inspection");
             return Ok(());
         }
@@ -418,7 +466,9 @@ impl Session {
         options: ParquetReadOptions,
     ) -> Result<DataFrame> {
         if options.columns.as_ref().is_some_and(Vec::is_empty) {
-            return Err(PlanError::invalid("columns", "an empty column list selects nothing").into());
+            return Err(
+                PlanError::invalid("columns", "an empty column list selects nothing").into(),
+            );
         }
         let files = resolve_paths(paths, options.recursive, ".parquet")?;
         self.source(DataSet::Parquet(ParquetDataSet {
@@ -446,7 +496,11 @@ impl Session {
     }
 
     /// Newline-delimited JSON with an explicit schema.
-    pub fn read_json<P: AsRef<Path>>(&self, paths: &[P], schema: &[(&str, &str)]) -> Result<DataFrame> {
+    pub fn read_json<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        schema: &[(&str, &str)],
+    ) -> Result<DataFrame> {
         let files = resolve_paths(paths, false, ".json")?;
         self.source(DataSet::Json(JsonDataSet {
             files,
@@ -474,7 +528,10 @@ impl Session {
         options: TaskOptions,
     ) -> Result<DataFrame> {
         let ids: Vec<NodeId> = inputs.iter().map(|d| d.node()).collect();
-        let counts: Vec<usize> = ids.iter().map(|i| self.inner.num_partitions(*i)).collect::<Result<_>>()?;
+        let counts: Vec<usize> = ids
+            .iter()
+            .map(|i| self.inner.num_partitions(*i))
+            .collect::<Result<_>>()?;
         if counts.windows(2).any(|w| w[0] != w[1]) {
             return Err(PlanError::PartitionMismatch {
                 counts,
@@ -482,7 +539,7 @@ impl Session {
             }
             .into());
         }
-        self.inner.add(Node::Sql(SqlNode::try_new(ids, query, options)?))
+        self.inner.add_sql(ids, query, options)
     }
 
     /// Computes all given DataFrames in one run (e.g. several `write_parquet_lazy`).

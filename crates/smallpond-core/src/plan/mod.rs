@@ -33,7 +33,7 @@ pub use evenly_distributed::EvenlyDistributedNode;
 pub use hash_partition::{HashPartitionNode, PartitionMethod};
 pub use limit::LimitNode;
 pub use projection::ProjectionNode;
-pub use sql::{SqlNode, placeholders};
+pub use sql::{placeholders, SqlNode};
 
 use crate::{Error, NodeId, Result};
 pub use union::UnionNode;

@@ -106,13 +106,20 @@ mod tests {
                 Piece::Input(i) => format!("<{i}>"),
             })
             .collect();
-        assert_eq!(text, "select <0>.a, '{x}', {'k': 1} from <0> join <1> using (a)");
+        assert_eq!(
+            text,
+            "select <0>.a, '{x}', {'k': 1} from <0> join <1> using (a)"
+        );
     }
 
     #[test]
     fn placeholder_beyond_inputs_is_rejected() {
-        let err = SqlNode::try_new(vec![NodeId(0), NodeId(1)], "select * from {2}", Default::default())
-            .unwrap_err();
+        let err = SqlNode::try_new(
+            vec![NodeId(0), NodeId(1)],
+            "select * from {2}",
+            Default::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("{2}"), "{err}");
         assert!(err.to_string().contains("2 input(s)"), "{err}");
     }

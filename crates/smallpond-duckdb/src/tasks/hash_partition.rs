@@ -89,7 +89,9 @@ pub(crate) fn write_partitioned(
             stray.display()
         )));
     }
-    std::fs::remove_dir_all(&hive).or_else(ignore_missing).map_err(io(&hive))?;
+    std::fs::remove_dir_all(&hive)
+        .or_else(ignore_missing)
+        .map_err(io(&hive))?;
 
     let all: Vec<&PathBuf> = outputs.iter().flatten().collect();
     let rows_out = if all.is_empty() {

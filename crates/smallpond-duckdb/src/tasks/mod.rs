@@ -39,7 +39,9 @@ pub fn copy_to_file(query: &str, file: &Path, options: &ParquetOptions) -> Strin
 
 /// A user's query without trailing semicolons, so it can be nested in `COPY (...)`.
 pub fn strip_query(query: &str) -> &str {
-    query.trim().trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+    query
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
 }
 
 /// Parquet files below `dir`, sorted.

@@ -20,7 +20,11 @@ pub fn run(
     dir: &Path,
 ) -> Result<Output> {
     let source = partition_sql(input)?;
-    let total = query_u64(conn, &format!("SELECT count(*) FROM {source}"), "count input rows")?;
+    let total = query_u64(
+        conn,
+        &format!("SELECT count(*) FROM {source}"),
+        "count input rows",
+    )?;
     let select = format!(
         "SELECT *, ((row_number() OVER () - 1) * {n} // {})::BIGINT AS {PARTITION_COLUMN} FROM {source}",
         total.max(1)

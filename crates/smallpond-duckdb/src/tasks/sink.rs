@@ -57,7 +57,12 @@ impl SinkTask<'_> {
         })
     }
 
-    fn assemble(&self, conn: &Connection, inputs: &[ResolvedPartition], stage: &Path) -> Result<u64> {
+    fn assemble(
+        &self,
+        conn: &Connection,
+        inputs: &[ResolvedPartition],
+        stage: &Path,
+    ) -> Result<u64> {
         if stage.exists() {
             std::fs::remove_dir_all(stage).map_err(io(stage))?;
         }
@@ -82,7 +87,10 @@ impl SinkTask<'_> {
                         std::fs::copy(file, &target).map_err(io(*file))?;
                     }
                 }
-                let list: Vec<String> = files.iter().map(|f| crate::source::path_literal(f)).collect();
+                let list: Vec<String> = files
+                    .iter()
+                    .map(|f| crate::source::path_literal(f))
+                    .collect();
                 let sql = format!(
                     "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
                     list.join(", ")
@@ -91,7 +99,11 @@ impl SinkTask<'_> {
             } else {
                 let target = stage.join(format!("part-{p:05}-0000.parquet"));
                 let query = format!("SELECT * FROM {}", partition_sql(input)?);
-                rows += query_u64(conn, &copy_to_file(&query, &target, self.parquet), "write output")?;
+                rows += query_u64(
+                    conn,
+                    &copy_to_file(&query, &target, self.parquet),
+                    "write output",
+                )?;
             }
         }
         Ok(rows)
@@ -112,7 +124,8 @@ fn check_destination(path: &Path) -> Result<()> {
     for entry in std::fs::read_dir(path).map_err(io(path))? {
         let entry = entry.map_err(io(path))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours = name.starts_with("part-") && name.ends_with(".parquet") && entry.path().is_file();
+        let ours =
+            name.starts_with("part-") && name.ends_with(".parquet") && entry.path().is_file();
         if !ours {
             return Err(Error::InvalidInput(format!(
                 "output directory {} is not empty and holds {name:?}, which is not an earlier smallpond output; \

@@ -6,7 +6,7 @@ use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, strip_query, Output};
 use crate::connection::query_u64;
-use crate::source::bind_query;
+use crate::source::{bind_query, create_input_views};
 use crate::Result;
 
 /// Runs the query over the inputs and writes the result as one Parquet file.
@@ -18,7 +18,8 @@ pub fn run(
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
-    let bound = bind_query(strip_query(query), inputs)?;
+    create_input_views(conn, inputs)?;
+    let bound = bind_query(strip_query(query), inputs.len())?;
     let file = dir.join(format!("part-{partition:05}.parquet"));
     let rows = query_u64(conn, &copy_to_file(&bound, &file, parquet), query)?;
     Ok(Output {

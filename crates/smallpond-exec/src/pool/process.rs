@@ -217,7 +217,8 @@ pub fn serve(
         if line.trim().is_empty() {
             continue;
         }
-        let result: Result<TaskRecord, TaskError> = match serde_json::from_str::<TaskAttempt>(&line) {
+        let result: Result<TaskRecord, TaskError> = match serde_json::from_str::<TaskAttempt>(&line)
+        {
             Ok(attempt) => runner.run(&attempt),
             Err(e) => Err(TaskError {
                 kind: TaskErrorKind::Other,

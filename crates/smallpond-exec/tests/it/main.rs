@@ -53,7 +53,9 @@ fn record(attempt: &TaskAttempt) -> TaskRecord {
         end: 0.0,
         rows: 1,
         bytes: 1,
-        outputs: (0..slots).map(|s| vec![PathBuf::from(format!("{}-{s}", attempt.task))]).collect(),
+        outputs: (0..slots)
+            .map(|s| vec![PathBuf::from(format!("{}-{s}", attempt.task))])
+            .collect(),
         schema_file: None,
     }
 }
@@ -61,14 +63,21 @@ fn record(attempt: &TaskAttempt) -> TaskRecord {
 impl TaskRunner for MockRunner {
     fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
-        let now = self.running_cpus.fetch_add(attempt.resources.cpus, Ordering::SeqCst)
+        let now = self
+            .running_cpus
+            .fetch_add(attempt.resources.cpus, Ordering::SeqCst)
             + attempt.resources.cpus;
         self.peak_cpus.fetch_max(now, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(5));
-        self.running_cpus.fetch_sub(attempt.resources.cpus, Ordering::SeqCst);
+        self.running_cpus
+            .fetch_sub(attempt.resources.cpus, Ordering::SeqCst);
         // Every input of a task must already be produced: resolution never sees a gap.
         for input in &attempt.inputs {
-            assert!(!input.datasets.is_empty(), "{} got an unresolved input", attempt.task);
+            assert!(
+                !input.datasets.is_empty(),
+                "{} got an unresolved input",
+                attempt.task
+            );
         }
         let mut failures = self.failures.lock().unwrap();
         if let Some(left) = failures.get_mut(&attempt.task) {
@@ -112,7 +121,9 @@ fn plan(cpus: u32) -> ExecutionPlan {
         total_cpus: cpus,
         total_memory: 1 << 30,
     };
-    Planner::new(&plan, &HashMap::new(), config, 0).plan(&[q]).unwrap()
+    Planner::new(&plan, &HashMap::new(), config, 0)
+        .plan(&[q])
+        .unwrap()
 }
 
 fn job() -> (tempfile::TempDir, JobDirs) {
@@ -137,16 +148,26 @@ fn runs_every_task_within_the_pool_capacity() {
     let runner = Arc::new(MockRunner::default());
     let mut pool = ThreadPool::new(runner.clone(), capacity(2));
     let mut events = Vec::new();
-    let records = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
-        events.push(e.clone())
-    })
+    let records = scheduler::run(
+        &plan(2),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |e| events.push(e.clone()),
+    )
     .unwrap();
     assert_eq!(records.len(), 5);
     assert_eq!(runner.runs.load(Ordering::SeqCst), 5);
     assert!(runner.peak_cpus.load(Ordering::SeqCst) <= 2);
-    let started = events.iter().filter(|e| matches!(e, Event::TaskStarted { .. })).count();
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Event::TaskStarted { .. }))
+        .count();
     assert_eq!(started, 5);
-    assert!(matches!(events.last(), Some(Event::JobFinished { ok: true })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::JobFinished { ok: true })
+    ));
 }
 
 #[test]
@@ -154,8 +175,14 @@ fn failed_attempts_are_retried() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(2), 2, true));
     let mut pool = ThreadPool::new(runner.clone(), capacity(2));
-    let records =
-        scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {}).unwrap();
+    let records = scheduler::run(
+        &plan(2),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(records[&TaskId(2)].attempt, 3);
     assert_eq!(runner.runs.load(Ordering::SeqCst), 7);
 }
@@ -165,10 +192,19 @@ fn exhausted_retries_name_the_task_and_its_cause() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(3), 5, true));
     let mut pool = ThreadPool::new(runner, capacity(2));
-    let err = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {})
-        .unwrap_err();
+    let err = scheduler::run(
+        &plan(2),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, Error::TaskFailed { attempts: 3, .. }), "{text}");
+    assert!(
+        matches!(err, Error::TaskFailed { attempts: 3, .. }),
+        "{text}"
+    );
     assert!(text.contains("task-000003"), "{text}");
     assert!(text.contains("SqlEngine"), "{text}");
     assert!(text.contains("Binder Error: boom"), "{text}");
@@ -180,9 +216,18 @@ fn errors_that_cannot_heal_are_not_retried() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(1), 1, false));
     let mut pool = ThreadPool::new(runner.clone(), capacity(1));
-    let err = scheduler::run(&plan(1), &job, &mut pool, &SchedulerConfig::default(), &mut |_| {})
-        .unwrap_err();
-    assert!(matches!(err, Error::TaskFailed { attempts: 1, .. }), "{err}");
+    let err = scheduler::run(
+        &plan(1),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::TaskFailed { attempts: 1, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -208,15 +253,25 @@ fn completed_records_are_reused_on_resume() {
         std::fs::write(&f, b"x").unwrap();
         *files = vec![f];
     }
-    std::fs::write(job.task_record(producer.id), serde_json::to_string(&rec).unwrap()).unwrap();
+    std::fs::write(
+        job.task_record(producer.id),
+        serde_json::to_string(&rec).unwrap(),
+    )
+    .unwrap();
     let runner = Arc::new(MockRunner::default());
     let mut pool = ThreadPool::new(runner.clone(), capacity(2));
     let mut reused = 0;
-    scheduler::run(&plan, &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
-        if let Event::TaskFinished { reused: true, .. } = e {
-            reused += 1;
-        }
-    })
+    scheduler::run(
+        &plan,
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |e| {
+            if let Event::TaskFinished { reused: true, .. } = e {
+                reused += 1;
+            }
+        },
+    )
     .unwrap();
     assert_eq!(reused, 1);
     assert_eq!(runner.runs.load(Ordering::SeqCst), 4);
@@ -236,11 +291,17 @@ fn a_panicking_task_fails_alone() {
     let (_d, job) = job();
     let mut pool = ThreadPool::new(Arc::new(Panics), capacity(2));
     let mut failures = Vec::new();
-    scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
-        if let Event::TaskFailed { error, .. } = e {
-            failures.push(error.message.clone());
-        }
-    })
+    scheduler::run(
+        &plan(2),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |e| {
+            if let Event::TaskFailed { error, .. } = e {
+                failures.push(error.message.clone());
+            }
+        },
+    )
     .unwrap();
     assert_eq!(failures.len(), 1);
     assert!(failures[0].contains("kaboom"), "{failures:?}");
@@ -268,13 +329,22 @@ done"#,
     };
     let mut pool = ProcessPool::new(command, capacity(2));
     let mut crashes = Vec::new();
-    let records = scheduler::run(&plan(2), &job, &mut pool, &SchedulerConfig::default(), &mut |e| {
-        if let Event::TaskFailed { error, will_retry, .. } = e {
-            assert!(*will_retry);
-            assert_eq!(error.kind, TaskErrorKind::Crashed);
-            crashes.push(error.message.clone());
-        }
-    })
+    let records = scheduler::run(
+        &plan(2),
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |e| {
+            if let Event::TaskFailed {
+                error, will_retry, ..
+            } = e
+            {
+                assert!(*will_retry);
+                assert_eq!(error.kind, TaskErrorKind::Crashed);
+                crashes.push(error.message.clone());
+            }
+        },
+    )
     .unwrap();
     assert_eq!(records.len(), 5);
     assert_eq!(crashes.len(), 5);

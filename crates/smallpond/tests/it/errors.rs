@@ -9,8 +9,16 @@ fn missing_path_is_named() {
     let fx = Fixture::new();
     let missing = fx.path("no/such/file.parquet");
     let err = fx.sp.read_parquet(&[&missing]).err().unwrap().to_string();
-    assert!(err.contains("does not exist") && err.contains("no/such/file.parquet"), "{err}");
-    let err = fx.sp.read_parquet(&[fx.path("*.parquet")]).err().unwrap().to_string();
+    assert!(
+        err.contains("does not exist") && err.contains("no/such/file.parquet"),
+        "{err}"
+    );
+    let err = fx
+        .sp
+        .read_parquet(&[fx.path("*.parquet")])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("no file matches"), "{err}");
 }
 
@@ -21,7 +29,12 @@ fn corrupt_parquet_is_named_and_not_retried_forever() {
     std::fs::write(&bad, b"this is not parquet at all").unwrap();
     let df = fx.sp.read_parquet(&[&bad]).unwrap();
     let out = fx.path("out");
-    let err = df.map("*").unwrap().write_parquet(&out).unwrap_err().to_string();
+    let err = df
+        .map("*")
+        .unwrap()
+        .write_parquet(&out)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bad.parquet"), "{err}");
     assert!(!out.exists(), "nothing is written after a failure");
 }
@@ -31,16 +44,25 @@ fn sql_syntax_error_carries_the_query_and_duckdbs_message() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
-    let bad = fx.sp.partial_sql("SELEC k FROM {0} GROUP BY", &[&df]).unwrap();
+    let bad = fx
+        .sp
+        .partial_sql("SELEC k FROM {0} GROUP BY", &[&df])
+        .unwrap();
     let err = bad.count().unwrap_err().to_string();
     assert!(err.contains("SELEC k FROM {0} GROUP BY"), "{err}");
     assert!(err.contains("Parser Error"), "{err}");
     assert!(err.contains("SqlEngine"), "{err}");
-    assert!(err.contains("1 attempt"), "a syntax error is not retried: {err}");
+    assert!(
+        err.contains("1 attempt"),
+        "a syntax error is not retried: {err}"
+    );
     // The failed session keeps its staging directory and says so in the status file.
     let job = fx.sp.job_dir().to_path_buf();
     fx.sp.shutdown().unwrap();
-    assert_eq!(std::fs::read_to_string(job.join("status")).unwrap().trim(), "failure");
+    assert_eq!(
+        std::fs::read_to_string(job.join("status")).unwrap().trim(),
+        "failure"
+    );
     assert!(job.join("staging").exists());
 }
 
@@ -50,9 +72,19 @@ fn placeholder_without_input() {
     let input = fx.parquet("t", TABLE, 1);
     let a = fx.sp.read_parquet(&[&input]).unwrap();
     let b = fx.sp.read_parquet(&[&input]).unwrap();
-    let err = fx.sp.partial_sql("SELECT * FROM {0}, {1}, {2}", &[&a, &b]).err().unwrap().to_string();
+    let err = fx
+        .sp
+        .partial_sql("SELECT * FROM {0}, {1}, {2}", &[&a, &b])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("{2}") && err.contains("2 input(s)"), "{err}");
-    let err = fx.sp.partial_sql("SELECT * FROM {0}", &[]).err().unwrap().to_string();
+    let err = fx
+        .sp
+        .partial_sql("SELECT * FROM {0}", &[])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("{0}") && err.contains("0 input(s)"), "{err}");
 }
 
@@ -61,9 +93,17 @@ fn zero_partitions() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
-    for how in [Partitioning::hash(&["k"]), Partitioning::Files, Partitioning::Rows, Partitioning::Random] {
+    for how in [
+        Partitioning::hash(&["k"]),
+        Partitioning::Files,
+        Partitioning::Rows,
+        Partitioning::Random,
+    ] {
         let err = df.repartition(0, how).err().unwrap().to_string();
-        assert!(err.contains("npartitions") && err.contains("at least 1"), "{err}");
+        assert!(
+            err.contains("npartitions") && err.contains("at least 1"),
+            "{err}"
+        );
     }
 }
 
@@ -74,8 +114,16 @@ fn co_partitioned_inputs_need_equal_partition_counts() {
     let df = fx.sp.read_parquet(&[&input]).unwrap();
     let a = df.repartition(3, Partitioning::hash(&["k"])).unwrap();
     let b = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
-    let err = fx.sp.partial_sql("SELECT * FROM {0} JOIN {1} USING (k)", &[&a, &b]).err().unwrap().to_string();
-    assert!(err.contains("same number of partitions") && err.contains("[3, 4]"), "{err}");
+    let err = fx
+        .sp
+        .partial_sql("SELECT * FROM {0} JOIN {1} USING (k)", &[&a, &b])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("same number of partitions") && err.contains("[3, 4]"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -84,7 +132,12 @@ fn partition_key_out_of_range() {
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
     // p is in 0..4; with 3 partitions, key 3 does not fit.
-    let err = df.repartition(3, Partitioning::Column("p".into())).unwrap().count().unwrap_err().to_string();
+    let err = df
+        .repartition(3, Partitioning::Column("p".into()))
+        .unwrap()
+        .count()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("partition key 3 is out of range 0-2"), "{err}");
 }
 
@@ -93,6 +146,11 @@ fn unknown_hash_column_is_named() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
-    let err = df.repartition(3, Partitioning::hash(&["nope"])).unwrap().count().unwrap_err().to_string();
+    let err = df
+        .repartition(3, Partitioning::hash(&["nope"]))
+        .unwrap()
+        .count()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nope"), "{err}");
 }

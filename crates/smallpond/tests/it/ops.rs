@@ -15,7 +15,10 @@ fn quickstart_matches_one_duckdb_query() {
     let df = df.repartition(3, Partitioning::hash(&["ticker"])).unwrap();
     let df = fx
         .sp
-        .partial_sql("SELECT ticker, min(price) AS lo, max(price) AS hi FROM {0} GROUP BY ticker", &[&df])
+        .partial_sql(
+            "SELECT ticker, min(price) AS lo, max(price) AS hi FROM {0} GROUP BY ticker",
+            &[&df],
+        )
         .unwrap();
     let out = fx.path("out");
     df.write_parquet(&out).unwrap();
@@ -32,7 +35,14 @@ fn quickstart_matches_one_duckdb_query() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, vec!["part-00000-0000.parquet", "part-00001-0000.parquet", "part-00002-0000.parquet"]);
+    assert_eq!(
+        names,
+        vec![
+            "part-00000-0000.parquet",
+            "part-00001-0000.parquet",
+            "part-00002-0000.parquet"
+        ]
+    );
 }
 
 #[test]
@@ -41,13 +51,24 @@ fn an_action_after_another_reuses_computed_results() {
     let input = fx.parquet("t", TABLE, 2);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
     let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
-    let agg = fx.sp.partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts]).unwrap();
+    let agg = fx
+        .sp
+        .partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts])
+        .unwrap();
     agg.write_parquet(fx.path("out")).unwrap();
     let after_write = fx.tasks_started();
-    assert_eq!(after_write, 1 + 4 + 1, "one hash task, four SQL tasks, one sink");
+    assert_eq!(
+        after_write,
+        1 + 4 + 1,
+        "one hash task, four SQL tasks, one sink"
+    );
     assert!(agg.is_computed());
     assert_eq!(agg.count().unwrap(), 97);
-    assert_eq!(fx.tasks_started(), after_write, "count() must not re-run the pipeline");
+    assert_eq!(
+        fx.tasks_started(),
+        after_write,
+        "count() must not re-run the pipeline"
+    );
     // A DataFrame built on a computed one only runs its own tasks.
     let filtered = agg.filter("s > 0").unwrap();
     assert_eq!(filtered.count().unwrap(), 97);
@@ -64,10 +85,18 @@ fn map_filter_flat_map_partial_sort() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 3);
     let src = format!("read_parquet('{}')", glob(&input));
-    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(3, Partitioning::Files).unwrap();
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(3, Partitioning::Files)
+        .unwrap();
 
     let mapped = df.map("id, v * 2 AS v2").unwrap();
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&mapped)), &format!("SELECT id, v * 2 AS v2 FROM {src}"));
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&mapped)),
+        &format!("SELECT id, v * 2 AS v2 FROM {src}"),
+    );
 
     let filtered = df.filter("v > 500 AND k <> 'key-3'").unwrap();
     assert_same_rows(
@@ -101,7 +130,12 @@ fn map_filter_flat_map_partial_sort() {
 fn limit_take_count_and_arrow() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 4);
-    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(4, Partitioning::Files).unwrap();
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(4, Partitioning::Files)
+        .unwrap();
     assert_eq!(df.count().unwrap(), 10_000);
     let limited = df.limit(7).unwrap();
     assert_eq!(limited.num_partitions().unwrap(), 1);
@@ -113,12 +147,24 @@ fn limit_take_count_and_arrow() {
     let ids: i64 = all
         .iter()
         .map(|b| {
-            let col = b.column_by_name("id").unwrap().as_any().downcast_ref::<Int64Array>().unwrap();
+            let col = b
+                .column_by_name("id")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
             (0..col.len()).map(|i| col.value(i)).sum::<i64>()
         })
         .sum();
-    assert_eq!(ids, (0..10_000i64).sum());
-    assert_eq!(df.take_all().unwrap().iter().map(|b| b.num_rows()).sum::<usize>(), 10_000);
+    assert_eq!(ids, (0..10_000i64).sum::<i64>());
+    assert_eq!(
+        df.take_all()
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        10_000
+    );
 }
 
 #[test]
@@ -133,12 +179,29 @@ fn partial_sql_without_inputs_runs_once() {
 fn join_of_two_co_partitioned_inputs() {
     let fx = Fixture::new();
     let a = fx.parquet("a", TABLE, 2);
-    let b = fx.parquet("b", "SELECT i AS id, 'key-' || i AS k, i * 10 AS w FROM range(97) t(i)", 1);
-    let left = fx.sp.read_parquet(&[&a]).unwrap().repartition(5, Partitioning::hash(&["k"])).unwrap();
-    let right = fx.sp.read_parquet(&[&b]).unwrap().repartition(5, Partitioning::hash(&["k"])).unwrap();
+    let b = fx.parquet(
+        "b",
+        "SELECT i AS id, 'key-' || i AS k, i * 10 AS w FROM range(97) t(i)",
+        1,
+    );
+    let left = fx
+        .sp
+        .read_parquet(&[&a])
+        .unwrap()
+        .repartition(5, Partitioning::hash(&["k"]))
+        .unwrap();
+    let right = fx
+        .sp
+        .read_parquet(&[&b])
+        .unwrap()
+        .repartition(5, Partitioning::hash(&["k"]))
+        .unwrap();
     let joined = fx
         .sp
-        .partial_sql("SELECT {0}.id, {0}.k, w FROM {0} JOIN {1} ON {0}.k = {1}.k", &[&left, &right])
+        .partial_sql(
+            "SELECT {0}.id, {0}.k, w FROM {0} JOIN {1} ON {0}.k = {1}.k",
+            &[&left, &right],
+        )
         .unwrap();
     assert_same_rows(
         &format!("SELECT * FROM {}", files_sql(&joined)),
@@ -157,7 +220,11 @@ fn csv_with_tab_json_lines_and_parquet_options() {
     std::fs::write(&csv, "1\tapple\t2.5\n2\tpear\t3.0\n3\tfig\t\n").unwrap();
     let df = fx
         .sp
-        .read_csv(&[&csv], &[("id", "BIGINT"), ("name", "VARCHAR"), ("price", "DOUBLE")], '\t')
+        .read_csv(
+            &[&csv],
+            &[("id", "BIGINT"), ("name", "VARCHAR"), ("price", "DOUBLE")],
+            '\t',
+        )
         .unwrap();
     assert_same_rows(
         &format!("SELECT * FROM {}", files_sql(&df.map("*").unwrap())),
@@ -165,10 +232,23 @@ fn csv_with_tab_json_lines_and_parquet_options() {
     );
 
     let json = fx.path("t.json");
-    std::fs::write(&json, "{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"tags\": []}\n").unwrap();
-    let df = fx.sp.read_json(&[&json], &[("id", "BIGINT"), ("tags", "VARCHAR[]")]).unwrap();
-    let n = fx.sp.partial_sql("SELECT sum(len(tags)) AS n FROM {0}", &[&df]).unwrap();
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&n)), "SELECT 1::HUGEINT AS n");
+    std::fs::write(
+        &json,
+        "{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"tags\": []}\n",
+    )
+    .unwrap();
+    let df = fx
+        .sp
+        .read_json(&[&json], &[("id", "BIGINT"), ("tags", "VARCHAR[]")])
+        .unwrap();
+    let n = fx
+        .sp
+        .partial_sql("SELECT sum(len(tags)) AS n FROM {0}", &[&df])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&n)),
+        "SELECT 1::HUGEINT AS n",
+    );
 
     // Column subset, recursive directories and union by name.
     let nested = fx.path("nested/deeper");
@@ -187,7 +267,10 @@ fn csv_with_tab_json_lines_and_parquet_options() {
         columns: Some(vec!["b".into()]),
     };
     let df = fx.sp.read_parquet_with(&[fx.path("nested")], opts).unwrap();
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&df.map("b").unwrap())), "VALUES (2), (3)");
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df.map("b").unwrap())),
+        "VALUES (2), (3)",
+    );
 }
 
 #[test]
@@ -212,8 +295,14 @@ fn from_arrow_round_trips() {
     )
     .unwrap();
     let df = fx.sp.from_arrow(&[batch.clone(), batch]).unwrap();
-    let out = fx.sp.partial_sql("SELECT id, count(*) AS n FROM {0} GROUP BY id", &[&df]).unwrap();
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&out)), "VALUES (1, 2), (2, 2), (3, 2)");
+    let out = fx
+        .sp
+        .partial_sql("SELECT id, count(*) AS n FROM {0} GROUP BY id", &[&df])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&out)),
+        "VALUES (1, 2), (2, 2), (3, 2)",
+    );
     assert!(fx.sp.from_arrow(&[]).is_err());
 }
 
@@ -223,10 +312,20 @@ fn write_parquet_replaces_an_earlier_result_and_refuses_foreign_directories() {
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
     let out = fx.path("out");
-    df.repartition(4, Partitioning::hash(&["k"])).unwrap().write_parquet(&out).unwrap();
+    df.repartition(4, Partitioning::hash(&["k"]))
+        .unwrap()
+        .write_parquet(&out)
+        .unwrap();
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
-    df.repartition(2, Partitioning::hash(&["k"])).unwrap().write_parquet(&out).unwrap();
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 2, "the earlier result is replaced, not mixed in");
+    df.repartition(2, Partitioning::hash(&["k"]))
+        .unwrap()
+        .write_parquet(&out)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        2,
+        "the earlier result is replaced, not mixed in"
+    );
     assert_same_rows(&read_glob(&out), &read_glob(&input));
 
     let foreign = fx.path("foreign");
@@ -234,7 +333,10 @@ fn write_parquet_replaces_an_earlier_result_and_refuses_foreign_directories() {
     std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
     let err = df.write_parquet(&foreign).unwrap_err().to_string();
     assert!(err.contains("notes.txt"), "{err}");
-    assert_eq!(std::fs::read_to_string(foreign.join("notes.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("notes.txt")).unwrap(),
+        "keep me"
+    );
     assert_eq!(std::fs::read_dir(&foreign).unwrap().count(), 1);
 }
 
@@ -243,12 +345,26 @@ fn lazy_writes_run_together_in_wait() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
-    let a = df.filter("p = 0").unwrap().write_parquet_lazy(fx.path("a")).unwrap();
-    let b = df.filter("p = 1").unwrap().write_parquet_lazy(fx.path("b")).unwrap();
+    let a = df
+        .filter("p = 0")
+        .unwrap()
+        .write_parquet_lazy(fx.path("a"))
+        .unwrap();
+    let b = df
+        .filter("p = 1")
+        .unwrap()
+        .write_parquet_lazy(fx.path("b"))
+        .unwrap();
     assert!(!fx.path("a").exists());
     fx.sp.wait(&[&a, &b]).unwrap();
-    assert_same_rows(&read_glob(&fx.path("a")), &format!("{} WHERE p = 0", read_glob(&input)));
-    assert_same_rows(&read_glob(&fx.path("b")), &format!("{} WHERE p = 1", read_glob(&input)));
+    assert_same_rows(
+        &read_glob(&fx.path("a")),
+        &format!("{} WHERE p = 0", read_glob(&input)),
+    );
+    assert_same_rows(
+        &read_glob(&fx.path("b")),
+        &format!("{} WHERE p = 1", read_glob(&input)),
+    );
 }
 
 #[test]
@@ -256,19 +372,80 @@ fn job_directory_lifecycle() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let job = fx.sp.job_dir().to_path_buf();
-    assert!(job.file_name().unwrap().to_string_lossy().ends_with(fx.sp.job_id().as_str()));
-    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(2, Partitioning::Random).unwrap();
+    assert!(job
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .ends_with(fx.sp.job_id().as_str()));
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(2, Partitioning::Random)
+        .unwrap();
     assert_eq!(df.count().unwrap(), 10_000);
     assert!(job.join("config/plan-001.json").is_file());
     assert!(job.join("config/tasks-001.json").is_file());
     let records = std::fs::read_dir(job.join("staging"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
         .count();
-    assert_eq!(records, 1, "one completed-task record for the one hash task");
+    assert_eq!(
+        records, 1,
+        "one completed-task record for the one hash task"
+    );
     fx.sp.shutdown().unwrap();
     assert!(!job.join("staging").exists());
     assert!(!job.join("temp").exists());
-    assert_eq!(std::fs::read_to_string(job.join("status")).unwrap().trim(), "success");
+    assert_eq!(
+        std::fs::read_to_string(job.join("status")).unwrap().trim(),
+        "success"
+    );
     assert!(df.count().is_err(), "a shut-down session runs nothing");
+}
+
+#[test]
+fn shuffles_carry_only_the_columns_the_query_uses() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
+    let agg = fx
+        .sp
+        .partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&agg)),
+        &format!(
+            "SELECT k, sum(v) AS s FROM read_parquet('{}') GROUP BY k",
+            glob(&input)
+        ),
+    );
+    let graph = fx.sp.graph().unwrap();
+    assert!(graph.contains("Projection(k, v)"), "{graph}");
+    // The DataFrame the user built still has every column.
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let cols: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM (DESCRIBE SELECT * FROM {})",
+                files_sql(&parts)
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(cols, 4);
+    // A query with `*` keeps everything.
+    let all = fx.sp.partial_sql("SELECT * FROM {0}", &[&parts]).unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&all)),
+        &read_glob(&input),
+    );
 }

@@ -18,8 +18,12 @@ fn partition_rows(df: &smallpond::DataFrame) -> Vec<i64> {
                 return 0;
             }
             let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
-            conn.query_row(&format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")), [], |r| r.get(0))
-                .unwrap()
+            conn.query_row(
+                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
         })
         .collect()
 }
@@ -33,7 +37,10 @@ fn max_partitions_per_key(df: &smallpond::DataFrame, key: &str) -> i64 {
             continue;
         }
         let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
-        selects.push(format!("SELECT DISTINCT {key} AS key, {i} AS part FROM read_parquet([{}])", list.join(", ")));
+        selects.push(format!(
+            "SELECT DISTINCT {key} AS key, {i} AS part FROM read_parquet([{}])",
+            list.join(", ")
+        ));
     }
     let q = format!(
         "SELECT coalesce(max(n), 0) FROM (SELECT key, count(*) AS n FROM ({}) GROUP BY key)",
@@ -51,9 +58,16 @@ fn hash_partitions_union_to_the_input_and_keys_do_not_split() {
         for keys in [vec!["k"], vec!["k", "p"]] {
             let parts = df.repartition(n, Partitioning::hash(&keys)).unwrap();
             assert_eq!(parts.num_partitions().unwrap(), n as usize);
-            assert_same_rows(&format!("SELECT * FROM {}", files_sql(&parts)), &read_glob(&input));
+            assert_same_rows(
+                &format!("SELECT * FROM {}", files_sql(&parts)),
+                &read_glob(&input),
+            );
             let key = keys.join(" || '/' || ");
-            assert_eq!(max_partitions_per_key(&parts, &key), 1, "n={n} keys={keys:?}");
+            assert_eq!(
+                max_partitions_per_key(&parts, &key),
+                1,
+                "n={n} keys={keys:?}"
+            );
             assert_eq!(parts.count().unwrap(), 10_000);
         }
     }
@@ -63,11 +77,21 @@ fn hash_partitions_union_to_the_input_and_keys_do_not_split() {
 fn hash_partitioning_with_more_partitions_than_keys_leaves_empty_but_readable_partitions() {
     let fx = Fixture::new();
     let input = fx.parquet("t", "SELECT i AS id, i % 2 AS k FROM range(100) t(i)", 1);
-    let parts = fx.sp.read_parquet(&[&input]).unwrap().repartition(8, Partitioning::hash(&["k"])).unwrap();
+    let parts = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(8, Partitioning::hash(&["k"]))
+        .unwrap();
     let rows = partition_rows(&parts);
-    assert_eq!(rows.iter().filter(|r| **r > 0).count(), 2);
+    // Two keys fill at most two of the eight partitions (both may hash alike).
+    assert!(rows.iter().filter(|r| **r > 0).count() <= 2, "{rows:?}");
+    assert_eq!(rows.iter().sum::<i64>(), 100);
     // SQL over an empty partition sees an empty table with the right columns.
-    let per = fx.sp.partial_sql("SELECT count(*) AS n, sum(id) AS s FROM {0}", &[&parts]).unwrap();
+    let per = fx
+        .sp
+        .partial_sql("SELECT count(*) AS n, sum(id) AS s FROM {0}", &[&parts])
+        .unwrap();
     assert_eq!(per.count().unwrap(), 8);
     assert_same_rows(
         &format!("SELECT sum(s) FROM {}", files_sql(&per)),
@@ -79,30 +103,59 @@ fn hash_partitioning_with_more_partitions_than_keys_leaves_empty_but_readable_pa
 fn random_shuffle_keeps_every_row() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 2);
-    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(4, Partitioning::Random).unwrap();
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(4, Partitioning::Random)
+        .unwrap();
     let rows = partition_rows(&df);
     assert_eq!(rows.len(), 4);
-    assert!(rows.iter().all(|r| *r > 1500), "random partitions are roughly even: {rows:?}");
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&df)), &read_glob(&input));
+    assert!(
+        rows.iter().all(|r| *r > 1500),
+        "random partitions are roughly even: {rows:?}"
+    );
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df)),
+        &read_glob(&input),
+    );
     let shuffled = df.random_shuffle().unwrap();
     assert_eq!(shuffled.num_partitions().unwrap(), 4);
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&shuffled)), &read_glob(&input));
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&shuffled)),
+        &read_glob(&input),
+    );
 }
 
 #[test]
 fn by_existing_column_routes_rows_to_their_partition() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
-    let df = fx.sp.read_parquet(&[&input]).unwrap().repartition(4, Partitioning::Column("p".into())).unwrap();
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(4, Partitioning::Column("p".into()))
+        .unwrap();
     let conn = Connection::open_in_memory().unwrap();
     for (i, files) in df.files().unwrap().iter().enumerate() {
         let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
         let bad: i64 = conn
-            .query_row(&format!("SELECT count(*) FROM read_parquet([{}]) WHERE p <> {i}", list.join(", ")), [], |r| r.get(0))
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM read_parquet([{}]) WHERE p <> {i}",
+                    list.join(", ")
+                ),
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(bad, 0, "partition {i} holds rows of another partition");
     }
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&df)), &read_glob(&input));
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df)),
+        &read_glob(&input),
+    );
 }
 
 #[test]
@@ -113,18 +166,33 @@ fn evenly_by_files_and_by_rows() {
     let by_files = df.repartition(3, Partitioning::Files).unwrap();
     let files: Vec<usize> = by_files.files().unwrap().iter().map(Vec::len).collect();
     assert_eq!(files, vec![2, 2, 1]);
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&by_files)), &read_glob(&input));
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&by_files)),
+        &read_glob(&input),
+    );
 
     let by_rows = df.repartition(3, Partitioning::Rows).unwrap();
     let rows = partition_rows(&by_rows);
     assert_eq!(rows.iter().sum::<i64>(), 10_000);
-    assert!(rows.iter().max().unwrap() - rows.iter().min().unwrap() <= 1, "{rows:?}");
-    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&by_rows)), &read_glob(&input));
+    assert!(
+        rows.iter().max().unwrap() - rows.iter().min().unwrap() <= 1,
+        "{rows:?}"
+    );
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&by_rows)),
+        &read_glob(&input),
+    );
 
     // More partitions than files: the extra partitions are empty tables, not errors.
     let many = df.repartition(8, Partitioning::Files).unwrap();
-    let counted = fx.sp.partial_sql("SELECT count(*) AS n FROM {0}", &[&many]).unwrap();
-    assert_same_rows(&format!("SELECT sum(n) FROM {}", files_sql(&counted)), "SELECT 10000::HUGEINT");
+    let counted = fx
+        .sp
+        .partial_sql("SELECT count(*) AS n FROM {0}", &[&many])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT sum(n) FROM {}", files_sql(&counted)),
+        "SELECT 10000::HUGEINT",
+    );
 }
 
 proptest! {

@@ -82,9 +82,17 @@ pub fn assert_same_rows(left: &str, right: &str) {
     let l = count(&format!("SELECT count(*) FROM ({left})"));
     let r = count(&format!("SELECT count(*) FROM ({right})"));
     assert_eq!(l, r, "row counts differ:\n  {left}\n  {right}");
-    let extra = count(&format!("SELECT count(*) FROM (({left}) EXCEPT ALL ({right}))"));
-    let missing = count(&format!("SELECT count(*) FROM (({right}) EXCEPT ALL ({left}))"));
-    assert_eq!((extra, missing), (0, 0), "rows differ:\n  {left}\n  {right}");
+    let extra = count(&format!(
+        "SELECT count(*) FROM (({left}) EXCEPT ALL ({right}))"
+    ));
+    let missing = count(&format!(
+        "SELECT count(*) FROM (({right}) EXCEPT ALL ({left}))"
+    ));
+    assert_eq!(
+        (extra, missing),
+        (0, 0),
+        "rows differ:\n  {left}\n  {right}"
+    );
 }
 
 pub fn glob(dir: &Path) -> String {

@@ -1,0 +1,141 @@
+//! The DuckDB runtime, one task at a time.
+
+use std::path::PathBuf;
+
+use duckdb::Connection;
+use smallpond_core::plan::{ParquetOptions, PartitionMethod};
+use smallpond_core::task::{
+    JobDirs, ResolvedPartition, Resources, TaskAttempt, TaskErrorKind, TaskKind,
+};
+use smallpond_core::{DataSet, NodeId, TaskId};
+use smallpond_duckdb::DuckDbRunner;
+use smallpond_exec::TaskRunner;
+
+fn setup(rows: u64) -> (tempfile::TempDir, JobDirs, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let job = JobDirs {
+        root: dir.path().join("job"),
+    };
+    std::fs::create_dir_all(job.staging()).unwrap();
+    let input = dir.path().join("in.parquet");
+    Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT i AS id, i % 3 AS k FROM range({rows}) t(i)) TO '{}' (FORMAT parquet)",
+            input.display()
+        ))
+        .unwrap();
+    (dir, job, input)
+}
+
+fn attempt(job: &JobDirs, kind: TaskKind, input: PathBuf) -> TaskAttempt {
+    TaskAttempt {
+        task: TaskId(7),
+        attempt: 2,
+        node: NodeId(1),
+        node_kind: "HashPartition".into(),
+        partition: 0,
+        kind,
+        inputs: vec![ResolvedPartition {
+            datasets: vec![DataSet::parquet(vec![input])],
+            columns: None,
+        }],
+        resources: Resources {
+            cpus: 2,
+            memory_bytes: 1 << 30,
+        },
+        job: job.clone(),
+    }
+}
+
+#[test]
+fn hash_partition_publishes_every_slot_and_records_it() {
+    let (_d, job, input) = setup(300);
+    let kind = TaskKind::HashPartition {
+        npartitions: 5,
+        method: PartitionMethod::Column("k".into()),
+        parquet: ParquetOptions::default(),
+    };
+    let record = DuckDbRunner::new("test")
+        .run(&attempt(&job, kind, input))
+        .unwrap();
+    assert_eq!(record.rows, 300);
+    assert_eq!(record.outputs.len(), 5);
+    // k is 0..3: slots 3 and 4 are empty but the schema file lets readers see columns.
+    assert!(record.outputs[3].is_empty() && record.outputs[4].is_empty());
+    let schema = record
+        .schema_file
+        .clone()
+        .expect("schema file for empty slots");
+    assert!(schema.is_file());
+    let published = job.task_output(TaskId(7), 2);
+    for f in record.outputs.iter().flatten() {
+        assert!(f.starts_with(&published), "{f:?} is not in {published:?}");
+        assert!(f.is_file());
+    }
+    // The record on disk is the one returned, and no private directory is left.
+    let on_disk: smallpond_core::task::TaskRecord =
+        serde_json::from_str(&std::fs::read_to_string(job.task_record(TaskId(7))).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, record);
+    let leftovers: Vec<_> = std::fs::read_dir(job.staging())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
+    let (_d, job, input) = setup(10);
+    let kind = TaskKind::Sql {
+        query: "SELECT nope FROM {0}".into(),
+        parquet: ParquetOptions::default(),
+    };
+    let err = DuckDbRunner::new("test")
+        .run(&attempt(&job, kind, input))
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        TaskErrorKind::Sql {
+            sql: "SELECT nope FROM {0}".into()
+        }
+    );
+    assert!(err.message.contains("Binder Error"), "{}", err.message);
+    assert!(!err.retryable);
+    assert!(!job.task_output(TaskId(7), 2).exists());
+    assert!(!job.task_record(TaskId(7)).exists());
+    assert_eq!(std::fs::read_dir(job.staging()).unwrap().count(), 0);
+}
+
+#[test]
+fn rows_partition_is_balanced() {
+    let (_d, job, input) = setup(1001);
+    let kind = TaskKind::RowsPartition {
+        npartitions: 4,
+        parquet: ParquetOptions::default(),
+    };
+    let record = DuckDbRunner::new("test")
+        .run(&attempt(&job, kind, input))
+        .unwrap();
+    let conn = Connection::open_in_memory().unwrap();
+    let counts: Vec<i64> = record
+        .outputs
+        .iter()
+        .map(|files| {
+            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+            conn.query_row(
+                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(",")),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(counts.iter().sum::<i64>(), 1001);
+    assert!(
+        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+        "{counts:?}"
+    );
+}
