@@ -18,6 +18,7 @@
 //!     input: src,
 //!     npartitions: 3,
 //!     method: PartitionMethod::Hash(vec!["ticker".into()]),
+//!     pre_query: None,
 //!     options: TaskOptions::default(),
 //! })).unwrap();
 //! let agg = plan.add(Node::Sql(SqlNode::try_new(

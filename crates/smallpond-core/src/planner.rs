@@ -133,6 +133,7 @@ impl<'a> Planner<'a> {
                             |parquet| TaskKind::HashPartition {
                                 npartitions: n.npartitions,
                                 method: n.method.clone(),
+                                pre_query: n.pre_query.clone(),
                                 parquet,
                             },
                         )
@@ -332,6 +333,7 @@ mod tests {
             input,
             npartitions: n,
             method: PartitionMethod::Hash(vec!["k".into()]),
+            pre_query: None,
             options: TaskOptions::default(),
         }))
         .unwrap()

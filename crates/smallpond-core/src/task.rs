@@ -149,6 +149,8 @@ pub enum TaskKind {
     HashPartition {
         npartitions: u32,
         method: PartitionMethod,
+        /// Run over the input (as `{0}`) before partitioning.
+        pre_query: Option<String>,
         parquet: ParquetOptions,
     },
     /// Splits its one input into `npartitions` slots of equal row counts.

@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 
 use duckdb::Connection;
-use smallpond_core::plan::sql::{pieces, Piece};
+use smallpond_core::plan::sql::{pieces, placeholders, Piece};
+use smallpond_core::task::ResolvedPartition;
 use smallpond_core::DataSet;
 
-use crate::source::{dataset_sql, input_view};
+use crate::source::{dataset_sql, ident, input_view};
 use crate::{Error, Result};
 
 fn connect() -> Result<Connection> {
@@ -43,25 +44,8 @@ pub fn columns(dataset: &DataSet, projection: Option<&[String]>) -> Result<Vec<S
 /// alias or a lambda parameter named like a column counts as a use, which only means a
 /// column is kept that could have been dropped.
 pub fn referenced_columns(template: &str) -> Option<BTreeSet<String>> {
-    let mut sql = String::new();
-    for piece in pieces(template) {
-        match piece {
-            Piece::Text(t) => sql.push_str(t),
-            Piece::Input(i) => sql.push_str(&input_view(i)),
-        }
-    }
     let conn = connect().ok()?;
-    let json: String = conn
-        .query_row(
-            "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR",
-            [&sql],
-            |row| row.get(0),
-        )
-        .ok()?;
-    let tree: serde_json::Value = serde_json::from_str(&json).ok()?;
-    if tree.get("error").and_then(|e| e.as_bool()) != Some(false) {
-        return None;
-    }
+    let tree = parse(&conn, &bind(template))?;
     let mut names = BTreeSet::new();
     collect(&tree, &mut names).then_some(names)
 }
@@ -86,6 +70,225 @@ fn collect(value: &serde_json::Value, names: &mut BTreeSet<String>) -> bool {
         serde_json::Value::Array(items) => items.iter().all(|v| collect(v, names)),
         _ => true,
     }
+}
+
+/// A GROUP BY query split into a partial aggregation (run before the shuffle, per
+/// producer) and a final one (run per partition over the partial results).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateSplit {
+    pub partial: String,
+    pub final_query: String,
+}
+
+/// Aggregates whose partial results combine exactly.
+const DECOMPOSABLE: [&str; 6] = ["count_star", "count", "sum", "min", "max", "avg"];
+
+/// Splits `template` (a query over `{0}` only) into partial and final aggregations when
+/// that is exact: one SELECT over `{0}` with plain-column GROUP BY keys that include every
+/// shuffle `key`, aggregates among count/sum/min/max/avg without DISTINCT, FILTER or ORDER
+/// BY, and no HAVING, ORDER BY, LIMIT, DISTINCT, window, QUALIFY or CTE. The final query
+/// casts each column back to the type and name the original query gives it. `None`
+/// whenever any of this does not hold.
+pub fn split_aggregate(
+    template: &str,
+    keys: &[String],
+    input: &ResolvedPartition,
+) -> Option<AggregateSplit> {
+    if placeholders(template).iter().any(|i| *i != 0) {
+        return None;
+    }
+    let sql = bind(template);
+    let conn = connect().ok()?;
+    let tree = parse(&conn, &sql)?;
+    let statements = tree.get("statements")?.as_array()?;
+    let [statement] = statements.as_slice() else {
+        return None;
+    };
+    let node = statement.get("node")?;
+    let empty = |key: &str| match node.get(key) {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::Array(a)) => a.is_empty(),
+        Some(serde_json::Value::Object(o)) => o
+            .get("map")
+            .and_then(|m| m.as_array())
+            .is_some_and(|m| m.is_empty()),
+        Some(_) => false,
+    };
+    let from = node.get("from_table")?;
+    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
+        && empty("modifiers")
+        && empty("cte_map")
+        && empty("having")
+        && empty("qualify")
+        && empty("sample")
+        && node.get("aggregate_handling")?.as_str()? == "STANDARD_HANDLING"
+        && node.get("group_sets")?.as_array()?.len() == 1
+        && from.get("type")?.as_str()? == "BASE_TABLE"
+        && from.get("table_name")?.as_str()? == input_view(0)
+        && from.get("sample").is_none_or(|s| s.is_null());
+    if !simple {
+        return None;
+    }
+    // GROUP BY: plain columns, named by their last part.
+    let mut groups = Vec::new();
+    for g in node.get("group_expressions")?.as_array()? {
+        groups.push(column_name(g)?);
+    }
+    let lower: Vec<String> = groups.iter().map(|g| g.to_lowercase()).collect();
+    if groups.is_empty() || !keys.iter().all(|k| lower.contains(&k.to_lowercase())) {
+        return None;
+    }
+    // Output names and types of the original query.
+    crate::source::create_input_views(&conn, std::slice::from_ref(input)).ok()?;
+    let view = input_view(0);
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP VIEW {view}_empty AS SELECT * FROM {view} LIMIT 0"
+    ))
+    .ok()?;
+    let described = describe(&conn, &sql.replace(&view, &format!("{view}_empty")))?;
+
+    let items = node.get("select_list")?.as_array()?;
+    if items.len() != described.len() {
+        return None;
+    }
+    let mut partial_items: Vec<serde_json::Value> = groups
+        .iter()
+        .zip(node.get("group_expressions")?.as_array()?)
+        .map(|(name, g)| with_alias(g, name))
+        .collect();
+    let mut final_items = Vec::new();
+    for (i, (item, (name, ty))) in items.iter().zip(&described).enumerate() {
+        let out = format!("{} AS {}", "{}", ident(name));
+        match item.get("class")?.as_str()? {
+            "COLUMN_REF" => {
+                let col = column_name(item)?;
+                if !lower.contains(&col.to_lowercase()) {
+                    return None;
+                }
+                final_items.push(out.replace("{}", &ident(&col)));
+            }
+            "FUNCTION" => {
+                let function = item.get("function_name")?.as_str()?;
+                let plain = DECOMPOSABLE.contains(&function)
+                    && !item.get("distinct")?.as_bool()?
+                    && item.get("filter").is_none_or(|f| f.is_null())
+                    && item
+                        .get("order_bys")
+                        .and_then(|o| o.get("orders"))
+                        .and_then(|o| o.as_array())
+                        .is_none_or(|o| o.is_empty())
+                    && item.get("children")?.as_array()?.len()
+                        == usize::from(function != "count_star");
+                if !plain {
+                    return None;
+                }
+                let p = format!("__smallpond_p{i}");
+                let combine = match function {
+                    "avg" => {
+                        partial_items.push(renamed(item, "sum", &format!("{p}_s")));
+                        partial_items.push(renamed(item, "count", &format!("{p}_c")));
+                        format!(
+                            "sum({}) / sum({})",
+                            ident(&format!("{p}_s")),
+                            ident(&format!("{p}_c"))
+                        )
+                    }
+                    "min" | "max" => {
+                        partial_items.push(with_alias(item, &p));
+                        format!("{function}({})", ident(&p))
+                    }
+                    _ => {
+                        partial_items.push(with_alias(item, &p));
+                        format!("sum({})", ident(&p))
+                    }
+                };
+                final_items.push(out.replace("{}", &format!("CAST({combine} AS {ty})")));
+            }
+            _ => return None,
+        }
+    }
+    let mut partial_tree = tree.clone();
+    partial_tree["statements"][0]["node"]["select_list"] = serde_json::Value::Array(partial_items);
+    let partial_sql: String = conn
+        .query_row(
+            "SELECT json_deserialize_sql(?::JSON)",
+            [serde_json::to_string(&partial_tree).ok()?],
+            |row| row.get(0),
+        )
+        .ok()?;
+    let partial = partial_sql
+        .replace('{', "{{")
+        .replace('}', "}}")
+        .replace(&view, "{0}");
+    let group_by: Vec<String> = groups.iter().map(|g| ident(g)).collect();
+    let final_query = format!(
+        "SELECT {} FROM {{0}} GROUP BY {}",
+        final_items.join(", ").replace('{', "{{").replace('}', "}}"),
+        group_by.join(", ")
+    );
+    Some(AggregateSplit {
+        partial,
+        final_query,
+    })
+}
+
+fn bind(template: &str) -> String {
+    let mut sql = String::new();
+    for piece in pieces(template) {
+        match piece {
+            Piece::Text(t) => sql.push_str(t),
+            Piece::Input(i) => sql.push_str(&input_view(i)),
+        }
+    }
+    sql
+}
+
+fn parse(conn: &Connection, sql: &str) -> Option<serde_json::Value> {
+    let json: String = conn
+        .query_row(
+            "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR",
+            [sql],
+            |row| row.get(0),
+        )
+        .ok()?;
+    let tree: serde_json::Value = serde_json::from_str(&json).ok()?;
+    (tree.get("error").and_then(|e| e.as_bool()) == Some(false)).then_some(tree)
+}
+
+fn describe(conn: &Connection, sql: &str) -> Option<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(&format!("DESCRIBE {sql}")).ok()?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .ok()?;
+    rows.collect::<Result<Vec<_>, _>>().ok()
+}
+
+/// The name of a plain column reference (its last part).
+fn column_name(expr: &serde_json::Value) -> Option<String> {
+    if expr.get("class")?.as_str()? != "COLUMN_REF" {
+        return None;
+    }
+    Some(
+        expr.get("column_names")?
+            .as_array()?
+            .last()?
+            .as_str()?
+            .to_string(),
+    )
+}
+
+fn with_alias(expr: &serde_json::Value, alias: &str) -> serde_json::Value {
+    let mut e = expr.clone();
+    e["alias"] = serde_json::Value::String(alias.to_string());
+    e
+}
+
+fn renamed(expr: &serde_json::Value, function: &str, alias: &str) -> serde_json::Value {
+    let mut e = with_alias(expr, alias);
+    e["function_name"] = serde_json::Value::String(function.to_string());
+    e
 }
 
 #[cfg(test)]

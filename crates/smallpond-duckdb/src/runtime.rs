@@ -114,11 +114,13 @@ impl DuckDbRunner {
             TaskKind::HashPartition {
                 npartitions,
                 method,
+                pre_query,
                 parquet,
             } => tasks::hash_partition::run(
                 &conn,
                 single("partition")?,
                 method,
+                pre_query.as_deref(),
                 *npartitions,
                 parquet,
                 dir,

@@ -98,6 +98,7 @@ impl DataFrame {
             input,
             npartitions: n,
             method,
+            pre_query: None,
             options,
         }))
     }

@@ -1,5 +1,11 @@
 //! Plan rewrites applied while DataFrames are built.
 //!
+//! **Aggregate before the shuffle.** `SELECT k, count(*), sum(v) FROM {0} GROUP BY k` over a
+//! hash partition by `k` of a data source is split: each producer aggregates its input
+//! partially and shuffles only the partial rows (one per key instead of one per input
+//! row); each partition then combines the partials and casts back to the original types.
+//! See `smallpond_duckdb::analyze::split_aggregate` for exactly which queries qualify.
+//!
 //! **Shuffle only what is used.** A shuffle pays for every byte it carries: writing five
 //! columns into hash partitions costs several times writing the two that the next query
 //! reads. When a SQL node reads a hash partition of a data source and the query names only
@@ -9,15 +15,73 @@
 use std::collections::BTreeSet;
 
 use smallpond_core::plan::{HashPartitionNode, LogicalPlan, Node, PartitionMethod, ProjectionNode};
-use smallpond_core::NodeId;
+use smallpond_core::task::ResolvedPartition;
+use smallpond_core::{DataSet, NodeId};
 
-/// Returns the inputs a SQL node with `query` should read instead of `inputs`, adding the
-/// pruned shuffles to `plan`. Any analysis failure keeps the inputs as they are.
-pub fn prune_shuffled_columns(
+/// Returns the query and inputs a SQL node should use instead of `query` over `inputs`,
+/// adding rewritten shuffles to `plan`. Any analysis failure keeps things as they are.
+pub fn optimize_sql(
     plan: &mut LogicalPlan,
     query: &str,
     inputs: &[NodeId],
-) -> Vec<NodeId> {
+) -> (String, Vec<NodeId>) {
+    if let [input] = inputs {
+        if let Some((query, input)) = pre_aggregate(plan, query, *input) {
+            return (query, vec![input]);
+        }
+    }
+    (
+        query.to_string(),
+        prune_shuffled_columns(plan, query, inputs),
+    )
+}
+
+/// A hash partition node (without a pre-query) and the data source (with its projection)
+/// below it.
+fn shuffle_of_source(
+    plan: &LogicalPlan,
+    input: NodeId,
+) -> Option<(HashPartitionNode, DataSet, Option<Vec<String>>)> {
+    let Node::HashPartition(hash) = plan.get(input).ok()?.clone() else {
+        return None;
+    };
+    if hash.pre_query.is_some() {
+        return None;
+    }
+    let (dataset, projection) = match plan.get(hash.input).ok()? {
+        Node::DataSource(src) => (src.dataset.clone(), None),
+        Node::Projection(p) => match plan.get(p.input).ok()? {
+            Node::DataSource(src) => (src.dataset.clone(), Some(p.columns.clone())),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some((hash, dataset, projection))
+}
+
+fn pre_aggregate(plan: &mut LogicalPlan, query: &str, input: NodeId) -> Option<(String, NodeId)> {
+    let (hash, dataset, projection) = shuffle_of_source(plan, input)?;
+    let PartitionMethod::Hash(keys) = &hash.method else {
+        return None;
+    };
+    let sample = ResolvedPartition {
+        datasets: vec![dataset],
+        columns: projection,
+    };
+    let split = smallpond_duckdb::analyze::split_aggregate(query, keys, &sample)?;
+    tracing::debug!(partial = %split.partial, "aggregating before the shuffle");
+    let node = plan
+        .add(Node::HashPartition(HashPartitionNode {
+            pre_query: Some(split.partial),
+            ..hash
+        }))
+        .ok()?;
+    Some((split.final_query, node))
+}
+
+/// Returns the inputs a SQL node with `query` should read instead of `inputs`, adding the
+/// pruned shuffles to `plan`. Any analysis failure keeps the inputs as they are.
+fn prune_shuffled_columns(plan: &mut LogicalPlan, query: &str, inputs: &[NodeId]) -> Vec<NodeId> {
     let Some(used) = smallpond_duckdb::analyze::referenced_columns(query) else {
         return inputs.to_vec();
     };
@@ -28,17 +92,7 @@ pub fn prune_shuffled_columns(
 }
 
 fn prune_one(plan: &mut LogicalPlan, used: &BTreeSet<String>, input: NodeId) -> Option<NodeId> {
-    let Node::HashPartition(hash) = plan.get(input).ok()?.clone() else {
-        return None;
-    };
-    let (dataset, projection) = match plan.get(hash.input).ok()? {
-        Node::DataSource(src) => (src.dataset.clone(), None),
-        Node::Projection(p) => match plan.get(p.input).ok()? {
-            Node::DataSource(src) => (src.dataset.clone(), Some(p.columns.clone())),
-            _ => return None,
-        },
-        _ => return None,
-    };
+    let (hash, dataset, projection) = shuffle_of_source(plan, input)?;
     let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref()).ok()?;
     let keys: Vec<String> = match &hash.method {
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),

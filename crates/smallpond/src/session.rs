@@ -269,8 +269,12 @@ impl Inner {
     ) -> Result<DataFrame> {
         let node = SqlNode::try_new(inputs, query, options)?;
         let mut state = self.state()?;
-        let inputs = crate::optimizer::prune_shuffled_columns(&mut state.plan, query, &node.inputs);
-        let id = state.plan.add(Node::Sql(SqlNode { inputs, ..node }))?;
+        let (query, inputs) = crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs);
+        let id = state.plan.add(Node::Sql(SqlNode {
+            inputs,
+            query,
+            ..node
+        }))?;
         drop(state);
         Ok(DataFrame::new(Arc::clone(self), id))
     }

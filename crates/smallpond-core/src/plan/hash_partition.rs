@@ -32,5 +32,9 @@ pub struct HashPartitionNode {
     pub input: NodeId,
     pub npartitions: u32,
     pub method: PartitionMethod,
+    /// A query (over `{0}`, the input partition) run before partitioning, e.g. a partial
+    /// aggregation, so that the shuffle carries fewer rows. Set by the optimizer.
+    #[serde(default)]
+    pub pre_query: Option<String>,
     pub options: crate::plan::TaskOptions,
 }

@@ -142,7 +142,11 @@ impl fmt::Display for Node {
                 n.npartitions, n.by_rows
             ),
             Node::HashPartition(n) => {
-                write!(f, "HashPartition(n={}, {})", n.npartitions, n.method)
+                write!(f, "HashPartition(n={}, {}", n.npartitions, n.method)?;
+                match &n.pre_query {
+                    Some(q) => write!(f, ", pre_query={q:?})"),
+                    None => write!(f, ")"),
+                }
             }
             Node::Sql(n) => write!(f, "SqlEngine({:?})", n.query),
             Node::Limit(n) => write!(f, "Limit({})", n.limit),

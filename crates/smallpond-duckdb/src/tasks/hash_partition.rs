@@ -13,7 +13,7 @@ use smallpond_core::task::ResolvedPartition;
 use super::{copy_to_file, parquet_clause, parquet_files, Output};
 use crate::connection::query_u64;
 use crate::error::io;
-use crate::source::{ident, partition_sql, path_literal};
+use crate::source::{bind_query, create_input_views, ident, partition_sql, path_literal};
 use crate::{Error, Result};
 
 /// Name of the partition index column while writing; never in the output files.
@@ -42,11 +42,18 @@ pub fn run(
     conn: &Connection,
     input: &ResolvedPartition,
     method: &PartitionMethod,
+    pre_query: Option<&str>,
     n: u32,
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
-    let source = partition_sql(input)?;
+    let source = match pre_query {
+        None => partition_sql(input)?,
+        Some(template) => {
+            create_input_views(conn, std::slice::from_ref(input))?;
+            format!("({})", bind_query(super::strip_query(template), 1)?)
+        }
+    };
     let expr = partition_expr(method, n);
     let select = format!("SELECT *, {expr} AS {PARTITION_COLUMN} FROM {source}");
     write_partitioned(conn, &select, &source, n, parquet, dir, &method.to_string())

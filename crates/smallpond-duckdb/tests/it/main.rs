@@ -54,6 +54,7 @@ fn hash_partition_publishes_every_slot_and_records_it() {
     let kind = TaskKind::HashPartition {
         npartitions: 5,
         method: PartitionMethod::Column("k".into()),
+        pre_query: None,
         parquet: ParquetOptions::default(),
     };
     let record = DuckDbRunner::new("test")

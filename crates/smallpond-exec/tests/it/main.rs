@@ -109,6 +109,7 @@ fn plan(cpus: u32) -> ExecutionPlan {
             input: src,
             npartitions: 4,
             method: PartitionMethod::Hash(vec!["k".into()]),
+            pre_query: None,
             options: TaskOptions::default(),
         }))
         .unwrap();
