@@ -269,7 +269,7 @@ impl fmt::Display for TaskAttempt {
 }
 
 /// What a finished task leaves behind, as JSON in `staging/<task>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub task: TaskId,
     pub node: NodeId,
@@ -278,9 +278,9 @@ pub struct TaskRecord {
     pub attempt: u32,
     pub host: String,
     pub worker: String,
-    /// Unix time in seconds.
-    pub start: f64,
-    pub end: f64,
+    /// Unix time in microseconds (integers, so a record reads back exactly as written).
+    pub start_us: u64,
+    pub end_us: u64,
     pub rows: u64,
     pub bytes: u64,
     /// Output files per slot.

@@ -80,8 +80,8 @@ impl DuckDbRunner {
             attempt: a.attempt,
             host: hostname(),
             worker: format!("{}:{pid}", self.worker),
-            start,
-            end: unix_now(),
+            start_us: start,
+            end_us: unix_now(),
             rows: output.rows,
             bytes,
             outputs,
@@ -157,10 +157,10 @@ fn write_record(path: &Path, record: &TaskRecord) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn unix_now() -> f64 {
+fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// This machine's name, for task records.

@@ -49,8 +49,8 @@ fn record(attempt: &TaskAttempt) -> TaskRecord {
         attempt: attempt.attempt,
         host: "test".into(),
         worker: "mock".into(),
-        start: 0.0,
-        end: 0.0,
+        start_us: 0,
+        end_us: 0,
         rows: 1,
         bytes: 1,
         outputs: (0..slots)
@@ -319,7 +319,7 @@ fn a_worker_process_that_dies_fails_only_its_attempt() {
         r#"while IFS= read -r line; do
   task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
   if [ ! -e {marks}/$task ]; then touch {marks}/$task; kill -9 $$; fi
-  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":2,"host":"h","worker":"w","start":0,"end":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
+  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":2,"host":"h","worker":"w","start_us":0,"end_us":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
 done"#,
         marks = marks.display()
     );
