@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use smallpond_core::plan::{
     ConsolidateNode, DataSinkNode, EvenlyDistributedNode, HashPartitionNode, LimitNode, Node,
-    PartitionMethod, ProjectionNode, TaskOptions,
+    PartitionMethod, ProjectionNode, TaskOptions, UnionNode,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{Error as PlanError, NodeId};
@@ -159,6 +159,13 @@ impl DataFrame {
             input: self.node,
             limit: n,
         }))
+    }
+
+    /// The partitions of this DataFrame followed by those of `others` (no data is copied).
+    pub fn union(&self, others: &[&DataFrame]) -> Result<DataFrame> {
+        let mut inputs = vec![self.node];
+        inputs.extend(others.iter().map(|d| d.node));
+        self.session.add(Node::Union(UnionNode { inputs }))
     }
 
     /// All partitions as one (no data is copied).

@@ -516,3 +516,25 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
         );
     }
 }
+
+#[test]
+fn union_and_consolidate_rearrange_partitions_without_copying() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let a = df.repartition(2, Partitioning::Files).unwrap();
+    let b = df.filter("v < 10").unwrap();
+    let both = a.union(&[&b]).unwrap();
+    assert_eq!(both.num_partitions().unwrap(), 3);
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&both)),
+        &format!(
+            "{} UNION ALL ({} WHERE v < 10)",
+            read_glob(&input),
+            read_glob(&input)
+        ),
+    );
+    let one = both.consolidate().unwrap();
+    assert_eq!(one.num_partitions().unwrap(), 1);
+    assert_eq!(one.count().unwrap(), both.count().unwrap());
+}
