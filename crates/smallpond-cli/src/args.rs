@@ -97,6 +97,11 @@ pub struct QueryArgs {
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub max_attempts: u32,
 
+    /// Make each task attempt fail on purpose with probability P (tests retries)
+    /// [env: SP_FAULT_INJECT_PROB].
+    #[arg(long, value_name = "P")]
+    pub fault_inject: Option<f64>,
+
     /// Parquet compression of the output.
     #[arg(long, default_value = "zstd")]
     pub compression: String,

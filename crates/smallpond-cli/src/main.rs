@@ -73,6 +73,9 @@ fn query(args: QueryArgs) -> Result<()> {
     if let Some(n) = args.threads {
         builder = builder.num_executors(n);
     }
+    if let Some(p) = args.fault_inject {
+        builder = builder.fault_inject_prob(p);
+    }
     if let Some(id) = &args.job_id {
         builder = builder.job_id(id);
     }

@@ -236,3 +236,56 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
         assert!(!out_dir.exists(), "{args:?} left {out_dir:?} behind");
     }
 }
+
+#[test]
+fn fault_injection_with_retries_gives_the_same_output() {
+    let d = Dir::new();
+    let input = d.parquet(
+        "t.parquet",
+        "SELECT i % 40 AS k, i AS v FROM range(5000) t(i)",
+    );
+    let out_dir = d.path("out");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT k, sum(v) AS s FROM {0} GROUP BY k",
+        "-i",
+        s(&input),
+        "-n",
+        "6",
+        "--hash-by",
+        "k",
+        "--fault-inject",
+        "0.3",
+        "--max-attempts",
+        "40",
+        "-o",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let missing = scalar(&format!(
+        "SELECT count(*) FROM (SELECT i % 40 AS k, sum(i)::DOUBLE AS s FROM range(5000) t(i) GROUP BY k \
+         EXCEPT ALL SELECT k, s::DOUBLE FROM read_parquet('{}/*.parquet'))",
+        out_dir.display()
+    ));
+    let rows = scalar(&format!(
+        "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+        out_dir.display()
+    ));
+    assert_eq!(rows, 40);
+    assert_eq!(missing, 0);
+    let bad = d.smallpond(&[
+        "query",
+        "SELECT 1",
+        "-i",
+        s(&input),
+        "--fault-inject",
+        "2",
+        "-o",
+        s(&d.path("x")),
+    ]);
+    assert!(
+        !bad.status.success() && text(&bad).contains("fault_inject_prob"),
+        "{}",
+        text(&bad)
+    );
+}

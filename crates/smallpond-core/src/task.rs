@@ -190,6 +190,17 @@ pub struct TaskSpec {
 }
 
 impl TaskSpec {
+    /// A stable hash (FNV-1a over the JSON) of what the task computes: node, partition,
+    /// kind and inputs, not the resources it gets. Two runs of the same script give the
+    /// same fingerprints; a different task that happens to get the same id does not.
+    pub fn fingerprint(&self) -> u64 {
+        let json = serde_json::to_vec(&(&self.node, self.partition, &self.kind, &self.inputs))
+            .expect("tasks serialise");
+        json.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    }
+
     pub fn deps(&self) -> Vec<TaskId> {
         let mut deps: Vec<TaskId> = self.inputs.iter().flat_map(|p| p.deps()).collect();
         deps.sort();
@@ -245,7 +256,7 @@ impl JobDirs {
 }
 
 /// A resolved task, ready to run anywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskAttempt {
     pub task: TaskId,
     pub attempt: u32,
@@ -256,6 +267,13 @@ pub struct TaskAttempt {
     pub inputs: Vec<ResolvedPartition>,
     pub resources: Resources,
     pub job: JobDirs,
+    /// [`TaskSpec::fingerprint`] of the planned task, copied into its record.
+    #[serde(default)]
+    pub fingerprint: u64,
+    /// Probability that the runtime fails this attempt on purpose after doing its work
+    /// (fault injection, to prove that retries and atomic publishing hold).
+    #[serde(default)]
+    pub fault_inject_prob: f64,
 }
 
 impl fmt::Display for TaskAttempt {
@@ -276,6 +294,9 @@ pub struct TaskRecord {
     pub node_kind: String,
     pub partition: u32,
     pub attempt: u32,
+    /// Identifies what the task computes; a resumed job reuses a record only if it matches.
+    #[serde(default)]
+    pub fingerprint: u64,
     pub host: String,
     pub worker: String,
     /// Unix time in microseconds (integers, so a record reads back exactly as written).

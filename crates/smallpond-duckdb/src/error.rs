@@ -25,6 +25,9 @@ pub enum Error {
     #[error("partitioning lost rows: read {rows_in} rows, wrote {rows_out}")]
     RowCountMismatch { rows_in: u64, rows_out: u64 },
 
+    #[error("injected fault (fault_inject_prob)")]
+    InjectedFault,
+
     #[error("writing Parquet {}: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
 }
@@ -59,7 +62,7 @@ impl Error {
                 let message = source.to_string();
                 !PERMANENT.iter().any(|class| message.starts_with(class))
             }
-            Error::Io { .. } | Error::RowCountMismatch { .. } => true,
+            Error::Io { .. } | Error::RowCountMismatch { .. } | Error::InjectedFault => true,
             Error::InvalidInput(_) | Error::Parquet { .. } => false,
         }
     }
@@ -72,7 +75,7 @@ impl From<Error> for TaskError {
             Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },
             Error::Io { path, .. } => TaskErrorKind::Io { path: path.clone() },
             Error::InvalidInput(_) | Error::Parquet { .. } => TaskErrorKind::InvalidInput,
-            Error::RowCountMismatch { .. } => TaskErrorKind::Other,
+            Error::RowCountMismatch { .. } | Error::InjectedFault => TaskErrorKind::Other,
         };
         TaskError {
             kind,

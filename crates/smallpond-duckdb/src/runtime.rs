@@ -45,7 +45,20 @@ impl DuckDbRunner {
             }
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let result = self.execute(a, &private, &temp);
+        // Faults are injected after the work and before publishing, where a crash hurts
+        // most; a sink publishes inside its work, so its fault comes first.
+        let sink = matches!(a.kind, TaskKind::Sink { .. });
+        let result = if sink && inject_fault(a) {
+            Err(Error::InjectedFault)
+        } else {
+            self.execute(a, &private, &temp).and_then(|out| {
+                if !sink && inject_fault(a) {
+                    Err(Error::InjectedFault)
+                } else {
+                    Ok(out)
+                }
+            })
+        };
         let _ = std::fs::remove_dir_all(&temp);
         let output = match result {
             Ok(output) => output,
@@ -78,6 +91,7 @@ impl DuckDbRunner {
             node_kind: a.node_kind.clone(),
             partition: a.partition,
             attempt: a.attempt,
+            fingerprint: a.fingerprint,
             host: hostname(),
             worker: format!("{}:{pid}", self.worker),
             start_us: start,
@@ -148,6 +162,20 @@ impl TaskRunner for DuckDbRunner {
             tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
         self.run_attempt(attempt).map_err(TaskError::from)
     }
+}
+
+/// Draws whether this attempt fails on purpose, with probability `a.fault_inject_prob`.
+fn inject_fault(a: &TaskAttempt) -> bool {
+    use std::hash::{BuildHasher, Hasher};
+    if a.fault_inject_prob <= 0.0 {
+        return false;
+    }
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(a.task.0);
+    h.write_u32(a.attempt);
+    h.write_u64(unix_now());
+    let draw = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    draw < a.fault_inject_prob
 }
 
 fn write_record(path: &Path, record: &TaskRecord) -> Result<()> {

@@ -30,6 +30,8 @@ pub struct SchedulerConfig {
     pub max_attempts: u32,
     /// Reuse the records of tasks that already completed in an earlier run of the job.
     pub resume: bool,
+    /// Probability that each attempt fails on purpose (0 = never).
+    pub fault_inject_prob: f64,
 }
 
 impl Default for SchedulerConfig {
@@ -37,6 +39,7 @@ impl Default for SchedulerConfig {
         Self {
             max_attempts: 3,
             resume: true,
+            fault_inject_prob: 0.0,
         }
     }
 }
@@ -229,6 +232,7 @@ impl<'a> Run<'a> {
             };
             let intact = record.node == spec.node
                 && record.partition == spec.partition
+                && record.fingerprint == spec.fingerprint()
                 && record.outputs.iter().flatten().all(|f| f.is_file());
             if intact {
                 on_event(&Event::TaskFinished {
@@ -313,6 +317,8 @@ impl<'a> Run<'a> {
             inputs: spec.inputs.iter().map(|p| p.resolve(&outputs)).collect(),
             resources,
             job: self.job.clone(),
+            fingerprint: spec.fingerprint(),
+            fault_inject_prob: self.config.fault_inject_prob,
         }
     }
 }

@@ -48,6 +48,7 @@ pub struct SessionBuilder {
     num_executors: Option<u32>,
     memory_bytes: Option<u64>,
     max_attempts: u32,
+    fault_inject_prob: Option<f64>,
     pool: PoolKind,
     on_event: Option<EventHandler>,
 }
@@ -84,6 +85,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Makes each task attempt fail on purpose with probability `p` (as the original's
+    /// `fault_inject_prob`); default `$SP_FAULT_INJECT_PROB` or 0.
+    pub fn fault_inject_prob(mut self, p: f64) -> Self {
+        self.fault_inject_prob = Some(p);
+        self
+    }
+
     pub fn pool(mut self, pool: PoolKind) -> Self {
         self.pool = pool;
         self
@@ -112,6 +120,22 @@ impl SessionBuilder {
                 Err(_) => local_resources().cpus,
             },
         };
+        let fault_inject_prob = match self.fault_inject_prob {
+            Some(p) => p,
+            None => match std::env::var("SP_FAULT_INJECT_PROB") {
+                Ok(v) => v.trim().parse().map_err(|_| {
+                    PlanError::invalid("SP_FAULT_INJECT_PROB", format!("{v:?} is not a number"))
+                })?,
+                Err(_) => 0.0,
+            },
+        };
+        if !(0.0..1.0).contains(&fault_inject_prob) {
+            return Err(PlanError::invalid(
+                "fault_inject_prob",
+                format!("must be in [0, 1), got {fault_inject_prob}"),
+            )
+            .into());
+        }
         if num_executors == 0 {
             return Err(PlanError::invalid("num_executors", "must be at least 1").into());
         }
@@ -151,6 +175,7 @@ impl SessionBuilder {
                 scheduler: SchedulerConfig {
                     max_attempts: self.max_attempts,
                     resume: true,
+                    fault_inject_prob,
                 },
                 state: Mutex::new(State {
                     plan: LogicalPlan::new(),
@@ -441,6 +466,7 @@ impl Session {
             num_executors: None,
             memory_bytes: None,
             max_attempts: 3,
+            fault_inject_prob: None,
             pool: PoolKind::Threads,
             on_event: None,
         }

@@ -45,6 +45,8 @@ fn attempt(job: &JobDirs, kind: TaskKind, input: PathBuf) -> TaskAttempt {
             memory_bytes: 1 << 30,
         },
         job: job.clone(),
+        fingerprint: 42,
+        fault_inject_prob: 0.0,
     }
 }
 
@@ -61,6 +63,7 @@ fn hash_partition_publishes_every_slot_and_records_it() {
         .run(&attempt(&job, kind, input))
         .unwrap();
     assert_eq!(record.rows, 300);
+    assert_eq!(record.fingerprint, 42, "the record names what it computed");
     assert_eq!(record.outputs.len(), 5);
     // k is 0..3: slots 3 and 4 are empty but the schema file lets readers see columns.
     assert!(record.outputs[3].is_empty() && record.outputs[4].is_empty());

@@ -47,6 +47,7 @@ fn record(attempt: &TaskAttempt) -> TaskRecord {
         node_kind: attempt.node_kind.clone(),
         partition: attempt.partition,
         attempt: attempt.attempt,
+        fingerprint: attempt.fingerprint,
         host: "test".into(),
         worker: "mock".into(),
         start_us: 0,
@@ -247,6 +248,8 @@ fn completed_records_are_reused_on_resume() {
         inputs: vec![],
         resources: producer.resources,
         job: job.clone(),
+        fingerprint: producer.fingerprint(),
+        fault_inject_prob: 0.0,
     };
     let mut rec = record(&attempt);
     for (slot, files) in rec.outputs.iter_mut().enumerate() {
@@ -350,4 +353,49 @@ done"#,
     assert_eq!(records.len(), 5);
     assert_eq!(crashes.len(), 5);
     assert!(crashes[0].contains("killed by signal 9"), "{crashes:?}");
+}
+
+#[test]
+fn a_record_of_a_different_task_with_the_same_id_is_not_reused() {
+    let (_d, job) = job();
+    let plan = plan(2);
+    let producer = &plan.tasks[0];
+    let f = job.staging().join("out.parquet");
+    std::fs::write(&f, b"x").unwrap();
+    let rec = TaskRecord {
+        task: producer.id,
+        node: producer.node,
+        node_kind: producer.node_kind.clone(),
+        partition: producer.partition,
+        attempt: 1,
+        fingerprint: producer.fingerprint() ^ 1,
+        host: "h".into(),
+        worker: "w".into(),
+        start_us: 0,
+        end_us: 0,
+        rows: 1,
+        bytes: 1,
+        outputs: vec![vec![f]; 4],
+        schema_file: None,
+    };
+    std::fs::write(
+        job.task_record(producer.id),
+        serde_json::to_string(&rec).unwrap(),
+    )
+    .unwrap();
+    let runner = Arc::new(MockRunner::default());
+    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    scheduler::run(
+        &plan,
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(
+        runner.runs.load(Ordering::SeqCst),
+        5,
+        "the stale record must not be trusted"
+    );
 }

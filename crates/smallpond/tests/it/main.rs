@@ -2,6 +2,7 @@
 //! query over the same input (same multiset of rows).
 
 mod errors;
+mod faults;
 mod ops;
 mod partitioning;
 mod util;
