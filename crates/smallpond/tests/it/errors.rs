@@ -154,3 +154,56 @@ fn unknown_hash_column_is_named() {
         .to_string();
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn csv_row_that_does_not_match_the_schema_is_named() {
+    let fx = Fixture::new();
+    let csv = fx.path("bad.csv");
+    std::fs::write(&csv, "1,apple\n2,pear\nthree,fig\n").unwrap();
+    let df = fx
+        .sp
+        .read_csv(&[&csv], &[("id", "BIGINT"), ("name", "VARCHAR")], ',')
+        .unwrap();
+    let err = df.map("*").unwrap().count().unwrap_err().to_string();
+    assert!(err.contains("bad.csv") && err.contains("three"), "{err}");
+}
+
+#[test]
+fn files_with_conflicting_schemas_need_union_by_name() {
+    let fx = Fixture::new();
+    let dir = fx.path("mixed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT 1 AS a, 'x' AS b) TO '{0}/1.parquet' (FORMAT parquet);
+         COPY (SELECT 'y' AS b, 2 AS c) TO '{0}/2.parquet' (FORMAT parquet);",
+        dir.display()
+    ))
+    .unwrap();
+    let df = fx.sp.read_parquet(&[&dir]).unwrap();
+    let err = df.map("*").unwrap().count().unwrap_err().to_string();
+    assert!(
+        err.contains("2.parquet") || err.contains("1.parquet"),
+        "{err}"
+    );
+    let opts = smallpond::ParquetReadOptions {
+        union_by_name: true,
+        ..Default::default()
+    };
+    let df = fx.sp.read_parquet_with(&[&dir], opts).unwrap();
+    assert_eq!(df.map("*").unwrap().count().unwrap(), 2);
+}
+
+#[test]
+fn a_data_root_that_cannot_be_written_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = smallpond::Session::builder()
+        .data_root(file.join("root"))
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("not-a-dir"), "{err}");
+}
