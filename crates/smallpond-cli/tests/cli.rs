@@ -289,3 +289,60 @@ fn fault_injection_with_retries_gives_the_same_output() {
         text(&bad)
     );
 }
+
+#[test]
+fn a_worker_killed_mid_task_is_replaced_and_the_task_retried() {
+    let d = Dir::new();
+    let input = d.parquet("one.parquet", "SELECT 1 AS x");
+    let out_dir = d.path("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args([
+            "query",
+            "SELECT count(*) AS n, min(hash(i + x)) AS h FROM range(400000000) t(i), {0}",
+            "-i",
+            s(&input),
+            "--threads",
+            "1",
+            "-o",
+            s(&out_dir),
+            "--data-root",
+            s(&d.path("root")),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the worker process to start its task, then kill it with SIGKILL.
+    let mut killed = false;
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let workers = Command::new("pgrep")
+            .args(["-P", &child.id().to_string()])
+            .output()
+            .unwrap();
+        let pids = String::from_utf8_lossy(&workers.stdout).to_string();
+        if let Some(pid) = pids.split_whitespace().next() {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            killed = Command::new("kill")
+                .args(["-9", pid])
+                .status()
+                .unwrap()
+                .success();
+            break;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert!(killed, "no worker process to kill");
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("attempt 1 failed (will retry)") && log.contains("signal 9"),
+        "{log}"
+    );
+    assert_eq!(
+        scalar(&format!(
+            "SELECT n FROM read_parquet('{}/*.parquet')",
+            out_dir.display()
+        )),
+        400_000_000
+    );
+}
