@@ -102,6 +102,10 @@ pub struct QueryArgs {
     #[arg(long, value_name = "P")]
     pub fault_inject: Option<f64>,
 
+    /// Speculative execution of stragglers: disable, enable or aggressive.
+    #[arg(long, default_value = "enable", value_name = "MODE")]
+    pub speculative_exec: smallpond::Speculation,
+
     /// Parquet compression of the output.
     #[arg(long, default_value = "zstd")]
     pub compression: String,

@@ -66,6 +66,7 @@ fn query(args: QueryArgs) -> Result<()> {
     let handler = Arc::clone(&progress);
     let mut builder = Session::builder()
         .max_attempts(args.max_attempts)
+        .speculation(args.speculative_exec)
         .on_event(move |e| handler.lock().unwrap_or_else(|p| p.into_inner()).handle(e));
     if let Some(root) = &args.data_root {
         builder = builder.data_root(root);

@@ -102,6 +102,13 @@ impl Progress {
                     bar.finish_and_clear();
                 }
             }
+            Event::TaskSpeculated { task, attempt, .. } => {
+                let line = format!("{task} is a straggler: speculative attempt {attempt} started");
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
             Event::TaskStarted { .. } => {}
         }
     }

@@ -9,11 +9,14 @@
 //!                                                               └──► Failed ──► job fails
 //! ```
 //! Ready tasks start in id order (inputs before users) as long as the sum of running
-//! tasks' cpus and memory fits the pool. A task whose completed record already exists in
+//! tasks' cpus and memory fits the pool. With speculation on, a task running much longer
+//! than its finished siblings gets a second attempt on a free slot; the first attempt to
+//! finish wins, and the other's completion is ignored (its files are never referenced). A task whose completed record already exists in
 //! `staging/` (a resumed job) is not run again. When a task fails for good, no new task
 //! starts, the running ones are drained, and the error names the task and its last cause.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 use smallpond_core::task::{
     ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskError, TaskRecord, TaskSpec,
@@ -32,6 +35,9 @@ pub struct SchedulerConfig {
     pub resume: bool,
     /// Probability that each attempt fails on purpose (0 = never).
     pub fault_inject_prob: f64,
+    pub speculation: Speculation,
+    /// A task is never speculated before it has run this long.
+    pub speculation_min: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -40,6 +46,34 @@ impl Default for SchedulerConfig {
             max_attempts: 3,
             resume: true,
             fault_inject_prob: 0.0,
+            speculation: Speculation::Enabled,
+            speculation_min: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Speculative execution of stragglers, as the original's `disable | enable | aggressive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speculation {
+    Disabled,
+    /// Once half of a stage is done, copy tasks running over 2x its median duration, when
+    /// no new task is waiting for the slot.
+    Enabled,
+    /// Once a quarter of a stage is done, copy tasks running over 1.5x its median, even
+    /// ahead of waiting tasks.
+    Aggressive,
+}
+
+impl std::str::FromStr for Speculation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "disable" | "disabled" => Ok(Speculation::Disabled),
+            "enable" | "enabled" => Ok(Speculation::Enabled),
+            "aggressive" => Ok(Speculation::Aggressive),
+            other => Err(format!(
+                "{other:?} is not one of disable, enable, aggressive"
+            )),
         }
     }
 }
@@ -77,6 +111,12 @@ pub enum Event {
         error: TaskError,
         will_retry: bool,
     },
+    /// A straggler got a second, speculative attempt.
+    TaskSpeculated {
+        task: TaskId,
+        node: NodeId,
+        attempt: u32,
+    },
     JobFinished {
         ok: bool,
     },
@@ -103,8 +143,15 @@ struct Run<'a> {
     deps: HashMap<TaskId, Vec<TaskId>>,
     pending: BTreeSet<TaskId>,
     attempts: HashMap<TaskId, u32>,
-    running: HashMap<TaskId, Resources>,
+    running: HashMap<(TaskId, u32), Attempt>,
+    speculated: BTreeSet<TaskId>,
     done: HashMap<TaskId, TaskRecord>,
+}
+
+/// A running attempt.
+struct Attempt {
+    resources: Resources,
+    started: Instant,
 }
 
 impl<'a> Run<'a> {
@@ -124,6 +171,7 @@ impl<'a> Run<'a> {
             capacity,
             attempts: HashMap::new(),
             running: HashMap::new(),
+            speculated: BTreeSet::new(),
             done: HashMap::new(),
         }
     }
@@ -140,22 +188,41 @@ impl<'a> Run<'a> {
             self.reuse_records(on_event);
         }
         let mut failure: Option<Error> = None;
+        let tick = Duration::from_millis(100);
         loop {
             if failure.is_none() {
                 if let Err(e) = self.start_ready(pool, on_event) {
                     failure = Some(e);
                 }
+                if let Err(e) = self.speculate(pool, on_event) {
+                    failure = Some(e);
+                }
             }
-            if self.running.is_empty() {
+            // Attempts of tasks that are already done (speculation losers) are not waited for.
+            if !self.running.keys().any(|(t, _)| !self.done.contains_key(t)) {
                 break;
             }
-            let completion = pool.wait()?;
+            let completion = if self.config.speculation == Speculation::Disabled {
+                pool.wait()?
+            } else {
+                match pool.wait_timeout(tick)? {
+                    Some(c) => c,
+                    None => continue,
+                }
+            };
+            if self
+                .running
+                .remove(&(completion.task, completion.attempt))
+                .is_none()
+            {
+                continue; // an attempt of an earlier run, finished late
+            }
             let spec = self.specs[&completion.task];
-            let resources = self.running.remove(&completion.task);
-            debug_assert!(
-                resources.is_some(),
-                "completion of a task that is not running"
-            );
+            if self.done.contains_key(&spec.id) {
+                tracing::debug!(task = %spec, attempt = completion.attempt, "late attempt discarded");
+                continue;
+            }
+            let sibling_running = self.running.keys().any(|(t, _)| *t == spec.id);
             match completion.result {
                 Ok(record) => {
                     on_event(&Event::TaskFinished {
@@ -166,6 +233,16 @@ impl<'a> Run<'a> {
                         reused: false,
                     });
                     self.done.insert(spec.id, record);
+                }
+                Err(error) if sibling_running => {
+                    // Another attempt of the task is still running; let it decide.
+                    on_event(&Event::TaskFailed {
+                        task: spec.id,
+                        node: spec.node,
+                        attempt: completion.attempt,
+                        error,
+                        will_retry: true,
+                    });
                 }
                 Err(error) => {
                     let attempts = self.attempts[&spec.id];
@@ -249,7 +326,7 @@ impl<'a> Run<'a> {
     }
 
     fn in_use(&self) -> Resources {
-        self.running.values().fold(
+        self.running.values().map(|a| a.resources).fold(
             Resources {
                 cpus: 0,
                 memory_bytes: 0,
@@ -275,31 +352,114 @@ impl<'a> Run<'a> {
         for id in ready {
             let spec = self.specs[&id];
             // A task never asks for more than the pool has, or it could never start.
-            let want = Resources {
-                cpus: spec.resources.cpus.clamp(1, self.capacity.cpus.max(1)),
-                memory_bytes: spec.resources.memory_bytes.min(self.capacity.memory_bytes),
-            };
-            let used = self.in_use();
-            let fits = used.cpus + want.cpus <= self.capacity.cpus.max(1)
-                && (self.running.is_empty()
-                    || used.memory_bytes + want.memory_bytes <= self.capacity.memory_bytes);
-            if !fits {
+            let want = self.want(spec);
+            if !self.fits(want) {
                 break; // keep id order: a big task is not starved by later small ones
             }
-            let attempt = {
-                let n = self.attempts.entry(id).or_insert(0);
-                *n += 1;
-                *n
-            };
-            let task = self.resolve(spec, attempt, want);
             self.pending.remove(&id);
-            self.running.insert(id, want);
+            let attempt = self.launch(pool, spec, want)?;
             on_event(&Event::TaskStarted {
                 task: id,
                 node: spec.node,
                 attempt,
             });
-            pool.submit(task)?;
+        }
+        Ok(())
+    }
+
+    fn fits(&self, want: Resources) -> bool {
+        let used = self.in_use();
+        used.cpus + want.cpus <= self.capacity.cpus.max(1)
+            && (self.running.is_empty()
+                || used.memory_bytes + want.memory_bytes <= self.capacity.memory_bytes)
+    }
+
+    fn want(&self, spec: &TaskSpec) -> Resources {
+        Resources {
+            cpus: spec.resources.cpus.clamp(1, self.capacity.cpus.max(1)),
+            memory_bytes: spec.resources.memory_bytes.min(self.capacity.memory_bytes),
+        }
+    }
+
+    fn launch(
+        &mut self,
+        pool: &mut dyn WorkerPool,
+        spec: &TaskSpec,
+        want: Resources,
+    ) -> Result<u32> {
+        let attempt = {
+            let n = self.attempts.entry(spec.id).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let task = self.resolve(spec, attempt, want);
+        self.running.insert(
+            (spec.id, attempt),
+            Attempt {
+                resources: want,
+                started: Instant::now(),
+            },
+        );
+        pool.submit(task)?;
+        Ok(attempt)
+    }
+
+    /// Starts a second attempt of stragglers, where the mode and free capacity allow.
+    fn speculate(
+        &mut self,
+        pool: &mut dyn WorkerPool,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<()> {
+        let (fraction, factor) = match self.config.speculation {
+            Speculation::Disabled => return Ok(()),
+            Speculation::Enabled => (0.5, 2.0),
+            Speculation::Aggressive => (0.25, 1.5),
+        };
+        let waiting = self
+            .pending
+            .iter()
+            .any(|id| self.deps[id].iter().all(|d| self.done.contains_key(d)));
+        if waiting && self.config.speculation == Speculation::Enabled {
+            return Ok(());
+        }
+        let candidates: Vec<(TaskId, Duration)> = self
+            .running
+            .iter()
+            .filter(|((t, _), _)| !self.done.contains_key(t) && !self.speculated.contains(t))
+            .map(|((t, _), a)| (*t, a.started.elapsed()))
+            .collect();
+        for (id, elapsed) in candidates {
+            let spec = self.specs[&id];
+            // A sink publishes into the user's directory: two at once would race.
+            if matches!(spec.kind, smallpond_core::task::TaskKind::Sink { .. })
+                || elapsed < self.config.speculation_min
+            {
+                continue;
+            }
+            let siblings = self.specs.values().filter(|s| s.node == spec.node).count();
+            let mut durations: Vec<u64> = self
+                .done
+                .values()
+                .filter(|r| r.node == spec.node)
+                .map(|r| r.end_us.saturating_sub(r.start_us))
+                .collect();
+            if durations.is_empty() || (durations.len() as f64) < fraction * siblings as f64 {
+                continue;
+            }
+            durations.sort_unstable();
+            let median = Duration::from_micros(durations[durations.len() / 2]);
+            let want = self.want(spec);
+            if elapsed.as_secs_f64() < factor * median.as_secs_f64() || !self.fits(want) {
+                continue;
+            }
+            self.speculated.insert(id);
+            let attempt = self.launch(pool, spec, want)?;
+            tracing::info!(task = %spec, attempt, ?elapsed, ?median, "speculating a straggler");
+            on_event(&Event::TaskSpeculated {
+                task: id,
+                node: spec.node,
+                attempt,
+            });
         }
         Ok(())
     }

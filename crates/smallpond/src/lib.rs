@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 pub use session::{EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder};
 pub use smallpond_core::plan::{ParquetOptions, TaskOptions};
 pub use smallpond_exec::pool::WorkerCommand;
-pub use smallpond_exec::scheduler::{Event, Stage};
+pub use smallpond_exec::scheduler::{Event, Speculation, Stage};
 
 /// Pretty-prints Arrow batches as a table.
 pub fn pretty(batches: &[arrow::record_batch::RecordBatch]) -> String {

@@ -22,7 +22,7 @@ use smallpond_core::task::{JobDirs, ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
 use smallpond_duckdb::DuckDbRunner;
 use smallpond_exec::pool::{local_resources, ProcessPool, ThreadPool, WorkerCommand};
-use smallpond_exec::scheduler::{self, Event, SchedulerConfig};
+use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::WorkerPool;
 
 use crate::error::io;
@@ -49,6 +49,7 @@ pub struct SessionBuilder {
     memory_bytes: Option<u64>,
     max_attempts: u32,
     fault_inject_prob: Option<f64>,
+    speculation: Speculation,
     pool: PoolKind,
     on_event: Option<EventHandler>,
 }
@@ -89,6 +90,12 @@ impl SessionBuilder {
     /// `fault_inject_prob`); default `$SP_FAULT_INJECT_PROB` or 0.
     pub fn fault_inject_prob(mut self, p: f64) -> Self {
         self.fault_inject_prob = Some(p);
+        self
+    }
+
+    /// Speculative execution of stragglers (default: enabled).
+    pub fn speculation(mut self, mode: Speculation) -> Self {
+        self.speculation = mode;
         self
     }
 
@@ -176,6 +183,8 @@ impl SessionBuilder {
                     max_attempts: self.max_attempts,
                     resume: true,
                     fault_inject_prob,
+                    speculation: self.speculation,
+                    ..SchedulerConfig::default()
                 },
                 state: Mutex::new(State {
                     plan: LogicalPlan::new(),
@@ -467,6 +476,7 @@ impl Session {
             memory_bytes: None,
             max_attempts: 3,
             fault_inject_prob: None,
+            speculation: Speculation::Enabled,
             pool: PoolKind::Threads,
             on_event: None,
         }

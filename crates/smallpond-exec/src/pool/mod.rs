@@ -33,6 +33,10 @@ pub trait WorkerPool: Send {
 
     /// Blocks until a submitted attempt ends.
     fn wait(&mut self) -> Result<Completion>;
+
+    /// Like [`WorkerPool::wait`], but gives up after `timeout` (so the scheduler can look
+    /// for stragglers meanwhile).
+    fn wait_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Completion>>;
 }
 
 /// Machine resources seen by this process.

@@ -194,6 +194,22 @@ impl WorkerPool for ProcessPool {
         self.running -= 1;
         Ok(completion)
     }
+
+    fn wait_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Completion>> {
+        if self.running == 0 {
+            return Err(Error::Pool("wait() with no attempt running".into()));
+        }
+        match self.done.recv_timeout(timeout) {
+            Ok(completion) => {
+                self.running -= 1;
+                Ok(Some(completion))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::Pool("all workers have exited".into()))
+            }
+        }
+    }
 }
 
 impl Drop for ProcessPool {

@@ -15,7 +15,7 @@ use smallpond_core::task::{
 };
 use smallpond_core::{DataSet, TaskId};
 use smallpond_exec::pool::{ProcessPool, ThreadPool, WorkerCommand};
-use smallpond_exec::scheduler::{self, Event, SchedulerConfig};
+use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::{Error, TaskRunner};
 
 /// A runner that records concurrency and fails chosen tasks a number of times.
@@ -398,4 +398,69 @@ fn a_record_of_a_different_task_with_the_same_id_is_not_reused() {
         5,
         "the stale record must not be trusted"
     );
+}
+
+/// The first attempt of task 2 hangs for 3 s; everything else takes 5 ms.
+struct Straggler;
+
+impl TaskRunner for Straggler {
+    fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+        let slow = attempt.task == TaskId(2) && attempt.attempt == 1;
+        std::thread::sleep(Duration::from_millis(if slow { 3000 } else { 5 }));
+        let mut rec = record(attempt);
+        rec.start_us = 0;
+        rec.end_us = 5_000;
+        Ok(rec)
+    }
+}
+
+fn straggler_run(mode: Speculation) -> (HashMap<TaskId, TaskRecord>, Vec<Event>) {
+    let (_d, job) = job();
+    let mut pool = ThreadPool::new(Arc::new(Straggler), capacity(2));
+    let config = SchedulerConfig {
+        speculation: mode,
+        speculation_min: Duration::from_millis(100),
+        ..SchedulerConfig::default()
+    };
+    let mut events = Vec::new();
+    let records = scheduler::run(&plan(2), &job, &mut pool, &config, &mut |e| {
+        events.push(e.clone())
+    })
+    .unwrap();
+    (records, events)
+}
+
+#[test]
+fn a_straggler_gets_a_speculative_attempt_and_the_first_to_finish_wins() {
+    let (records, events) = straggler_run(Speculation::Aggressive);
+    assert_eq!(records[&TaskId(2)].attempt, 2, "the speculative copy won");
+    let speculated: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::TaskSpeculated {
+                    task: TaskId(2),
+                    attempt: 2,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(speculated.len(), 1);
+    // The slow attempt never shows up as a result: one finish per task.
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::TaskFinished { .. }))
+        .count();
+    assert_eq!(finished, 5);
+}
+
+#[test]
+fn without_speculation_the_straggler_is_waited_for() {
+    let (records, events) = straggler_run(Speculation::Disabled);
+    assert_eq!(records[&TaskId(2)].attempt, 1);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::TaskSpeculated { .. })));
 }
