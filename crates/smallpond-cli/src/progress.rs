@@ -13,6 +13,7 @@ pub struct Progress {
     quiet: bool,
     stages: Vec<Stage>,
     done: HashMap<u32, usize>,
+    reused: u64,
     rows: u64,
     total: u64,
     finished: u64,
@@ -26,6 +27,7 @@ impl Progress {
             quiet,
             stages: Vec::new(),
             done: HashMap::new(),
+            reused: 0,
             rows: 0,
             total: 0,
             finished: 0,
@@ -54,9 +56,14 @@ impl Progress {
                     self.bar = Some(bar);
                 }
             }
-            Event::TaskFinished { node, rows, .. } => {
+            Event::TaskFinished {
+                node, rows, reused, ..
+            } => {
                 self.finished += 1;
                 self.rows += rows;
+                if *reused {
+                    self.reused += 1;
+                }
                 let done = self.done.entry(node.0).or_insert(0);
                 *done += 1;
                 let done = *done;
@@ -70,12 +77,13 @@ impl Progress {
                         ));
                     }
                     (None, Some(stage)) if done == stage.tasks => eprintln!(
-                        "[{:>7.2}s] {} done: {} task(s), {} tasks of {} finished",
+                        "[{:>7.2}s] {} done: {} task(s), {} tasks of {} finished ({} reused from an earlier run)",
                         self.start.elapsed().as_secs_f64(),
                         stage.node_kind,
                         stage.tasks,
                         self.finished,
-                        self.total
+                        self.total,
+                        self.reused
                     ),
                     _ => {}
                 }

@@ -346,3 +346,72 @@ fn a_worker_killed_mid_task_is_replaced_and_the_task_retried() {
         400_000_000
     );
 }
+
+#[test]
+fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
+    let d = Dir::new();
+    let input = d.parquet(
+        "t.parquet",
+        "SELECT i % 100 AS k, i AS v FROM range(20000) t(i)",
+    );
+    let out_dir = d.path("out");
+    let root = d.path("root");
+    let args = [
+        "query",
+        "SELECT k, count(*) AS n FROM {0}, range(20000) r(j) GROUP BY k",
+        "-i",
+        s(&input),
+        "-n",
+        "4",
+        "--hash-by",
+        "k",
+        "--job-id",
+        "resume-me",
+        "-o",
+        s(&out_dir),
+        "--data-root",
+        s(&root),
+    ];
+    let mut first = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(args)
+        .spawn()
+        .unwrap();
+    // Kill the driver as soon as the shuffle's completed-task record exists.
+    let mut killed = false;
+    for _ in 0..400 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        let record = std::fs::read_dir(&root)
+            .ok()
+            .and_then(|mut jobs| jobs.next())
+            .map(|job| job.unwrap().path().join("staging/task-000000.json"));
+        if record.is_some_and(|r| r.exists()) {
+            first.kill().unwrap(); // SIGKILL
+            killed = true;
+            break;
+        }
+    }
+    first.wait().unwrap();
+    assert!(killed, "the shuffle never completed");
+    assert!(!out_dir.exists(), "a killed job publishes nothing");
+    let second = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(args)
+        .output()
+        .unwrap();
+    let log = text(&second);
+    assert!(second.status.success(), "{log}");
+    assert!(log.contains("(1 reused from an earlier run)"), "{log}");
+    assert_eq!(
+        scalar(&format!(
+            "SELECT sum(n)::BIGINT FROM read_parquet('{}/*.parquet')",
+            out_dir.display()
+        )),
+        20000 * 20000
+    );
+    assert_eq!(
+        scalar(&format!(
+            "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+            out_dir.display()
+        )),
+        100
+    );
+}
