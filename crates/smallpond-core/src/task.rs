@@ -339,6 +339,8 @@ pub enum TaskErrorKind {
     Io { path: PathBuf },
     /// The process running the task died.
     Crashed,
+    /// DuckDB ran out of its memory limit (after spilling what it could).
+    OutOfMemory,
     /// Anything else.
     Other,
 }

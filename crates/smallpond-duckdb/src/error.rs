@@ -72,6 +72,9 @@ impl From<Error> for TaskError {
     fn from(e: Error) -> Self {
         let retryable = e.retryable();
         let kind = match &e {
+            Error::Sql { source, .. } if source.to_string().starts_with("Out of Memory Error") => {
+                TaskErrorKind::OutOfMemory
+            }
             Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },
             Error::Io { path, .. } => TaskErrorKind::Io { path: path.clone() },
             Error::InvalidInput(_) | Error::Parquet { .. } => TaskErrorKind::InvalidInput,

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smallpond_core::task::{TaskAttempt, TaskError, TaskKind, TaskRecord};
+use smallpond_core::task::{TaskAttempt, TaskError, TaskErrorKind, TaskKind, TaskRecord};
 use smallpond_exec::TaskRunner;
 
 use crate::error::io;
@@ -160,7 +160,17 @@ impl TaskRunner for DuckDbRunner {
     fn run(&self, attempt: &TaskAttempt) -> std::result::Result<TaskRecord, TaskError> {
         let _span =
             tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
-        self.run_attempt(attempt).map_err(TaskError::from)
+        self.run_attempt(attempt).map_err(|e| {
+            let mut error = TaskError::from(e);
+            if error.kind == TaskErrorKind::OutOfMemory {
+                error.message = format!(
+                    "{} [this attempt's memory_limit: {} MB, spilling to its temp directory]",
+                    error.message,
+                    attempt.resources.memory_bytes / 1_000_000
+                );
+            }
+            error
+        })
     }
 }
 

@@ -145,6 +145,8 @@ struct Run<'a> {
     attempts: HashMap<TaskId, u32>,
     running: HashMap<(TaskId, u32), Attempt>,
     speculated: BTreeSet<TaskId>,
+    /// Doublings of a task's memory after it ran out of memory.
+    memory_boost: HashMap<TaskId, u32>,
     done: HashMap<TaskId, TaskRecord>,
 }
 
@@ -172,6 +174,7 @@ impl<'a> Run<'a> {
             attempts: HashMap::new(),
             running: HashMap::new(),
             speculated: BTreeSet::new(),
+            memory_boost: HashMap::new(),
             done: HashMap::new(),
         }
     }
@@ -257,6 +260,10 @@ impl<'a> Run<'a> {
                         will_retry,
                     });
                     if will_retry {
+                        if error.kind == smallpond_core::task::TaskErrorKind::OutOfMemory {
+                            // Retry with twice the memory, within what the pool has.
+                            *self.memory_boost.entry(spec.id).or_insert(0) += 1;
+                        }
                         self.pending.insert(spec.id);
                     } else if failure.is_none() {
                         failure = Some(Error::TaskFailed {
@@ -375,9 +382,19 @@ impl<'a> Run<'a> {
     }
 
     fn want(&self, spec: &TaskSpec) -> Resources {
+        let boost = self
+            .memory_boost
+            .get(&spec.id)
+            .copied()
+            .unwrap_or(0)
+            .min(16);
         Resources {
             cpus: spec.resources.cpus.clamp(1, self.capacity.cpus.max(1)),
-            memory_bytes: spec.resources.memory_bytes.min(self.capacity.memory_bytes),
+            memory_bytes: spec
+                .resources
+                .memory_bytes
+                .saturating_mul(1 << boost)
+                .min(self.capacity.memory_bytes),
         }
     }
 

@@ -124,3 +124,42 @@ fn rerunning_a_failed_job_id_reuses_completed_tasks() {
     assert_eq!(reused, 1, "the completed shuffle is reused");
     assert_eq!(started.len(), 4, "only the four SQL tasks run: {started:?}");
 }
+
+#[test]
+fn a_task_out_of_memory_is_retried_with_more_memory() {
+    let fx = Fixture::new();
+    let (sp, events) = session(&fx, "hungry", 0.0, 3);
+    let options = smallpond::TaskOptions {
+        memory_limit: Some(64_000_000),
+        cpu_limit: Some(1),
+        ..Default::default()
+    };
+    // One list of 6M integers does not fit in 64 MB (nor 128 MB), and cannot spill.
+    let df = sp
+        .partial_sql_with(
+            "SELECT len(list(i)) AS n FROM range(6000000) t(i)",
+            &[],
+            options,
+        )
+        .unwrap();
+    assert_eq!(df.count().unwrap(), 1);
+    let failures: Vec<String> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::TaskFailed {
+                error,
+                will_retry: true,
+                ..
+            } => Some(error.message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(
+        failures[0].contains("Out of Memory") && failures[0].contains("memory_limit: 64 MB"),
+        "{failures:?}"
+    );
+    assert!(failures[1].contains("memory_limit: 128 MB"), "{failures:?}");
+}
