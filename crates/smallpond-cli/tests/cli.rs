@@ -415,3 +415,92 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
         100
     );
 }
+
+/// A 2 MB tmpfs, unmounted on drop; `None` where mounting is not allowed (not root).
+struct TinyFs(PathBuf);
+
+impl TinyFs {
+    fn mount(at: PathBuf) -> Option<Self> {
+        std::fs::create_dir_all(&at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(&at)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(TinyFs(at))
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_job_and_leaves_the_destination_as_it_was() {
+    let d = Dir::new();
+    let Some(tiny) = TinyFs::mount(d.path("tiny")) else {
+        let root = Command::new("id").arg("-u").output().unwrap();
+        assert_ne!(
+            String::from_utf8_lossy(&root.stdout).trim(),
+            "0",
+            "root could not mount a tmpfs"
+        );
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let small = d.parquet("small.parquet", "SELECT i AS k FROM range(10) t(i)");
+    let big = d.parquet(
+        "big.parquet",
+        "SELECT i AS k, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS pad FROM range(300000) t(i)",
+    );
+    let out_dir = tiny.0.join("out");
+    let ok = d.smallpond(&[
+        "query",
+        "SELECT * FROM {0}",
+        "-i",
+        s(&small),
+        "-o",
+        s(&out_dir),
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let before: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    // The staged result (on the roomy disk) does not fit into the 2 MB destination.
+    let full = d.smallpond(&[
+        "query",
+        "SELECT * FROM {0}",
+        "-i",
+        s(&big),
+        "--compression",
+        "uncompressed",
+        "-o",
+        s(&out_dir),
+    ]);
+    let log = text(&full);
+    assert!(!full.status.success(), "{log}");
+    assert!(
+        log.contains("error:") && log.contains("No space left"),
+        "{log}"
+    );
+    let after: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "the earlier result is untouched");
+    assert_eq!(
+        scalar(&format!(
+            "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+            out_dir.display()
+        )),
+        10
+    );
+    let leftovers = std::fs::read_dir(&tiny.0).unwrap().count();
+    assert_eq!(
+        leftovers, 1,
+        "no staging directory is left beside the output"
+    );
+}
