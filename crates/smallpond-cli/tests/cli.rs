@@ -206,6 +206,10 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
             "/no/such/file.parquet",
         ),
         (
+            vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n=-1"],
+            "-1",
+        ),
+        (
             vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "0"],
             "at least 1",
         ),
@@ -255,7 +259,7 @@ fn fault_injection_with_retries_gives_the_same_output() {
         "--hash-by",
         "k",
         "--fault-inject",
-        "0.3",
+        "0.2",
         "--max-attempts",
         "40",
         "-o",

@@ -163,3 +163,36 @@ fn a_task_out_of_memory_is_retried_with_more_memory() {
     );
     assert!(failures[1].contains("memory_limit: 128 MB"), "{failures:?}");
 }
+
+#[test]
+fn concurrent_jobs_with_different_ids_do_not_see_each_others_files() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let run = |id: &'static str, p: i64| {
+        let (sp, _) = session(&fx, id, 0.0, 3);
+        let df = sp
+            .read_parquet(&[&input])
+            .unwrap()
+            .repartition(4, Partitioning::hash(&["k"]))
+            .unwrap();
+        let df = sp
+            .partial_sql(&format!("SELECT * FROM {{0}} WHERE p = {p}"), &[&df])
+            .unwrap();
+        df.write_parquet(fx.path(id)).unwrap();
+        sp.job_dir().to_path_buf()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| run("job-a", 0));
+        let b = s.spawn(|| run("job-b", 1));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_ne!(a, b);
+    assert_same_rows(
+        &read_glob(&fx.path("job-a")),
+        &format!("{} WHERE p = 0", read_glob(&input)),
+    );
+    assert_same_rows(
+        &read_glob(&fx.path("job-b")),
+        &format!("{} WHERE p = 1", read_glob(&input)),
+    );
+}
