@@ -160,7 +160,8 @@ impl TaskRunner for DuckDbRunner {
     fn run(&self, attempt: &TaskAttempt) -> std::result::Result<TaskRecord, TaskError> {
         let _span =
             tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
-        self.run_attempt(attempt).map_err(|e| {
+        let started = std::time::Instant::now();
+        let result = self.run_attempt(attempt).map_err(|e| {
             let mut error = TaskError::from(e);
             if error.kind == TaskErrorKind::OutOfMemory {
                 error.message = format!(
@@ -170,7 +171,62 @@ impl TaskRunner for DuckDbRunner {
                 );
             }
             error
-        })
+        });
+        write_task_log(attempt, &self.worker, started.elapsed(), &result);
+        result
+    }
+}
+
+/// Appends one attempt's story to `log/<task>.log`: what it ran, on which worker, and how
+/// it ended. Logging must never fail a task, so errors here are only traced.
+fn write_task_log(
+    a: &TaskAttempt,
+    worker: &str,
+    elapsed: std::time::Duration,
+    result: &std::result::Result<TaskRecord, TaskError>,
+) {
+    use std::io::Write;
+    let what = match &a.kind {
+        TaskKind::Sql { query, .. } => format!("sql: {query}"),
+        TaskKind::HashPartition {
+            npartitions,
+            method,
+            pre_query,
+            ..
+        } => format!("partition {npartitions} ways by {method}, pre_query: {pre_query:?}"),
+        TaskKind::RowsPartition { npartitions, .. } => {
+            format!("partition {npartitions} ways by rows")
+        }
+        TaskKind::Sink { path, .. } => format!("publish to {}", path.display()),
+    };
+    let files: usize = a.inputs.iter().map(|p| p.files().count()).sum();
+    let outcome = match result {
+        Ok(r) => format!(
+            "ok: {} rows, {} bytes, {} files",
+            r.rows,
+            r.bytes,
+            r.outputs.iter().map(Vec::len).sum::<usize>()
+        ),
+        Err(e) => format!("failed (retryable: {}): {e}", e.retryable),
+    };
+    let text = format!(
+        "{a} on {worker}:{pid}@{host}\n  {what}\n  inputs: {files} files; cpus {cpus}, memory {mb} MB\n  {outcome} after {secs:.3}s\n",
+        pid = std::process::id(),
+        host = hostname(),
+        cpus = a.resources.cpus,
+        mb = a.resources.memory_bytes / 1_000_000,
+        secs = elapsed.as_secs_f64(),
+    );
+    let path = a.job.log().join(format!("{}.log", a.task));
+    let written = std::fs::create_dir_all(a.job.log()).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?
+            .write_all(text.as_bytes())
+    });
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), "could not write the task log: {e}");
     }
 }
 

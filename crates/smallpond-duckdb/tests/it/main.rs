@@ -64,6 +64,11 @@ fn hash_partition_publishes_every_slot_and_records_it() {
         .unwrap();
     assert_eq!(record.rows, 300);
     assert_eq!(record.fingerprint, 42, "the record names what it computed");
+    let log = std::fs::read_to_string(job.log().join("task-000007.log")).unwrap();
+    assert!(
+        log.contains("attempt 2") && log.contains("by=k") && log.contains("ok: 300 rows"),
+        "{log}"
+    );
     assert_eq!(record.outputs.len(), 5);
     // k is 0..3: slots 3 and 4 are empty but the schema file lets readers see columns.
     assert!(record.outputs[3].is_empty() && record.outputs[4].is_empty());
@@ -108,6 +113,11 @@ fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
     );
     assert!(err.message.contains("Binder Error"), "{}", err.message);
     assert!(!err.retryable);
+    let log = std::fs::read_to_string(job.log().join("task-000007.log")).unwrap();
+    assert!(
+        log.contains("SELECT nope FROM {0}") && log.contains("Binder Error"),
+        "{log}"
+    );
     assert!(!job.task_output(TaskId(7), 2).exists());
     assert!(!job.task_record(TaskId(7)).exists());
     assert_eq!(std::fs::read_dir(job.staging()).unwrap().count(), 0);
