@@ -35,6 +35,14 @@ impl Progress {
         }
     }
 
+    /// A line above the bar, or on its own without one.
+    fn println(&self, line: String) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
     pub fn handle(&mut self, event: &Event) {
         if self.quiet {
             return;
@@ -100,10 +108,7 @@ impl Progress {
                     if *will_retry { " (will retry)" } else { "" },
                     error.message.lines().next().unwrap_or_default()
                 );
-                match &self.bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
+                self.println(line);
             }
             Event::JobFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
@@ -112,10 +117,7 @@ impl Progress {
             }
             Event::TaskSpeculated { task, attempt, .. } => {
                 let line = format!("{task} is a straggler: speculative attempt {attempt} started");
-                match &self.bar {
-                    Some(bar) => bar.println(line),
-                    None => eprintln!("{line}"),
-                }
+                self.println(line);
             }
             Event::TaskStarted { .. } => {}
         }

@@ -5,38 +5,23 @@
 use std::collections::BTreeSet;
 
 use duckdb::Connection;
-use smallpond_core::plan::sql::{pieces, placeholders, Piece};
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::DataSet;
 
-use crate::source::{dataset_sql, ident, input_view};
-use crate::{Error, Result};
-
-fn connect() -> Result<Connection> {
-    Connection::open_in_memory().map_err(|source| Error::Sql {
-        sql: "open in-memory database".into(),
-        source,
-    })
-}
+use crate::connection::in_memory as connect;
+use crate::source::{bind_query, dataset_sql, ident, input_view};
 
 /// Column names of a dataset, from its schema (Parquet footers, declared CSV/JSON columns).
-pub fn columns(dataset: &DataSet, projection: Option<&[String]>) -> Result<Vec<String>> {
+pub fn columns(dataset: &DataSet, projection: Option<&[String]>) -> Option<Vec<String>> {
     if let Some(cols) = projection {
-        return Ok(cols.to_vec());
+        return Some(cols.to_vec());
     }
-    let sql = format!("DESCRIBE SELECT * FROM {}", dataset_sql(dataset)?);
-    let conn = connect()?;
-    let err = |source| Error::Sql {
-        sql: sql.clone(),
-        source,
-    };
-    let mut stmt = conn.prepare(&sql).map_err(err)?;
-    let names = stmt
-        .query_map([], |row| row.get::<_, String>(0))
-        .map_err(err)?
-        .collect::<Result<Vec<String>, _>>()
-        .map_err(err)?;
-    Ok(names)
+    let conn = connect().ok()?;
+    let described = describe(
+        &conn,
+        &format!("SELECT * FROM {}", dataset_sql(dataset).ok()?),
+    )?;
+    Some(described.into_iter().map(|(name, _)| name).collect())
 }
 
 /// Every name a query template refers to as a column (lower-cased), or `None` when it may
@@ -45,7 +30,7 @@ pub fn columns(dataset: &DataSet, projection: Option<&[String]>) -> Result<Vec<S
 /// column is kept that could have been dropped.
 pub fn referenced_columns(template: &str) -> Option<BTreeSet<String>> {
     let conn = connect().ok()?;
-    let tree = parse(&conn, &bind(template))?;
+    let tree = parse(&conn, &bind_query(template, usize::MAX).ok()?)?;
     let mut names = BTreeSet::new();
     collect(&tree, &mut names).then_some(names)
 }
@@ -94,10 +79,7 @@ pub fn split_aggregate(
     keys: &[String],
     input: &ResolvedPartition,
 ) -> Option<AggregateSplit> {
-    if placeholders(template).iter().any(|i| *i != 0) {
-        return None;
-    }
-    let sql = bind(template);
+    let sql = bind_query(template, 1).ok()?; // only `{0}`
     let conn = connect().ok()?;
     let tree = parse(&conn, &sql)?;
     let statements = tree.get("statements")?.as_array()?;
@@ -138,14 +120,10 @@ pub fn split_aggregate(
     if groups.is_empty() || !keys.iter().all(|k| lower.contains(&k.to_lowercase())) {
         return None;
     }
-    // Output names and types of the original query.
+    // Output names and types of the original query (DESCRIBE binds it; no data is read).
     crate::source::create_input_views(&conn, std::slice::from_ref(input)).ok()?;
     let view = input_view(0);
-    conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP VIEW {view}_empty AS SELECT * FROM {view} LIMIT 0"
-    ))
-    .ok()?;
-    let described = describe(&conn, &sql.replace(&view, &format!("{view}_empty")))?;
+    let described = describe(&conn, &sql)?;
 
     let items = node.get("select_list")?.as_array()?;
     if items.len() != described.len() {
@@ -230,17 +208,6 @@ pub fn split_aggregate(
         partial,
         final_query,
     })
-}
-
-fn bind(template: &str) -> String {
-    let mut sql = String::new();
-    for piece in pieces(template) {
-        match piece {
-            Piece::Text(t) => sql.push_str(t),
-            Piece::Input(i) => sql.push_str(&input_view(i)),
-        }
-    }
-    sql
 }
 
 fn parse(conn: &Connection, sql: &str) -> Option<serde_json::Value> {

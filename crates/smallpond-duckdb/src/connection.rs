@@ -13,19 +13,41 @@ use crate::{Error, Result};
 /// any order (faster and leaner: right for partitioners, whose output has no order);
 /// SQL tasks keep it so that an `ORDER BY` reaches the file.
 pub fn open(resources: &Resources, temp_dir: &Path, keep_order: bool) -> Result<Connection> {
-    let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
-        sql: "open in-memory database".into(),
-        source,
-    })?;
+    let conn = in_memory()?;
     let mb = (resources.memory_bytes / 1_000_000).max(64);
     let setup = format!(
         "SET threads = {}; SET memory_limit = '{mb}MB'; SET temp_directory = {}; \
-         SET preserve_insertion_order = {keep_order}; SET enable_progress_bar = false;",
+         SET preserve_insertion_order = {keep_order};",
         resources.cpus.max(1),
         path_literal(temp_dir),
     );
     execute(&conn, &setup, &setup)?;
     Ok(conn)
+}
+
+/// A plain in-memory database (driver-side reads, plan-time analysis), with DuckDB's
+/// progress bar off: it would write to our terminal.
+pub fn in_memory() -> Result<Connection> {
+    let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
+        sql: "open in-memory database".into(),
+        source,
+    })?;
+    let setup = "SET enable_progress_bar = false;";
+    execute(&conn, setup, setup)?;
+    Ok(conn)
+}
+
+/// Rows in Parquet files, from their footers (no data is read).
+pub fn parquet_rows(conn: &Connection, files: &[&std::path::PathBuf]) -> Result<u64> {
+    if files.is_empty() {
+        return Ok(0);
+    }
+    let list: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    let sql = format!(
+        "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
+        list.join(", ")
+    );
+    query_u64(conn, &sql, "count rows in Parquet footers")
 }
 
 /// Runs statements; errors carry `shown` (the user's query text, not the expanded one).

@@ -4,25 +4,11 @@
 use std::path::Path;
 
 use arrow::record_batch::RecordBatch;
-use duckdb::Connection;
 use smallpond_core::task::ResolvedPartition;
 
 use crate::error::io;
 use crate::source::partition_sql;
 use crate::{Error, Result};
-
-fn connect() -> Result<Connection> {
-    let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
-        sql: "open in-memory database".into(),
-        source,
-    })?;
-    crate::connection::execute(
-        &conn,
-        "SET enable_progress_bar = false;",
-        "SET enable_progress_bar = false",
-    )?;
-    Ok(conn)
-}
 
 /// `SELECT * FROM p0 UNION ALL BY NAME SELECT * FROM p1 ...` over the partitions.
 fn union_sql(partitions: &[ResolvedPartition]) -> Result<Option<String>> {
@@ -35,7 +21,7 @@ fn union_sql(partitions: &[ResolvedPartition]) -> Result<Option<String>> {
 
 /// Rows in all partitions (Parquet row counts come from file metadata).
 pub fn count(partitions: &[ResolvedPartition]) -> Result<u64> {
-    let conn = connect()?;
+    let conn = crate::connection::in_memory()?;
     let mut total = 0;
     for p in partitions {
         let sql = format!("SELECT count(*) FROM {}", partition_sql(p)?);
@@ -53,7 +39,7 @@ pub fn to_arrow(partitions: &[ResolvedPartition], limit: Option<u64>) -> Result<
         Some(n) => format!("SELECT * FROM ({body}) LIMIT {n}"),
         None => body,
     };
-    let conn = connect()?;
+    let conn = crate::connection::in_memory()?;
     // Keep the partitions' order, as the original smallpond returns them.
     crate::connection::execute(&conn, "SET preserve_insertion_order = true;", "")?;
     let sql_err = |source| Error::Sql {

@@ -93,7 +93,7 @@ fn prune_shuffled_columns(plan: &mut LogicalPlan, query: &str, inputs: &[NodeId]
 
 fn prune_one(plan: &mut LogicalPlan, used: &BTreeSet<String>, input: NodeId) -> Option<NodeId> {
     let (hash, dataset, projection) = shuffle_of_source(plan, input)?;
-    let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref()).ok()?;
+    let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref())?;
     let keys: Vec<String> = match &hash.method {
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),
         PartitionMethod::Column(c) => vec![c.to_lowercase()],

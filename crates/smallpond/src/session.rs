@@ -21,7 +21,7 @@ use smallpond_core::planner::{Planner, PlannerConfig};
 use smallpond_core::task::{JobDirs, ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
 use smallpond_duckdb::DuckDbRunner;
-use smallpond_exec::pool::{local_resources, ProcessPool, ThreadPool, WorkerCommand};
+use smallpond_exec::pool::{local_resources, LocalPool, WorkerCommand};
 use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::WorkerPool;
 
@@ -120,21 +120,11 @@ impl SessionBuilder {
         };
         let num_executors = match self.num_executors {
             Some(n) => n,
-            None => match std::env::var("SP_NUM_EXECUTORS") {
-                Ok(v) => v.trim().parse().map_err(|_| {
-                    PlanError::invalid("SP_NUM_EXECUTORS", format!("{v:?} is not a number"))
-                })?,
-                Err(_) => local_resources().cpus,
-            },
+            None => env_number("SP_NUM_EXECUTORS")?.unwrap_or(local_resources().cpus),
         };
         let fault_inject_prob = match self.fault_inject_prob {
             Some(p) => p,
-            None => match std::env::var("SP_FAULT_INJECT_PROB") {
-                Ok(v) => v.trim().parse().map_err(|_| {
-                    PlanError::invalid("SP_FAULT_INJECT_PROB", format!("{v:?} is not a number"))
-                })?,
-                Err(_) => 0.0,
-            },
+            None => env_number("SP_FAULT_INJECT_PROB")?.unwrap_or(0.0),
         };
         if !(0.0..1.0).contains(&fault_inject_prob) {
             return Err(PlanError::invalid(
@@ -164,14 +154,14 @@ impl SessionBuilder {
         }
         std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
         let pool: Box<dyn WorkerPool> = match self.pool {
-            PoolKind::Threads => Box::new(ThreadPool::new(
+            PoolKind::Threads => Box::new(LocalPool::threads(
                 Arc::new(DuckDbRunner::new(format!(
                     "thread@{}",
                     smallpond_duckdb::hostname()
                 ))),
                 capacity,
             )),
-            PoolKind::Processes(command) => Box::new(ProcessPool::new(command, capacity)),
+            PoolKind::Processes(command) => Box::new(LocalPool::processes(command, capacity)),
         };
         tracing::info!(job = %job_id, root = %dirs.root.display(), "session started");
         Ok(Session {
@@ -199,6 +189,17 @@ impl SessionBuilder {
                 }),
             }),
         })
+    }
+}
+
+/// A number from environment variable `name`, if it is set; an error names a bad value.
+fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    match std::env::var(name) {
+        Ok(v) => match v.trim().parse() {
+            Ok(n) => Ok(Some(n)),
+            Err(_) => Err(PlanError::invalid(name, format!("{v:?} is not a number")).into()),
+        },
+        Err(_) => Ok(None),
     }
 }
 

@@ -11,7 +11,7 @@ use smallpond_core::plan::{ParquetOptions, PartitionMethod};
 use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, parquet_clause, parquet_files, Output};
-use crate::connection::query_u64;
+use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
 use crate::source::{bind_query, create_input_views, ident, partition_sql, path_literal};
 use crate::{Error, Result};
@@ -101,16 +101,7 @@ pub(crate) fn write_partitioned(
         .map_err(io(&hive))?;
 
     let all: Vec<&PathBuf> = outputs.iter().flatten().collect();
-    let rows_out = if all.is_empty() {
-        0
-    } else {
-        let list: Vec<String> = all.iter().map(|f| path_literal(f)).collect();
-        let sql = format!(
-            "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
-            list.join(", ")
-        );
-        query_u64(conn, &sql, "count rows of partition files")?
-    };
+    let rows_out = parquet_rows(conn, &all)?;
     if rows_out != rows_in {
         return Err(Error::RowCountMismatch { rows_in, rows_out });
     }

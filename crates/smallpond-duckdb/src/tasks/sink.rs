@@ -14,7 +14,7 @@ use smallpond_core::plan::ParquetOptions;
 use smallpond_core::task::{JobDirs, ResolvedPartition};
 
 use super::{copy_to_file, Output};
-use crate::connection::query_u64;
+use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
 use crate::source::partition_sql;
 use crate::{Error, Result};
@@ -87,15 +87,7 @@ impl SinkTask<'_> {
                         std::fs::copy(file, &target).map_err(io(*file))?;
                     }
                 }
-                let list: Vec<String> = files
-                    .iter()
-                    .map(|f| crate::source::path_literal(f))
-                    .collect();
-                let sql = format!(
-                    "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
-                    list.join(", ")
-                );
-                rows += query_u64(conn, &sql, "count rows of output files")?;
+                rows += parquet_rows(conn, &files)?;
             } else {
                 let target = stage.join(format!("part-{p:05}-0000.parquet"));
                 let query = format!("SELECT * FROM {}", partition_sql(input)?);

@@ -5,14 +5,15 @@
 //! A pool never decides *what* runs: retries, ordering and resource accounting are the
 //! scheduler's, written once for every pool.
 
+mod local;
 mod process;
 mod thread;
 
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskRecord};
 use smallpond_core::TaskId;
 
-pub use process::{serve, ProcessPool, WorkerCommand};
-pub use thread::ThreadPool;
+pub use local::LocalPool;
+pub use process::{serve, WorkerCommand};
 
 use crate::Result;
 

@@ -13,14 +13,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord};
 
-use super::{Completion, WorkerPool};
-use crate::{Error, Result, TaskRunner};
+use super::local::{LocalPool, Slot};
+use crate::{Result, TaskRunner};
 
 /// How to start a worker process. The process must call [`serve`] on its stdin/stdout.
 #[derive(Debug, Clone)]
@@ -28,14 +25,6 @@ pub struct WorkerCommand {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
-}
-
-pub struct ProcessPool {
-    capacity: Resources,
-    jobs: Option<Sender<TaskAttempt>>,
-    done: Receiver<Completion>,
-    threads: Vec<JoinHandle<()>>,
-    running: usize,
 }
 
 struct Worker {
@@ -94,130 +83,67 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-impl ProcessPool {
-    /// Starts `capacity.cpus` slots; each spawns its process on first use.
-    pub fn new(command: WorkerCommand, capacity: Resources) -> Self {
-        let (jobs_tx, jobs_rx) = channel::<TaskAttempt>();
-        let (done_tx, done) = channel();
-        let jobs_rx = Arc::new(Mutex::new(jobs_rx));
-        let threads = (0..capacity.cpus.max(1))
-            .map(|i| {
-                let jobs = Arc::clone(&jobs_rx);
-                let done = done_tx.clone();
-                let command = command.clone();
-                std::thread::Builder::new()
-                    .name(format!("smallpond-slot-{i}"))
-                    .spawn(move || slot(i, &command, &jobs, &done))
-                    .expect("spawning a pool slot thread")
-            })
-            .collect();
-        Self {
-            capacity,
-            jobs: Some(jobs_tx),
-            done,
-            threads,
-            running: 0,
-        }
-    }
-}
-
-fn slot(
+/// A slot that hands attempts to its worker process, started on first use and again
+/// after it dies.
+struct ProcessSlot {
     index: u32,
-    command: &WorkerCommand,
-    jobs: &Mutex<Receiver<TaskAttempt>>,
-    done: &Sender<Completion>,
-) {
-    let mut worker: Option<Worker> = None;
-    loop {
-        let next = jobs.lock().map(|rx| rx.recv());
-        let Ok(Ok(attempt)) = next else { break };
-        let result = match worker.take().map_or_else(|| Worker::spawn(command), Ok) {
-            Err(e) => Err(TaskError {
-                kind: TaskErrorKind::Crashed,
-                message: format!(
-                    "could not start worker process {}: {e}",
-                    command.program.display()
-                ),
-                retryable: false,
-            }),
-            Ok(mut w) => match w.run(&attempt) {
-                Ok(result) => {
-                    worker = Some(w);
-                    result
-                }
-                Err(io) => {
-                    let how = w.reap();
-                    tracing::warn!(slot = index, task = %attempt.task, "worker process {how}");
-                    Err(TaskError {
-                        kind: TaskErrorKind::Crashed,
-                        message: format!("the worker process running it {how} ({io})"),
-                        retryable: true,
-                    })
-                }
-            },
-        };
-        let completion = Completion {
-            task: attempt.task,
-            attempt: attempt.attempt,
-            result,
-        };
-        if done.send(completion).is_err() {
-            break;
-        }
-    }
-    if let Some(w) = worker {
-        w.reap();
-    }
+    command: WorkerCommand,
+    worker: Option<Worker>,
 }
 
-impl WorkerPool for ProcessPool {
-    fn capacity(&self) -> Resources {
-        self.capacity
-    }
-
-    fn submit(&mut self, attempt: TaskAttempt) -> Result<()> {
-        let jobs = self.jobs.as_ref().ok_or(Error::Cancelled)?;
-        jobs.send(attempt)
-            .map_err(|_| Error::Pool("all pool slots have exited".into()))?;
-        self.running += 1;
-        Ok(())
-    }
-
-    fn wait(&mut self) -> Result<Completion> {
-        if self.running == 0 {
-            return Err(Error::Pool("wait() with no attempt running".into()));
-        }
-        let completion = self
-            .done
-            .recv()
-            .map_err(|_| Error::Pool("all pool slots have exited".into()))?;
-        self.running -= 1;
-        Ok(completion)
-    }
-
-    fn wait_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Completion>> {
-        if self.running == 0 {
-            return Err(Error::Pool("wait() with no attempt running".into()));
-        }
-        match self.done.recv_timeout(timeout) {
-            Ok(completion) => {
-                self.running -= 1;
-                Ok(Some(completion))
+impl Slot for ProcessSlot {
+    fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+        let mut w = match self
+            .worker
+            .take()
+            .map_or_else(|| Worker::spawn(&self.command), Ok)
+        {
+            Ok(w) => w,
+            Err(e) => {
+                return Err(TaskError {
+                    kind: TaskErrorKind::Crashed,
+                    message: format!(
+                        "could not start worker process {}: {e}",
+                        self.command.program.display()
+                    ),
+                    retryable: false,
+                })
             }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                Err(Error::Pool("all workers have exited".into()))
+        };
+        match w.run(attempt) {
+            Ok(result) => {
+                self.worker = Some(w);
+                result
+            }
+            Err(io) => {
+                let how = w.reap();
+                tracing::warn!(slot = self.index, task = %attempt.task, "worker process {how}");
+                Err(TaskError {
+                    kind: TaskErrorKind::Crashed,
+                    message: format!("the worker process running it {how} ({io})"),
+                    retryable: true,
+                })
             }
         }
     }
 }
 
-impl Drop for ProcessPool {
+impl Drop for ProcessSlot {
     fn drop(&mut self) {
-        self.jobs = None;
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(w) = self.worker.take() {
+            w.reap();
         }
+    }
+}
+
+impl LocalPool {
+    /// One long-lived worker process per CPU slot, each started on first use.
+    pub fn processes(command: WorkerCommand, capacity: Resources) -> Self {
+        LocalPool::start(capacity, "smallpond-slot", |index| ProcessSlot {
+            index,
+            command: command.clone(),
+            worker: None,
+        })
     }
 }
 

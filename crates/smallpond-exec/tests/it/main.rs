@@ -14,7 +14,7 @@ use smallpond_core::task::{
     ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord,
 };
 use smallpond_core::{DataSet, TaskId};
-use smallpond_exec::pool::{ProcessPool, ThreadPool, WorkerCommand};
+use smallpond_exec::pool::{LocalPool, WorkerCommand};
 use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::{Error, TaskRunner};
 
@@ -144,11 +144,50 @@ fn capacity(cpus: u32) -> Resources {
     }
 }
 
+/// Writes a completed record (with existing output files) for the plan's first task, as
+/// an earlier run of the job would have.
+fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) {
+    let producer = &plan.tasks[0];
+    let attempt = TaskAttempt {
+        task: producer.id,
+        attempt: 1,
+        node: producer.node,
+        node_kind: producer.node_kind.clone(),
+        partition: producer.partition,
+        kind: producer.kind.clone(),
+        inputs: vec![],
+        resources: producer.resources,
+        job: job.clone(),
+        fingerprint,
+        fault_inject_prob: 0.0,
+    };
+    let mut rec = record(&attempt);
+    for (slot, files) in rec.outputs.iter_mut().enumerate() {
+        let f = job.staging().join(format!("out-{slot}.parquet"));
+        std::fs::write(&f, b"x").unwrap();
+        *files = vec![f];
+    }
+    std::fs::write(
+        job.task_record(producer.id),
+        serde_json::to_string(&rec).unwrap(),
+    )
+    .unwrap();
+}
+
+/// Runs `plan` on `pool` with the default scheduler options, ignoring events.
+fn run_default(
+    plan: &ExecutionPlan,
+    job: &JobDirs,
+    pool: &mut LocalPool,
+) -> Result<HashMap<TaskId, TaskRecord>, Error> {
+    scheduler::run(plan, job, pool, &SchedulerConfig::default(), &mut |_| {})
+}
+
 #[test]
 fn runs_every_task_within_the_pool_capacity() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::default());
-    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    let mut pool = LocalPool::threads(runner.clone(), capacity(2));
     let mut events = Vec::new();
     let records = scheduler::run(
         &plan(2),
@@ -176,15 +215,8 @@ fn runs_every_task_within_the_pool_capacity() {
 fn failed_attempts_are_retried() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(2), 2, true));
-    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
-    let records = scheduler::run(
-        &plan(2),
-        &job,
-        &mut pool,
-        &SchedulerConfig::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let mut pool = LocalPool::threads(runner.clone(), capacity(2));
+    let records = run_default(&plan(2), &job, &mut pool).unwrap();
     assert_eq!(records[&TaskId(2)].attempt, 3);
     assert_eq!(runner.runs.load(Ordering::SeqCst), 7);
 }
@@ -193,15 +225,8 @@ fn failed_attempts_are_retried() {
 fn exhausted_retries_name_the_task_and_its_cause() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(3), 5, true));
-    let mut pool = ThreadPool::new(runner, capacity(2));
-    let err = scheduler::run(
-        &plan(2),
-        &job,
-        &mut pool,
-        &SchedulerConfig::default(),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let mut pool = LocalPool::threads(runner, capacity(2));
+    let err = run_default(&plan(2), &job, &mut pool).unwrap_err();
     let text = err.to_string();
     assert!(
         matches!(err, Error::TaskFailed { attempts: 3, .. }),
@@ -217,15 +242,8 @@ fn exhausted_retries_name_the_task_and_its_cause() {
 fn errors_that_cannot_heal_are_not_retried() {
     let (_d, job) = job();
     let runner = Arc::new(MockRunner::failing(TaskId(1), 1, false));
-    let mut pool = ThreadPool::new(runner.clone(), capacity(1));
-    let err = scheduler::run(
-        &plan(1),
-        &job,
-        &mut pool,
-        &SchedulerConfig::default(),
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let mut pool = LocalPool::threads(runner.clone(), capacity(1));
+    let err = run_default(&plan(1), &job, &mut pool).unwrap_err();
     assert!(
         matches!(err, Error::TaskFailed { attempts: 1, .. }),
         "{err}"
@@ -237,33 +255,9 @@ fn completed_records_are_reused_on_resume() {
     let (_d, job) = job();
     let plan = plan(2);
     // Pretend the producer finished in an earlier run of the job.
-    let producer = &plan.tasks[0];
-    let attempt = TaskAttempt {
-        task: producer.id,
-        attempt: 1,
-        node: producer.node,
-        node_kind: producer.node_kind.clone(),
-        partition: producer.partition,
-        kind: producer.kind.clone(),
-        inputs: vec![],
-        resources: producer.resources,
-        job: job.clone(),
-        fingerprint: producer.fingerprint(),
-        fault_inject_prob: 0.0,
-    };
-    let mut rec = record(&attempt);
-    for (slot, files) in rec.outputs.iter_mut().enumerate() {
-        let f = job.staging().join(format!("out-{slot}.parquet"));
-        std::fs::write(&f, b"x").unwrap();
-        *files = vec![f];
-    }
-    std::fs::write(
-        job.task_record(producer.id),
-        serde_json::to_string(&rec).unwrap(),
-    )
-    .unwrap();
+    write_producer_record(&job, &plan, plan.tasks[0].fingerprint());
     let runner = Arc::new(MockRunner::default());
-    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
+    let mut pool = LocalPool::threads(runner.clone(), capacity(2));
     let mut reused = 0;
     scheduler::run(
         &plan,
@@ -293,7 +287,7 @@ fn a_panicking_task_fails_alone() {
         }
     }
     let (_d, job) = job();
-    let mut pool = ThreadPool::new(Arc::new(Panics), capacity(2));
+    let mut pool = LocalPool::threads(Arc::new(Panics), capacity(2));
     let mut failures = Vec::new();
     scheduler::run(
         &plan(2),
@@ -331,7 +325,7 @@ done"#,
         args: vec!["-c".into(), script],
         env: vec![],
     };
-    let mut pool = ProcessPool::new(command, capacity(2));
+    let mut pool = LocalPool::processes(command, capacity(2));
     let mut crashes = Vec::new();
     let records = scheduler::run(
         &plan(2),
@@ -359,40 +353,10 @@ done"#,
 fn a_record_of_a_different_task_with_the_same_id_is_not_reused() {
     let (_d, job) = job();
     let plan = plan(2);
-    let producer = &plan.tasks[0];
-    let f = job.staging().join("out.parquet");
-    std::fs::write(&f, b"x").unwrap();
-    let rec = TaskRecord {
-        task: producer.id,
-        node: producer.node,
-        node_kind: producer.node_kind.clone(),
-        partition: producer.partition,
-        attempt: 1,
-        fingerprint: producer.fingerprint() ^ 1,
-        host: "h".into(),
-        worker: "w".into(),
-        start_us: 0,
-        end_us: 0,
-        rows: 1,
-        bytes: 1,
-        outputs: vec![vec![f]; 4],
-        schema_file: None,
-    };
-    std::fs::write(
-        job.task_record(producer.id),
-        serde_json::to_string(&rec).unwrap(),
-    )
-    .unwrap();
+    write_producer_record(&job, &plan, plan.tasks[0].fingerprint() ^ 1);
     let runner = Arc::new(MockRunner::default());
-    let mut pool = ThreadPool::new(runner.clone(), capacity(2));
-    scheduler::run(
-        &plan,
-        &job,
-        &mut pool,
-        &SchedulerConfig::default(),
-        &mut |_| {},
-    )
-    .unwrap();
+    let mut pool = LocalPool::threads(runner.clone(), capacity(2));
+    run_default(&plan, &job, &mut pool).unwrap();
     assert_eq!(
         runner.runs.load(Ordering::SeqCst),
         5,
@@ -416,7 +380,7 @@ impl TaskRunner for Straggler {
 
 fn straggler_run(mode: Speculation) -> (HashMap<TaskId, TaskRecord>, Vec<Event>) {
     let (_d, job) = job();
-    let mut pool = ThreadPool::new(Arc::new(Straggler), capacity(2));
+    let mut pool = LocalPool::threads(Arc::new(Straggler), capacity(2));
     let config = SchedulerConfig {
         speculation: mode,
         speculation_min: Duration::from_millis(100),
