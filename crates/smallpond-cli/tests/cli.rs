@@ -210,6 +210,28 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
             "-1",
         ),
         (
+            vec![
+                "query",
+                "SELECT * FROM {0}",
+                "-i",
+                s(&input),
+                "--compression",
+                "zip",
+            ],
+            "compression",
+        ),
+        (
+            vec![
+                "query",
+                "SELECT * FROM {0}",
+                "-i",
+                s(&input),
+                "--speculative-exec",
+                "sometimes",
+            ],
+            "sometimes",
+        ),
+        (
             vec!["query", "SELECT * FROM {0}", "-i", s(&input), "-n", "0"],
             "at least 1",
         ),
@@ -507,4 +529,30 @@ fn a_full_disk_fails_the_job_and_leaves_the_destination_as_it_was() {
         leftovers, 1,
         "no staging directory is left beside the output"
     );
+}
+
+#[test]
+fn a_bad_environment_variable_is_named() {
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT 1 AS k");
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args([
+            "query",
+            "SELECT * FROM {0}",
+            "-i",
+            s(&input),
+            "-o",
+            s(&d.path("out")),
+        ])
+        .arg("--data-root")
+        .arg(d.path("root"))
+        .env("SP_NUM_EXECUTORS", "many")
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert!(
+        !out.status.success() && log.contains("SP_NUM_EXECUTORS") && log.contains("many"),
+        "{log}"
+    );
+    assert!(!d.path("out").exists());
 }
