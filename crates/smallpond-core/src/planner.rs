@@ -8,6 +8,7 @@
 //!  HashPartition           1 per input partition         n: slot j of every producer
 //!  Sql                     1 per partition               as many as the inputs
 //!  Limit                   1 per partition + 1 merge     1
+//!  MapBatches              1 per partition               as many as the input
 //!  Projection/Consolidate/Union   none (file lists only)
 //!  DataSink                1 over all partitions         1: the published files
 //! ```
@@ -171,6 +172,7 @@ impl<'a> Planner<'a> {
                             |parquet| TaskKind::Sql {
                                 query: n.query.clone(),
                                 parquet,
+                                udfs: n.udfs.clone(),
                             },
                         )
                     })
@@ -187,6 +189,7 @@ impl<'a> Planner<'a> {
                 let sql = |parquet| TaskKind::Sql {
                     query: query.clone(),
                     parquet,
+                    udfs: Vec::new(),
                 };
                 let merged = if input.len() <= 1 {
                     consolidate(input)
@@ -201,6 +204,30 @@ impl<'a> Planner<'a> {
                 };
                 let last = self.task(id, kind, 0, &options, 1, vec![merged], sql);
                 slots(&[last], 1)
+            }
+            Node::MapBatches(n) => {
+                let input = self.node(n.input)?;
+                if n.batch_size == 0 {
+                    return Err(Error::invalid("batch_size", "must be at least 1"));
+                }
+                let count = input.len() as u32;
+                let tasks: Vec<TaskId> = input
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        self.task(id, kind, i as u32, &n.options, count, vec![p], |parquet| {
+                            TaskKind::MapBatches {
+                                function: n.function.clone(),
+                                batch_size: n.batch_size,
+                                parquet,
+                            }
+                        })
+                    })
+                    .collect();
+                tasks
+                    .into_iter()
+                    .map(|task| Partition::from_part(Part::Task { task, slot: 0 }))
+                    .collect()
             }
             Node::Projection(n) => {
                 if n.columns.is_empty() {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{ParquetOptions, PartitionMethod};
+use crate::plan::{ExternalFunction, ParquetOptions, PartitionMethod, Udf};
 use crate::{DataSet, NodeId, TaskId};
 
 /// CPU and memory a task may use: DuckDB gets exactly this, and the scheduler never runs
@@ -144,6 +144,15 @@ pub enum TaskKind {
     Sql {
         query: String,
         parquet: ParquetOptions,
+        /// Set up in the connection before the query runs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        udfs: Vec<Udf>,
+    },
+    /// Streams its one input through an external function in batches; one output slot.
+    MapBatches {
+        function: ExternalFunction,
+        batch_size: u64,
+        parquet: ParquetOptions,
     },
     /// Reads its one input once and writes `npartitions` output slots.
     HashPartition {
@@ -169,7 +178,7 @@ impl TaskKind {
     /// How many output slots the task fills.
     pub fn slots(&self) -> u32 {
         match self {
-            TaskKind::Sql { .. } | TaskKind::Sink { .. } => 1,
+            TaskKind::Sql { .. } | TaskKind::MapBatches { .. } | TaskKind::Sink { .. } => 1,
             TaskKind::HashPartition { npartitions, .. }
             | TaskKind::RowsPartition { npartitions, .. } => *npartitions,
         }

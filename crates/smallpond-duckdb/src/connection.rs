@@ -13,7 +13,32 @@ use crate::{Error, Result};
 /// any order (faster and leaner: right for partitioners, whose output has no order);
 /// SQL tasks keep it so that an `ORDER BY` reaches the file.
 pub fn open(resources: &Resources, temp_dir: &Path, keep_order: bool) -> Result<Connection> {
-    let conn = in_memory()?;
+    open_with(resources, temp_dir, keep_order, false)
+}
+
+/// Like [`open`]; `unsigned_extensions` lets the task `LOAD` extension files that are not
+/// signed by DuckDB (users' own builds), which DuckDB only allows when the database opens.
+pub fn open_with(
+    resources: &Resources,
+    temp_dir: &Path,
+    keep_order: bool,
+    unsigned_extensions: bool,
+) -> Result<Connection> {
+    let conn = if unsigned_extensions {
+        let sql_err = |source| Error::Sql {
+            sql: "open in-memory database (allow_unsigned_extensions)".into(),
+            source,
+        };
+        let config = duckdb::Config::default()
+            .allow_unsigned_extensions()
+            .map_err(sql_err)?;
+        let conn = Connection::open_in_memory_with_flags(config).map_err(sql_err)?;
+        let setup = "SET enable_progress_bar = false;";
+        execute(&conn, setup, setup)?;
+        conn
+    } else {
+        in_memory()?
+    };
     let mb = (resources.memory_bytes / 1_000_000).max(64);
     let setup = format!(
         "SET threads = {}; SET memory_limit = '{mb}MB'; SET temp_directory = {}; \

@@ -28,6 +28,9 @@ pub enum Error {
     #[error("injected fault (fault_inject_prob)")]
     InjectedFault,
 
+    #[error("function {name} failed: {message}")]
+    Function { name: String, message: String },
+
     #[error("writing Parquet {}: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
 }
@@ -63,7 +66,7 @@ impl Error {
                 !PERMANENT.iter().any(|class| message.starts_with(class))
             }
             Error::Io { .. } | Error::RowCountMismatch { .. } | Error::InjectedFault => true,
-            Error::InvalidInput(_) | Error::Parquet { .. } => false,
+            Error::InvalidInput(_) | Error::Parquet { .. } | Error::Function { .. } => false,
         }
     }
 }
@@ -78,7 +81,9 @@ impl From<Error> for TaskError {
             Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },
             Error::Io { path, .. } => TaskErrorKind::Io { path: path.clone() },
             Error::InvalidInput(_) | Error::Parquet { .. } => TaskErrorKind::InvalidInput,
-            Error::RowCountMismatch { .. } | Error::InjectedFault => TaskErrorKind::Other,
+            Error::RowCountMismatch { .. } | Error::InjectedFault | Error::Function { .. } => {
+                TaskErrorKind::Other
+            }
         };
         TaskError {
             kind,

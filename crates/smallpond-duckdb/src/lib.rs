@@ -24,10 +24,12 @@
 pub mod analyze;
 pub mod connection;
 mod error;
+pub mod plugin;
 pub mod read;
 mod runtime;
 pub mod source;
 pub mod tasks;
 
 pub use error::{Error, Result};
+pub use plugin::{Plugin, Plugins};
 pub use runtime::{hostname, DuckDbRunner};

@@ -1,19 +1,24 @@
 //! Driver-side access to computed data: counting rows, fetching Arrow batches, and
 //! materialising in-memory Arrow data as Parquet so that any worker can read it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use smallpond_core::plan::ParquetOptions;
 
 use arrow::record_batch::RecordBatch;
 use smallpond_core::task::ResolvedPartition;
 
 use crate::error::io;
 use crate::source::partition_sql;
+
 use crate::{Error, Result};
 
 /// `SELECT * FROM p0 UNION ALL BY NAME SELECT * FROM p1 ...` over the partitions.
 fn union_sql(partitions: &[ResolvedPartition]) -> Result<Option<String>> {
     let mut selects = Vec::new();
-    for p in partitions {
+    for p in partitions.iter().filter(|p| crate::source::is_readable(p)) {
         selects.push(format!("SELECT * FROM {}", partition_sql(p)?));
     }
     Ok((!selects.is_empty()).then(|| selects.join(" UNION ALL BY NAME ")))
@@ -23,7 +28,7 @@ fn union_sql(partitions: &[ResolvedPartition]) -> Result<Option<String>> {
 pub fn count(partitions: &[ResolvedPartition]) -> Result<u64> {
     let conn = crate::connection::in_memory()?;
     let mut total = 0;
-    for p in partitions {
+    for p in partitions.iter().filter(|p| crate::source::is_readable(p)) {
         let sql = format!("SELECT count(*) FROM {}", partition_sql(p)?);
         total += crate::connection::query_u64(&conn, &sql, &sql)?;
     }
@@ -32,8 +37,17 @@ pub fn count(partitions: &[ResolvedPartition]) -> Result<u64> {
 
 /// All rows (or the first `limit`), partition after partition, as Arrow batches.
 pub fn to_arrow(partitions: &[ResolvedPartition], limit: Option<u64>) -> Result<Vec<RecordBatch>> {
+    Ok(to_arrow_table(partitions, limit)?.1)
+}
+
+/// Like [`to_arrow`], with the schema (known even without rows; `None` when no partition
+/// has known columns).
+pub fn to_arrow_table(
+    partitions: &[ResolvedPartition],
+    limit: Option<u64>,
+) -> Result<(Option<SchemaRef>, Vec<RecordBatch>)> {
     let Some(body) = union_sql(partitions)? else {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     };
     let sql = match limit {
         Some(n) => format!("SELECT * FROM ({body}) LIMIT {n}"),
@@ -47,8 +61,10 @@ pub fn to_arrow(partitions: &[ResolvedPartition], limit: Option<u64>) -> Result<
         source,
     };
     let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
-    let batches: Vec<RecordBatch> = stmt.query_arrow([]).map_err(sql_err)?.collect();
-    Ok(batches)
+    let arrow = stmt.query_arrow([]).map_err(sql_err)?;
+    let schema = arrow.get_schema();
+    let batches: Vec<RecordBatch> = arrow.collect();
+    Ok((Some(schema), batches))
 }
 
 /// Writes Arrow batches as one Parquet file at `path` (via a temporary name and a rename).
@@ -56,28 +72,75 @@ pub fn write_arrow(batches: &[RecordBatch], path: &Path) -> Result<()> {
     let Some(first) = batches.first() else {
         return Err(Error::InvalidInput("no record batch to write".into()));
     };
-    let schema = first.schema();
-    let tmp = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    let err = |e: parquet::errors::ParquetError| Error::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .build();
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(err)?;
+    let options = ParquetOptions::try_new("snappy", 122_880).expect("valid options");
+    let mut sink = ParquetSink::create(path, first.schema(), &options)?;
     for batch in batches {
-        if batch.schema() != schema {
+        sink.write(batch)?;
+    }
+    sink.finish()
+}
+
+/// A Parquet file being written from Arrow batches of one schema; it appears at its path
+/// only when [`ParquetSink::finish`] succeeds.
+pub struct ParquetSink {
+    path: PathBuf,
+    tmp: PathBuf,
+    schema: SchemaRef,
+    writer: ArrowWriter<std::fs::File>,
+}
+
+impl ParquetSink {
+    pub fn create(path: &Path, schema: SchemaRef, options: &ParquetOptions) -> Result<Self> {
+        use parquet::basic::{Compression, ZstdLevel};
+        let compression = match options.compression.as_str() {
+            "zstd" => Compression::ZSTD(ZstdLevel::default()),
+            "snappy" => Compression::SNAPPY,
+            "lz4" => Compression::LZ4_RAW,
+            "uncompressed" => Compression::UNCOMPRESSED,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "compression {other:?} is not available for Python function output; \
+                     use zstd, snappy, lz4 or uncompressed"
+                )))
+            }
+        };
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(options.row_group_size as usize))
+            .build();
+        let tmp = path.with_extension("parquet.tmp");
+        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(parquet_error(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            tmp,
+            schema,
+            writer,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.schema().fields() != self.schema.fields() {
             return Err(Error::InvalidInput(format!(
-                "record batches have different schemas: {:?} vs {:?}",
-                schema,
+                "record batches have different schemas: {} vs {}",
+                self.schema,
                 batch.schema()
             )));
         }
-        writer.write(batch).map_err(err)?;
+        self.writer.write(batch).map_err(parquet_error(&self.path))
     }
-    writer.close().map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+
+    pub fn finish(self) -> Result<()> {
+        self.writer.close().map_err(parquet_error(&self.path))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io(&self.path))
+    }
+}
+
+fn parquet_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> Error {
+    let path = path.to_path_buf();
+    move |e| Error::Parquet {
+        path,
+        message: e.to_string(),
+    }
 }

@@ -13,23 +13,33 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use smallpond_core::plan::Udf;
 use smallpond_core::task::{TaskAttempt, TaskError, TaskErrorKind, TaskKind, TaskRecord};
 use smallpond_exec::TaskRunner;
 
 use crate::error::io;
+use crate::plugin::Plugins;
 use crate::tasks::{self, Output};
 use crate::{connection, Error, Result};
 
 /// Runs tasks on DuckDB. `worker` names this worker in task records.
 pub struct DuckDbRunner {
     worker: String,
+    plugins: Plugins,
 }
 
 impl DuckDbRunner {
     pub fn new(worker: impl Into<String>) -> Self {
         Self {
             worker: worker.into(),
+            plugins: Plugins::new(),
         }
+    }
+
+    /// Runs external functions (UDFs, `map_batches`) with these plugins.
+    pub fn with_plugins(mut self, plugins: Plugins) -> Self {
+        self.plugins = plugins;
+        self
     }
 
     fn run_attempt(&self, a: &TaskAttempt) -> Result<TaskRecord> {
@@ -108,10 +118,12 @@ impl DuckDbRunner {
 
     fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
         let keep_order = match &a.kind {
-            TaskKind::Sql { .. } | TaskKind::Sink { .. } => true,
+            TaskKind::Sql { .. } | TaskKind::Sink { .. } | TaskKind::MapBatches { .. } => true,
             TaskKind::HashPartition { .. } | TaskKind::RowsPartition { .. } => false,
         };
-        let conn = connection::open(&a.resources, temp, keep_order)?;
+        let extensions = matches!(&a.kind, TaskKind::Sql { udfs, .. }
+            if udfs.iter().any(|u| matches!(u, Udf::Extension(_))));
+        let conn = connection::open_with(&a.resources, temp, keep_order, extensions)?;
         let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
             match a.inputs.as_slice() {
                 [one] => Ok(one),
@@ -122,9 +134,25 @@ impl DuckDbRunner {
             }
         };
         match &a.kind {
-            TaskKind::Sql { query, parquet } => {
+            TaskKind::Sql {
+                query,
+                parquet,
+                udfs,
+            } => {
+                self.set_up_udfs(&conn, udfs)?;
                 tasks::sql::run(&conn, query, &a.inputs, a.partition, parquet, dir)
             }
+            TaskKind::MapBatches {
+                function,
+                batch_size,
+                parquet,
+            } => tasks::map_batches::MapBatchesTask {
+                function,
+                batch_size: *batch_size,
+                parquet,
+                plugins: &self.plugins,
+            }
+            .run(&conn, single("map_batches")?, a.partition, dir),
             TaskKind::HashPartition {
                 npartitions,
                 method,
@@ -153,6 +181,35 @@ impl DuckDbRunner {
             }
             .run(&conn, &a.inputs),
         }
+    }
+}
+
+impl DuckDbRunner {
+    /// Loads extension files and registers plugin functions that a query calls.
+    fn set_up_udfs(&self, conn: &duckdb::Connection, udfs: &[Udf]) -> Result<()> {
+        for udf in udfs {
+            match udf {
+                Udf::Extension(path) => {
+                    if !path.is_file() {
+                        return Err(Error::InvalidInput(format!(
+                            "DuckDB extension file {} does not exist",
+                            path.display()
+                        )));
+                    }
+                    let sql = format!("LOAD {}", crate::source::path_literal(path));
+                    connection::execute(conn, &sql, &sql)?;
+                }
+                Udf::Scalar(function) => self
+                    .plugins
+                    .get(&function.runtime)?
+                    .register_scalar(conn, function)
+                    .map_err(|message| Error::Function {
+                        name: function.name.clone(),
+                        message,
+                    })?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -188,6 +245,14 @@ fn write_task_log(
     use std::io::Write;
     let what = match &a.kind {
         TaskKind::Sql { query, .. } => format!("sql: {query}"),
+        TaskKind::MapBatches {
+            function,
+            batch_size,
+            ..
+        } => format!(
+            "map_batches: {}:{} (batch_size {batch_size})",
+            function.runtime, function.name
+        ),
         TaskKind::HashPartition {
             npartitions,
             method,

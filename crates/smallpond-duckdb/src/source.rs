@@ -89,14 +89,33 @@ fn select_list(cols: &[String]) -> String {
     cols.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ")
 }
 
+/// An output that has no rows and whose columns nobody knows (a function produced
+/// nothing for an empty partition and declared no schema): it contributes nothing.
+fn unknown_empty(dataset: &DataSet) -> bool {
+    matches!(dataset, DataSet::Parquet(d) if d.files.is_empty() && d.schema_file.is_none())
+}
+
+/// Whether a partition can be read: it has files, or at least a known schema.
+pub fn is_readable(partition: &ResolvedPartition) -> bool {
+    partition.datasets.iter().any(|d| !unknown_empty(d))
+}
+
 /// A table expression that reads a whole partition (all its datasets, projected).
 pub fn partition_sql(partition: &ResolvedPartition) -> Result<String> {
     let readers: Vec<String> = partition
         .datasets
         .iter()
+        .filter(|d| !unknown_empty(d))
         .map(dataset_sql)
         .collect::<Result<_>>()?;
     let body = match readers.len() {
+        0 if !partition.datasets.is_empty() => {
+            return Err(Error::InvalidInput(
+                "a partition is empty and its columns are unknown (a function returned no \
+                 rows and declared no schema; pass schema=...)"
+                    .into(),
+            ))
+        }
         0 => return Err(Error::InvalidInput("a partition has no data".into())),
         1 => readers.into_iter().next().expect("one reader"),
         _ => {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use smallpond_core::plan::{
-    ConsolidateNode, DataSinkNode, EvenlyDistributedNode, HashPartitionNode, LimitNode, Node,
-    PartitionMethod, ProjectionNode, TaskOptions, UnionNode,
+    ConsolidateNode, DataSinkNode, EvenlyDistributedNode, ExternalFunction, HashPartitionNode,
+    LimitNode, MapBatchesNode, Node, PartitionMethod, ProjectionNode, TaskOptions, UnionNode,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{Error as PlanError, NodeId};
@@ -116,7 +116,8 @@ impl DataFrame {
     }
 
     fn sql_with(&self, query: &str, options: TaskOptions) -> Result<DataFrame> {
-        self.session.add_sql(vec![self.node], query, options)
+        self.session
+            .add_sql(vec![self.node], query, options, Vec::new())
     }
 
     /// Sorts each partition by `columns` (each may carry `ASC`/`DESC`).
@@ -143,6 +144,25 @@ impl DataFrame {
     pub fn filter(&self, predicate: &str) -> Result<DataFrame> {
         non_empty("filter", predicate)?;
         self.sql(&format!("SELECT * FROM {{0}} WHERE {}", escape(predicate)))
+    }
+
+    /// Streams each partition through an external function (e.g. a Python function) in
+    /// record batches of at most `batch_size` rows; what it returns is the partition.
+    pub fn map_batches(
+        &self,
+        function: ExternalFunction,
+        batch_size: u64,
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
+        if batch_size == 0 {
+            return Err(PlanError::invalid("batch_size", "must be at least 1").into());
+        }
+        self.session.add(Node::MapBatches(MapBatchesNode {
+            input: self.node,
+            function,
+            batch_size,
+            options,
+        }))
     }
 
     /// Keeps only these columns (no data is copied).
@@ -237,6 +257,18 @@ impl DataFrame {
 
     pub fn to_arrow(&self) -> Result<Vec<RecordBatch>> {
         Ok(smallpond_duckdb::read::to_arrow(&self.partitions()?, None)?)
+    }
+
+    /// Every row (or the first `limit`) with the schema, known even when there are no rows
+    /// (`None` only when no partition has known columns).
+    pub fn to_arrow_table(
+        &self,
+        limit: Option<u64>,
+    ) -> Result<(Option<arrow::datatypes::SchemaRef>, Vec<RecordBatch>)> {
+        Ok(smallpond_duckdb::read::to_arrow_table(
+            &self.partitions()?,
+            limit,
+        )?)
     }
 
     /// The computed partitions' files (for tools that read them directly).

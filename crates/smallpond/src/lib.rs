@@ -33,7 +33,8 @@ mod session;
 pub use dataframe::{DataFrame, Partitioning};
 pub use error::{Error, Result};
 pub use session::{EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder};
-pub use smallpond_core::plan::{ParquetOptions, TaskOptions};
+pub use smallpond_core::plan::{ExternalFunction, ParquetOptions, TaskOptions, Udf};
+pub use smallpond_duckdb::{Plugin, Plugins};
 pub use smallpond_exec::pool::WorkerCommand;
 pub use smallpond_exec::scheduler::{Event, Speculation, Stage};
 

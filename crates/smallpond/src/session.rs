@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
-use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions};
+use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions, Udf};
 use smallpond_core::planner::{Planner, PlannerConfig};
 use smallpond_core::task::{JobDirs, ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
-use smallpond_duckdb::DuckDbRunner;
+use smallpond_duckdb::{DuckDbRunner, Plugins};
 use smallpond_exec::pool::{local_resources, LocalPool, WorkerCommand};
 use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::WorkerPool;
@@ -52,6 +52,8 @@ pub struct SessionBuilder {
     speculation: Speculation,
     pool: PoolKind,
     on_event: Option<EventHandler>,
+    plugins: Plugins,
+    job_time: Option<String>,
 }
 
 impl SessionBuilder {
@@ -104,6 +106,19 @@ impl SessionBuilder {
         self
     }
 
+    /// Runtimes for external functions (UDFs, `map_batches`) of tasks that run in this
+    /// process's threads. Worker processes load their own.
+    pub fn plugins(mut self, plugins: Plugins) -> Self {
+        self.plugins = plugins;
+        self
+    }
+
+    /// The time part of a new job's directory name (`<job_time>.<job_id>`); default now (UTC).
+    pub fn job_time(mut self, time: impl Into<String>) -> Self {
+        self.job_time = Some(time.into());
+        self
+    }
+
     pub fn on_event(mut self, handler: impl FnMut(&Event) + Send + 'static) -> Self {
         self.on_event = Some(Box::new(handler));
         self
@@ -141,7 +156,7 @@ impl SessionBuilder {
             memory_bytes: self.memory_bytes.unwrap_or(local_resources().memory_bytes),
         };
         let dirs = JobDirs {
-            root: job_dir(&data_root, &job_id)?,
+            root: job_dir(&data_root, &job_id, self.job_time)?,
         };
         for dir in [
             dirs.config(),
@@ -155,10 +170,10 @@ impl SessionBuilder {
         std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
         let pool: Box<dyn WorkerPool> = match self.pool {
             PoolKind::Threads => Box::new(LocalPool::threads(
-                Arc::new(DuckDbRunner::new(format!(
-                    "thread@{}",
-                    smallpond_duckdb::hostname()
-                ))),
+                Arc::new(
+                    DuckDbRunner::new(format!("thread@{}", smallpond_duckdb::hostname()))
+                        .with_plugins(self.plugins),
+                ),
                 capacity,
             )),
             PoolKind::Processes(command) => Box::new(LocalPool::processes(command, capacity)),
@@ -204,7 +219,7 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
 }
 
 /// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.
-fn job_dir(data_root: &Path, job_id: &JobId) -> Result<PathBuf> {
+fn job_dir(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<PathBuf> {
     std::fs::create_dir_all(data_root).map_err(io(data_root))?;
     let suffix = format!(".{job_id}");
     let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
@@ -220,7 +235,13 @@ fn job_dir(data_root: &Path, job_id: &JobId) -> Result<PathBuf> {
     if let Some(dir) = existing.pop() {
         return Ok(dir);
     }
-    Ok(data_root.join(format!("{}{suffix}", job_time())))
+    let time = time.unwrap_or_else(job_time);
+    if time.is_empty() || time.contains(['/', '\\']) {
+        return Err(
+            PlanError::invalid("job_time", format!("{time:?} cannot be a directory name")).into(),
+        );
+    }
+    Ok(data_root.join(format!("{time}{suffix}")))
 }
 
 fn job_time() -> String {
@@ -301,13 +322,20 @@ impl Inner {
         inputs: Vec<NodeId>,
         query: &str,
         options: TaskOptions,
+        udfs: Vec<Udf>,
     ) -> Result<DataFrame> {
         let node = SqlNode::try_new(inputs, query, options)?;
         let mut state = self.state()?;
-        let (query, inputs) = crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs);
+        // The rewrites move parts of the query into the shuffle, where UDFs are not set up.
+        let (query, inputs) = if udfs.is_empty() {
+            crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs)
+        } else {
+            (query.to_string(), node.inputs.clone())
+        };
         let id = state.plan.add(Node::Sql(SqlNode {
             inputs,
             query,
+            udfs,
             ..node
         }))?;
         drop(state);
@@ -480,6 +508,8 @@ impl Session {
             speculation: Speculation::Enabled,
             pool: PoolKind::Threads,
             on_event: None,
+            plugins: Plugins::new(),
+            job_time: None,
         }
     }
 
@@ -568,6 +598,18 @@ impl Session {
         inputs: &[&DataFrame],
         options: TaskOptions,
     ) -> Result<DataFrame> {
+        self.partial_sql_udfs(query, inputs, options, Vec::new())
+    }
+
+    /// Like [`Session::partial_sql_with`]; the query may call `udfs` (DuckDB extension
+    /// files, or scalar functions of a plugin runtime).
+    pub fn partial_sql_udfs(
+        &self,
+        query: &str,
+        inputs: &[&DataFrame],
+        options: TaskOptions,
+        udfs: Vec<Udf>,
+    ) -> Result<DataFrame> {
         let ids: Vec<NodeId> = inputs.iter().map(|d| d.node()).collect();
         let counts: Vec<usize> = ids
             .iter()
@@ -580,7 +622,7 @@ impl Session {
             }
             .into());
         }
-        self.inner.add_sql(ids, query, options)
+        self.inner.add_sql(ids, query, options, udfs)
     }
 
     /// Computes all given DataFrames in one run (e.g. several `write_parquet_lazy`).

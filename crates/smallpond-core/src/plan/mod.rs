@@ -17,6 +17,7 @@ mod data_source;
 mod evenly_distributed;
 mod hash_partition;
 mod limit;
+mod map_batches;
 mod projection;
 pub mod sql;
 mod union;
@@ -32,6 +33,7 @@ pub use data_source::DataSourceNode;
 pub use evenly_distributed::EvenlyDistributedNode;
 pub use hash_partition::{HashPartitionNode, PartitionMethod};
 pub use limit::LimitNode;
+pub use map_batches::{ExternalFunction, MapBatchesNode, Udf};
 pub use projection::ProjectionNode;
 pub use sql::{placeholders, SqlNode};
 
@@ -94,6 +96,7 @@ pub enum Node {
     HashPartition(HashPartitionNode),
     Sql(SqlNode),
     Limit(LimitNode),
+    MapBatches(MapBatchesNode),
     Projection(ProjectionNode),
     Consolidate(ConsolidateNode),
     Union(UnionNode),
@@ -109,6 +112,7 @@ impl Node {
             Node::HashPartition(n) => vec![n.input],
             Node::Sql(n) => n.inputs.clone(),
             Node::Limit(n) => vec![n.input],
+            Node::MapBatches(n) => vec![n.input],
             Node::Projection(n) => vec![n.input],
             Node::Consolidate(n) => vec![n.input],
             Node::Union(n) => n.inputs.clone(),
@@ -124,6 +128,7 @@ impl Node {
             Node::HashPartition(_) => "HashPartition",
             Node::Sql(_) => "SqlEngine",
             Node::Limit(_) => "Limit",
+            Node::MapBatches(_) => "MapBatches",
             Node::Projection(_) => "Projection",
             Node::Consolidate(_) => "Consolidate",
             Node::Union(_) => "Union",
@@ -150,6 +155,11 @@ impl fmt::Display for Node {
             }
             Node::Sql(n) => write!(f, "SqlEngine({:?})", n.query),
             Node::Limit(n) => write!(f, "Limit({})", n.limit),
+            Node::MapBatches(n) => write!(
+                f,
+                "MapBatches({}:{}, batch_size={})",
+                n.function.runtime, n.function.name, n.batch_size
+            ),
             Node::Projection(n) => write!(f, "Projection({})", n.columns.join(", ")),
             Node::Consolidate(_) => write!(f, "Consolidate"),
             Node::Union(n) => write!(f, "Union({} inputs)", n.inputs.len()),
@@ -224,6 +234,7 @@ impl LogicalPlan {
                 None => 1,
             },
             Node::Projection(n) => self.num_partitions(n.input)?,
+            Node::MapBatches(n) => self.num_partitions(n.input)?,
             Node::Union(n) => {
                 let mut total = 0;
                 for input in &n.inputs {

@@ -9,6 +9,9 @@ pub struct SqlNode {
     pub inputs: Vec<NodeId>,
     pub query: String,
     pub options: crate::plan::TaskOptions,
+    /// Functions the query may call, set up in each task's connection before it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub udfs: Vec<crate::plan::Udf>,
 }
 
 impl SqlNode {
@@ -35,6 +38,7 @@ impl SqlNode {
             inputs,
             query,
             options,
+            udfs: Vec::new(),
         })
     }
 }

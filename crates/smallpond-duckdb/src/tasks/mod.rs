@@ -1,6 +1,7 @@
 //! One module per task kind; each writes its files into the attempt's private directory.
 
 pub mod hash_partition;
+pub mod map_batches;
 pub mod rows_partition;
 pub mod sink;
 pub mod sql;

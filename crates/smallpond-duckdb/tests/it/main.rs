@@ -101,6 +101,7 @@ fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
     let kind = TaskKind::Sql {
         query: "SELECT nope FROM {0}".into(),
         parquet: ParquetOptions::default(),
+        udfs: vec![],
     };
     let err = DuckDbRunner::new("test")
         .run(&attempt(&job, kind, input))

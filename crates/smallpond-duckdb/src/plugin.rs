@@ -1,0 +1,69 @@
+//! Plugins: functions the plan names but that live in another language runtime.
+//!
+//! The plan carries an [`ExternalFunction`] (runtime name + opaque payload); the runner
+//! finds the plugin registered for that runtime and lets it
+//! * register a scalar function in a task's DuckDB connection (SQL UDFs), or
+//! * transform a partition's record batches (`map_batches`).
+//!
+//! The Python extension module registers the `python` plugin; this crate knows no Python.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use duckdb::Connection;
+use smallpond_core::plan::ExternalFunction;
+
+/// What a plugin reports when user code fails: shown to the user as it is.
+pub type PluginError = String;
+
+pub trait Plugin: Send + Sync {
+    /// The `runtime` name in [`ExternalFunction`]s this plugin runs.
+    fn runtime(&self) -> &str;
+
+    /// Registers `function` as a scalar function named `function.name` in `conn`.
+    fn register_scalar(
+        &self,
+        conn: &Connection,
+        function: &ExternalFunction,
+    ) -> Result<(), PluginError>;
+
+    /// Feeds `input` (batches of at most the node's batch size) through `function`,
+    /// calling `emit` for each output batch. Returns the output schema when the plugin
+    /// knows it, which is what an output without any batch is written with.
+    fn map_batches(
+        &self,
+        function: &ExternalFunction,
+        input_schema: SchemaRef,
+        input: &mut dyn Iterator<Item = RecordBatch>,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<(), PluginError>,
+    ) -> Result<Option<SchemaRef>, PluginError>;
+}
+
+/// The plugins of one runner, by runtime name.
+#[derive(Clone, Default)]
+pub struct Plugins(Vec<Arc<dyn Plugin>>);
+
+impl Plugins {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, plugin: Arc<dyn Plugin>) -> Self {
+        self.0.retain(|p| p.runtime() != plugin.runtime());
+        self.0.push(plugin);
+        self
+    }
+
+    pub fn get(&self, runtime: &str) -> crate::Result<&dyn Plugin> {
+        self.0
+            .iter()
+            .find(|p| p.runtime() == runtime)
+            .map(|p| p.as_ref())
+            .ok_or_else(|| {
+                crate::Error::InvalidInput(format!(
+                    "this worker cannot run {runtime} functions (no {runtime} runtime is loaded)"
+                ))
+            })
+    }
+}

@@ -1,0 +1,67 @@
+//! `smallpond._core`: the Python extension module over the smallpond-rs engine.
+//!
+//! ```text
+//!  smallpond (Python: the original API)  ──►  _core.Session / _core.DataFrame  ──►  Rust API
+//!                                                        │
+//!  worker processes: python -m smallpond._worker  ──►  _core.serve_worker  (DuckDB tasks +
+//!                                                        the `python` plugin for functions)
+//! ```
+//! The Python layer only translates arguments and results; planning, scheduling and
+//! execution are the Rust engine's. Every call that runs tasks releases the GIL.
+
+mod plugin;
+mod session;
+
+use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    _core,
+    SmallpondError,
+    pyo3::exceptions::PyException,
+    "A smallpond job or plan failed; the message carries the whole cause chain."
+);
+
+/// A Rust error as a Python exception whose message is the whole cause chain.
+pub(crate) fn py_err(e: smallpond::Error) -> PyErr {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str("\n  caused by: ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    SmallpondError::new_err(text)
+}
+
+/// Runs tasks read from the driver until it closes the pipe. `output_fd` is the protocol
+/// channel (the worker's stdout, duplicated before `sys.stdout` was pointed at stderr, so
+/// that user code that prints cannot corrupt it).
+#[pyfunction]
+fn serve_worker(py: Python<'_>, output_fd: i32) -> PyResult<()> {
+    let path = format!("/proc/self/fd/{output_fd}");
+    let output = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{path}: {e}")))?;
+    let runner =
+        smallpond_duckdb::DuckDbRunner::new(format!("python@{}", smallpond_duckdb::hostname()))
+            .with_plugins(session::plugins());
+    py.detach(|| {
+        let stdin = std::io::stdin();
+        smallpond_exec::pool::serve(&runner, stdin.lock(), std::io::BufWriter::new(output))
+    })
+    .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("worker protocol: {e}")))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("SmallpondError", m.py().get_type::<SmallpondError>())?;
+    m.add_class::<session::Session>()?;
+    m.add_class::<session::DataFrame>()?;
+    m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,478 @@
+//! `_core.Session` and `_core.DataFrame`: thin handles on the Rust API.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use arrow_pyarrow::{FromPyArrow, IntoPyArrow};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use smallpond::{
+    Event, ExternalFunction, ParquetOptions, ParquetReadOptions, Partitioning, Plugins, PoolKind,
+    Speculation, TaskOptions, Udf, WorkerCommand,
+};
+
+use crate::plugin::{PythonPlugin, RUNTIME};
+use crate::py_err;
+
+pub fn plugins() -> Plugins {
+    Plugins::new().with(Arc::new(PythonPlugin))
+}
+
+fn value_error(what: &str, e: impl std::fmt::Display) -> PyErr {
+    pyo3::exceptions::PyValueError::new_err(format!("{what}: {e}"))
+}
+
+#[pyclass(module = "smallpond._core", frozen)]
+pub struct Session {
+    inner: smallpond::Session,
+}
+
+/// Per-node options, from the original's keyword arguments.
+fn task_options(
+    cpu_limit: Option<u32>,
+    memory_limit: Option<u64>,
+    compression: Option<String>,
+    row_group_size: Option<u64>,
+) -> PyResult<TaskOptions> {
+    let default = ParquetOptions::default();
+    let parquet = ParquetOptions::try_new(
+        compression.as_deref().unwrap_or(&default.compression),
+        row_group_size.unwrap_or(default.row_group_size),
+    )
+    .map_err(|e| value_error("invalid option", e))?;
+    if cpu_limit == Some(0) {
+        return Err(value_error("cpu_limit", "must be at least 1"));
+    }
+    Ok(TaskOptions {
+        cpu_limit,
+        memory_limit,
+        parquet,
+    })
+}
+
+fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    match event {
+        Event::JobStarted { stages } => {
+            d.set_item("event", "job_started")?;
+            d.set_item("tasks", stages.iter().map(|s| s.tasks).sum::<usize>())?;
+            let names: Vec<(String, usize)> = stages
+                .iter()
+                .map(|s| (s.node_kind.clone(), s.tasks))
+                .collect();
+            d.set_item("stages", names)?;
+        }
+        Event::TaskStarted {
+            task,
+            node,
+            attempt,
+        } => {
+            d.set_item("event", "task_started")?;
+            d.set_item("task", task.0)?;
+            d.set_item("node", node.0)?;
+            d.set_item("attempt", attempt)?;
+        }
+        Event::TaskFinished {
+            task,
+            node,
+            rows,
+            bytes,
+            reused,
+        } => {
+            d.set_item("event", "task_finished")?;
+            d.set_item("task", task.0)?;
+            d.set_item("node", node.0)?;
+            d.set_item("rows", rows)?;
+            d.set_item("bytes", bytes)?;
+            d.set_item("reused", reused)?;
+        }
+        Event::TaskFailed {
+            task,
+            node,
+            attempt,
+            error,
+            will_retry,
+        } => {
+            d.set_item("event", "task_failed")?;
+            d.set_item("task", task.0)?;
+            d.set_item("node", node.0)?;
+            d.set_item("attempt", attempt)?;
+            d.set_item("error", error.message.clone())?;
+            d.set_item("will_retry", will_retry)?;
+        }
+        Event::TaskSpeculated {
+            task,
+            node,
+            attempt,
+        } => {
+            d.set_item("event", "task_speculated")?;
+            d.set_item("task", task.0)?;
+            d.set_item("node", node.0)?;
+            d.set_item("attempt", attempt)?;
+        }
+        Event::JobFinished { ok } => {
+            d.set_item("event", "job_finished")?;
+            d.set_item("ok", ok)?;
+        }
+    }
+    Ok(d)
+}
+
+fn paths(paths: Vec<String>) -> Vec<PathBuf> {
+    paths.into_iter().map(PathBuf::from).collect()
+}
+
+fn schema_pairs(schema: &[(String, String)]) -> Vec<(&str, &str)> {
+    schema
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect()
+}
+
+/// `pyarrow.Table` (or anything with the Arrow stream interface) to record batches.
+fn batches_of(table: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
+    let table = arrow_pyarrow::Table::from_pyarrow_bound(table)?;
+    let (batches, schema) = table.into_inner();
+    if batches.is_empty() {
+        // Keep the columns of an empty table: one empty batch carries the schema.
+        return Ok(vec![RecordBatch::new_empty(schema)]);
+    }
+    Ok(batches)
+}
+
+#[pymethods]
+impl Session {
+    #[new]
+    #[pyo3(signature = (*, data_root=None, job_id=None, job_time=None, num_executors=None,
+        memory_limit=None, max_attempts=None, fault_inject_prob=None, speculation=None,
+        worker_command=None, worker_env=None, on_event=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        data_root: Option<String>,
+        job_id: Option<String>,
+        job_time: Option<String>,
+        num_executors: Option<u32>,
+        memory_limit: Option<u64>,
+        max_attempts: Option<u32>,
+        fault_inject_prob: Option<f64>,
+        speculation: Option<String>,
+        worker_command: Option<Vec<String>>,
+        worker_env: Option<Vec<(String, String)>>,
+        on_event: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let mut b = smallpond::Session::builder().plugins(plugins());
+        if let Some(v) = data_root {
+            b = b.data_root(v);
+        }
+        if let Some(v) = job_id {
+            b = b.job_id(v);
+        }
+        if let Some(v) = job_time {
+            b = b.job_time(v);
+        }
+        if let Some(v) = num_executors {
+            b = b.num_executors(v);
+        }
+        if let Some(v) = memory_limit {
+            b = b.memory_limit(v);
+        }
+        if let Some(v) = max_attempts {
+            b = b.max_attempts(v);
+        }
+        if let Some(v) = fault_inject_prob {
+            b = b.fault_inject_prob(v);
+        }
+        if let Some(v) = speculation {
+            let mode: Speculation = v.parse().map_err(|e| value_error("speculation", e))?;
+            b = b.speculation(mode);
+        }
+        if let Some(mut cmd) = worker_command {
+            if cmd.is_empty() {
+                return Err(value_error("worker_command", "is empty"));
+            }
+            let program = PathBuf::from(cmd.remove(0));
+            b = b.pool(PoolKind::Processes(WorkerCommand {
+                program,
+                args: cmd,
+                env: worker_env.unwrap_or_default(),
+            }));
+        }
+        if let Some(callback) = on_event {
+            b = b.on_event(move |event| {
+                Python::attach(|py| {
+                    let result =
+                        event_dict(py, event).and_then(|d| callback.call1(py, (d,)).map(|_| ()));
+                    if let Err(e) = result {
+                        // A broken progress display must not fail the job.
+                        e.print(py);
+                    }
+                })
+            });
+        }
+        let inner = b.build().map_err(py_err)?;
+        Ok(Self { inner })
+    }
+
+    #[getter]
+    fn job_id(&self) -> String {
+        self.inner.job_id().to_string()
+    }
+
+    #[getter]
+    fn job_dir(&self) -> String {
+        self.inner.job_dir().display().to_string()
+    }
+
+    #[pyo3(signature = (paths, recursive=false, columns=None, union_by_name=false))]
+    fn read_parquet(
+        &self,
+        paths: Vec<String>,
+        recursive: bool,
+        columns: Option<Vec<String>>,
+        union_by_name: bool,
+    ) -> PyResult<DataFrame> {
+        let options = ParquetReadOptions {
+            recursive,
+            columns,
+            union_by_name,
+        };
+        self.inner
+            .read_parquet_with(&self::paths(paths), options)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn read_csv(
+        &self,
+        paths: Vec<String>,
+        schema: Vec<(String, String)>,
+        delim: char,
+    ) -> PyResult<DataFrame> {
+        self.inner
+            .read_csv(&self::paths(paths), &schema_pairs(&schema), delim)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn read_json(&self, paths: Vec<String>, schema: Vec<(String, String)>) -> PyResult<DataFrame> {
+        self.inner
+            .read_json(&self::paths(paths), &schema_pairs(&schema))
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    #[allow(clippy::wrong_self_convention)] // the original API's name
+    fn from_arrow(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<DataFrame> {
+        let batches = batches_of(table)?;
+        py.detach(|| self.inner.from_arrow(&batches))
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples.
+    #[pyo3(signature = (query, inputs, cpu_limit=None, memory_limit=None, compression=None,
+        row_group_size=None, udfs=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn partial_sql(
+        &self,
+        query: &str,
+        inputs: Vec<PyRef<'_, DataFrame>>,
+        cpu_limit: Option<u32>,
+        memory_limit: Option<u64>,
+        compression: Option<String>,
+        row_group_size: Option<u64>,
+        udfs: Vec<(String, String, String)>,
+    ) -> PyResult<DataFrame> {
+        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        let udfs = udfs
+            .into_iter()
+            .map(|(kind, name, payload)| match kind.as_str() {
+                "extension" => Ok(Udf::Extension(PathBuf::from(payload))),
+                RUNTIME => Ok(Udf::Scalar(ExternalFunction {
+                    runtime: RUNTIME.into(),
+                    name,
+                    payload,
+                })),
+                other => Err(value_error("udfs", format!("unknown UDF kind {other:?}"))),
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
+        self.inner
+            .partial_sql_udfs(query, &dfs, options, udfs)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn wait(&self, py: Python<'_>, dfs: Vec<PyRef<'_, DataFrame>>) -> PyResult<()> {
+        let dfs: Vec<smallpond::DataFrame> = dfs.iter().map(|d| d.inner.clone()).collect();
+        py.detach(|| {
+            let refs: Vec<&smallpond::DataFrame> = dfs.iter().collect();
+            self.inner.wait(&refs)
+        })
+        .map_err(py_err)
+    }
+
+    fn graph(&self) -> PyResult<String> {
+        self.inner.graph().map_err(py_err)
+    }
+
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.shutdown()).map_err(py_err)
+    }
+}
+
+#[pyclass(module = "smallpond._core", frozen)]
+pub struct DataFrame {
+    inner: smallpond::DataFrame,
+}
+
+impl From<smallpond::DataFrame> for DataFrame {
+    fn from(inner: smallpond::DataFrame) -> Self {
+        Self { inner }
+    }
+}
+
+fn table<'py>(
+    py: Python<'py>,
+    schema: Option<arrow::datatypes::SchemaRef>,
+    batches: Vec<RecordBatch>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let schema = match (schema, batches.first()) {
+        (Some(s), _) => s,
+        (None, Some(b)) => b.schema(),
+        (None, None) => Arc::new(arrow::datatypes::Schema::empty()),
+    };
+    arrow_pyarrow::Table::try_new(batches, schema)
+        .map_err(|e| value_error("result", e))?
+        .into_pyarrow(py)
+}
+
+#[pymethods]
+impl DataFrame {
+    fn num_partitions(&self) -> PyResult<usize> {
+        self.inner.num_partitions().map_err(py_err)
+    }
+
+    /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column.
+    #[pyo3(signature = (npartitions, how, columns=Vec::new(), cpu_limit=None, memory_limit=None,
+        compression=None, row_group_size=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn repartition(
+        &self,
+        npartitions: i64,
+        how: &str,
+        columns: Vec<String>,
+        cpu_limit: Option<u32>,
+        memory_limit: Option<u64>,
+        compression: Option<String>,
+        row_group_size: Option<u64>,
+    ) -> PyResult<DataFrame> {
+        if npartitions < 1 || npartitions > i64::from(u32::MAX) {
+            return Err(value_error(
+                "npartitions",
+                format!("must be at least 1, got {npartitions}"),
+            ));
+        }
+        let how = match how {
+            "files" => Partitioning::Files,
+            "rows" => Partitioning::Rows,
+            "hash" => Partitioning::Hash(columns),
+            "column" => match columns.as_slice() {
+                [one] => Partitioning::Column(one.clone()),
+                _ => return Err(value_error("by", "needs exactly one column")),
+            },
+            "random" => Partitioning::Random,
+            other => return Err(value_error("how", format!("unknown method {other:?}"))),
+        };
+        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        self.inner
+            .repartition_with(npartitions as u32, how, options)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn random_shuffle(&self) -> PyResult<DataFrame> {
+        self.inner
+            .random_shuffle()
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    /// Streams partitions through a pickled `smallpond._runtime` function object.
+    #[pyo3(signature = (name, payload, batch_size, cpu_limit=None, memory_limit=None,
+        compression=None, row_group_size=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn map_batches(
+        &self,
+        name: String,
+        payload: String,
+        batch_size: u64,
+        cpu_limit: Option<u32>,
+        memory_limit: Option<u64>,
+        compression: Option<String>,
+        row_group_size: Option<u64>,
+    ) -> PyResult<DataFrame> {
+        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        let function = ExternalFunction {
+            runtime: RUNTIME.into(),
+            name,
+            payload,
+        };
+        self.inner
+            .map_batches(function, batch_size, options)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn limit(&self, n: u64) -> PyResult<DataFrame> {
+        self.inner.limit(n).map(DataFrame::from).map_err(py_err)
+    }
+
+    fn union(&self, others: Vec<PyRef<'_, DataFrame>>) -> PyResult<DataFrame> {
+        let refs: Vec<&smallpond::DataFrame> = others.iter().map(|d| &d.inner).collect();
+        self.inner.union(&refs).map(DataFrame::from).map_err(py_err)
+    }
+
+    fn write_parquet_lazy(&self, path: &str) -> PyResult<DataFrame> {
+        self.inner
+            .write_parquet_lazy(path)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    fn compute(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.inner.compute()).map_err(py_err)
+    }
+
+    fn is_computed(&self) -> bool {
+        self.inner.is_computed()
+    }
+
+    fn recompute(&self) -> PyResult<DataFrame> {
+        self.inner.recompute().map(DataFrame::from).map_err(py_err)
+    }
+
+    fn count(&self, py: Python<'_>) -> PyResult<u64> {
+        py.detach(|| self.inner.count()).map_err(py_err)
+    }
+
+    /// A `pyarrow.Table` of all rows (or the first `limit`).
+    #[pyo3(signature = (limit=None))]
+    fn to_arrow<'py>(&self, py: Python<'py>, limit: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
+        let (schema, batches) = py
+            .detach(|| self.inner.to_arrow_table(limit))
+            .map_err(py_err)?;
+        table(py, schema, batches)
+    }
+
+    /// Paths of the computed partitions' files, one list per partition.
+    fn files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let files = py.detach(|| self.inner.files()).map_err(py_err)?;
+        let lists: Vec<Vec<String>> = files
+            .into_iter()
+            .map(|p| p.into_iter().map(|f| f.display().to_string()).collect())
+            .collect();
+        PyList::new(py, lists)
+    }
+}

@@ -1,0 +1,60 @@
+"""smallpond on a Rust core: the original smallpond API, planned, scheduled and run on
+DuckDB by the smallpond-rs engine.
+
+    import smallpond
+    sp = smallpond.init()
+    df = sp.read_parquet("prices/*.parquet")
+    df = df.repartition(3, hash_by="ticker")
+    df = sp.partial_sql("SELECT ticker, min(price), max(price) FROM {0} GROUP BY ticker", df)
+    df.write_parquet("output/")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from smallpond._core import SmallpondError
+from smallpond._core import __version__ as _core_version
+from smallpond.dataframe import DataFrame, Session
+from smallpond.udf import UDFType, udf
+
+__version__ = _core_version
+__all__ = ["init", "Session", "DataFrame", "SmallpondError", "UDFType", "udf"]
+
+
+def init(
+    job_id: Optional[str] = None,
+    job_time: Any = None,
+    job_name: Optional[str] = None,
+    data_root: Optional[str] = None,
+    num_executors: Optional[int] = None,
+    ray_address: Optional[str] = None,
+    bind_numa_node: Optional[bool] = None,
+    platform: Optional[str] = None,
+    **kwargs: Any,
+) -> Session:
+    """Starts a session on the embedded engine (no services; milliseconds).
+
+    Every argument is optional and, as in the original, the environment overrides it:
+    ``SP_JOBID``, ``SP_JOB_TIME``, ``SP_JOB_NAME``, ``SP_DATA_ROOT``, ``SP_NUM_EXECUTORS``
+    (concurrent tasks; default all cores), ``SP_RAY_ADDRESS``, ``SP_PLATFORM``.
+    Keyword options: ``fault_inject_prob``, ``memory_limit`` (bytes), ``max_fail_count`` /
+    ``max_attempts``, ``speculative_exec`` (``disable|enable|aggressive``), ``progress``
+    (show a progress bar; default on a terminal or notebook) and ``pool``
+    (``processes``, the default, or ``threads``). Shut down at interpreter exit.
+    """
+    import atexit
+
+    session = Session(
+        job_id=job_id,
+        job_time=job_time,
+        job_name=job_name,
+        data_root=data_root,
+        num_executors=num_executors,
+        ray_address=ray_address,
+        bind_numa_node=bind_numa_node,
+        platform=platform,
+        **kwargs,
+    )
+    atexit.register(session.shutdown)
+    return session

@@ -1,0 +1,208 @@
+"""What runs inside tasks: Python functions over Arrow data.
+
+The driver pickles one of the objects below (with cloudpickle, so lambdas and closures
+travel) into the plan; the Rust worker calls ``load`` once per payload and then
+``apply``/``finish`` for ``map_batches`` tasks or ``call_batch`` for scalar UDFs.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Callable, Dict, List, Optional
+
+import pyarrow as pa
+
+_cache: Dict[str, Any] = {}
+
+
+def dumps(obj: Any, what: str) -> str:
+    """Pickles ``obj`` for the plan; an unpicklable function gets an error naming it."""
+    import cloudpickle
+
+    try:
+        return base64.b64encode(cloudpickle.dumps(obj)).decode("ascii")
+    except Exception as e:  # cloudpickle raises many kinds (TypeError, PicklingError, ...)
+        raise TypeError(
+            f"{what} cannot be sent to worker processes: it is not picklable "
+            f"({type(e).__name__}: {e}). Functions must not capture locks, open files, "
+            f"sockets or similar objects."
+        ) from e
+
+
+def load(payload: str) -> Any:
+    obj = _cache.get(payload)
+    if obj is None:
+        import pickle
+
+        obj = pickle.loads(base64.b64decode(payload))
+        _cache[payload] = obj
+    return obj
+
+
+def _to_batches(table: pa.Table) -> List[pa.RecordBatch]:
+    return [b for b in table.to_batches() if b.num_rows > 0]
+
+
+class BatchFunction:
+    """A user function over a partition's rows, applied batch by batch.
+
+    mode: ``map`` (row dict -> row dict), ``flat_map`` (row dict -> list of row dicts),
+    ``filter`` (row dict -> bool) or ``map_batches`` (pyarrow.Table -> pyarrow.Table).
+    """
+
+    def __init__(self, mode: str, func: Callable, schema: Optional[pa.Schema] = None):
+        self.mode = mode
+        self.func = func
+        self.schema = schema
+        self._seen: Optional[pa.Schema] = None
+
+    def _rows_to_table(self, rows: List[Any]) -> pa.Table:
+        if rows and not isinstance(rows[0], dict):
+            raise TypeError(
+                f"{self.mode} function {_name(self.func)} must return "
+                f"{'a dict' if self.mode == 'map' else 'dicts'} (one per output row), "
+                f"got {type(rows[0]).__name__}"
+            )
+        schema = self.schema or self._seen
+        table = pa.Table.from_pylist(rows, schema=schema)
+        if schema is None and rows:
+            self._seen = table.schema
+        return table
+
+    def apply(self, batch: pa.RecordBatch) -> List[pa.RecordBatch]:
+        if self.mode == "map":
+            rows = [self.func(row) for row in batch.to_pylist()]
+            return _to_batches(self._rows_to_table(rows))
+        if self.mode == "flat_map":
+            rows = []
+            for row in batch.to_pylist():
+                out = self.func(row)
+                if isinstance(out, dict):
+                    raise TypeError(
+                        f"flat_map function {_name(self.func)} must return a list of dicts, got a dict"
+                    )
+                rows.extend(out)
+            return _to_batches(self._rows_to_table(rows))
+        if self.mode == "filter":
+            mask = pa.array([bool(self.func(row)) for row in batch.to_pylist()], pa.bool_())
+            out = batch.filter(mask)
+            return [out] if out.num_rows else []
+        if self.mode == "map_batches":
+            result = self.func(pa.Table.from_batches([batch]))
+            if isinstance(result, pa.RecordBatch):
+                result = pa.Table.from_batches([result])
+            if not isinstance(result, pa.Table):
+                raise TypeError(
+                    f"map_batches function {_name(self.func)} must return a pyarrow.Table, "
+                    f"got {type(result).__name__}"
+                )
+            if self._seen is None:
+                self._seen = result.schema
+            elif result.schema != self._seen:
+                try:
+                    result = result.cast(self._seen)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as e:
+                    raise TypeError(
+                        f"map_batches function {_name(self.func)} returned tables with "
+                        f"different schemas: {self._seen} and {result.schema}"
+                    ) from e
+            return _to_batches(result)
+        raise ValueError(f"unknown batch function mode {self.mode!r}")
+
+    def finish(self, input_schema: pa.Schema) -> Optional[pa.Schema]:
+        """The output schema, needed when no rows came out."""
+        if self.mode == "filter":
+            return input_schema
+        if self.schema is not None:
+            return self.schema
+        if self._seen is not None:
+            return self._seen
+        if self.mode == "map_batches":
+            try:
+                result = self.func(input_schema.empty_table())
+                if isinstance(result, (pa.Table, pa.RecordBatch)):
+                    return result.schema
+            except Exception:
+                return None
+        return None
+
+
+# DuckDB type names to Arrow types, for UDF results.
+_ARROW_TYPES = {
+    "BOOLEAN": pa.bool_(),
+    "TINYINT": pa.int8(),
+    "SMALLINT": pa.int16(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "UTINYINT": pa.uint8(),
+    "USMALLINT": pa.uint16(),
+    "UINTEGER": pa.uint32(),
+    "UBIGINT": pa.uint64(),
+    "FLOAT": pa.float32(),
+    "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(),
+    "BLOB": pa.binary(),
+    "DATE": pa.date32(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "TIMESTAMP_MS": pa.timestamp("ms"),
+    "TIMESTAMP_NS": pa.timestamp("ns"),
+    "TIMESTAMP_S": pa.timestamp("s"),
+}
+
+
+def arrow_type(name: str) -> pa.DataType:
+    name = name.strip().upper()
+    if name.startswith("LIST(") and name.endswith(")"):
+        return pa.list_(arrow_type(name[5:-1]))
+    if name.endswith("[]"):
+        return pa.list_(arrow_type(name[:-2]))
+    try:
+        return _ARROW_TYPES[name]
+    except KeyError:
+        raise TypeError(f"UDF type {name} is not supported") from None
+
+
+class ScalarUdf:
+    """A Python scalar function callable from SQL (see ``smallpond.udf``)."""
+
+    def __init__(
+        self,
+        name: str,
+        func: Callable,
+        params: List[str],
+        return_type: str,
+        use_arrow_type: bool = False,
+    ):
+        self.name = name
+        self.func = func
+        self.params = params
+        self.return_type = return_type
+        self.use_arrow_type = use_arrow_type
+        self._arrow_return = arrow_type(return_type)
+
+    def call_batch(self, batch: pa.RecordBatch) -> pa.Array:
+        if self.use_arrow_type:
+            out = self.func(*batch.columns)
+            if isinstance(out, pa.ChunkedArray):
+                out = out.combine_chunks()
+            return out
+        columns = [c.to_pylist() for c in batch.columns]
+        if columns:
+            # DuckDB's default NULL handling: any NULL argument gives NULL.
+            values = [
+                None if any(a is None for a in args) else self.func(*args)
+                for args in zip(*columns)
+            ]
+        else:
+            values = [self.func() for _ in range(batch.num_rows)]
+        return pa.array(values, type=self._arrow_return)
+
+
+def _name(func: Any) -> str:
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+
+
+def function_name(func: Any) -> str:
+    module = getattr(func, "__module__", None)
+    name = _name(func)
+    return f"{module}.{name}" if module and module != "__main__" else name

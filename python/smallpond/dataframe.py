@@ -1,0 +1,452 @@
+"""The original smallpond API (``Session``, ``DataFrame``) on the smallpond-rs engine.
+
+Everything here only translates arguments and results: the Rust core (``smallpond._core``)
+plans, schedules and runs the tasks on DuckDB. Python functions given to ``map``,
+``filter``, ``flat_map`` and ``map_batches`` are pickled and run in worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, List, Optional, Union
+
+import pyarrow as pa
+
+from smallpond import _core, _runtime
+from smallpond._progress import Progress
+from smallpond.udf import UdfSpec, to_core
+
+SmallpondError = _core.SmallpondError
+
+# Options of the original's nodes that have no effect here (the engine decides), accepted
+# so that existing scripts run unchanged.
+_IGNORED_NODE_OPTIONS = {
+    "parquet_dictionary_encoding",
+    "parquet_compression_level",
+    "output_name",
+    "output_path",
+    "gpu_limit",
+    "per_thread_output",
+    "materialize_output",
+    "materialize_in_memory",
+    "relax_memory_if_oom",
+    "batched_processing",
+    "enable_temp_directory",
+    "cpu_overcommit_ratio",
+    "memory_overcommit_ratio",
+    "dimension",
+    "nested",
+    "engine_type",
+    "shuffle_only",
+    "drop_partition_column",
+    "use_parquet_writer",
+    "hive_partitioning",
+    "use_duckdb_reader",
+}
+
+_IGNORED_SESSION_OPTIONS = {
+    "memory_allocator",
+    "_remove_output_root",
+    "enable_profiling",
+    "enable_diagnostic_metrics",
+    "enable_sched_state_dump",
+    "remove_empty_parquet",
+    "skip_task_with_empty_input",
+    "console_log_level",
+    "file_log_level",
+    "disable_log_rotation",
+    "output_path",
+    "shared_log_root",
+}
+
+
+def _node_options(kwargs: Dict[str, Any], what: str, allow_udfs: bool = False) -> Dict[str, Any]:
+    """The original's node keyword options, as ``_core`` arguments."""
+    out: Dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key == "cpu_limit":
+            out["cpu_limit"] = None if value is None else int(value)
+        elif key == "memory_limit":
+            out["memory_limit"] = None if value is None else int(value)
+        elif key == "parquet_row_group_size":
+            out["row_group_size"] = None if value is None else int(value)
+        elif key == "parquet_compression":
+            out["compression"] = None if value is None else str(value).lower()
+        elif key == "udfs" and allow_udfs:
+            out["udfs"] = to_core(value)
+        elif key in ("extension_paths",) and allow_udfs:
+            out.setdefault("udfs", []).extend(to_core(list(value or [])))
+        elif key in _IGNORED_NODE_OPTIONS:
+            continue
+        else:
+            raise TypeError(f"{what}() got an unexpected keyword argument {key!r}")
+    return out
+
+
+def _paths(paths: Union[str, os.PathLike, List[Union[str, os.PathLike]]]) -> List[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    if not isinstance(paths, (list, tuple)):
+        raise TypeError(f"paths must be a path or a list of paths, got {type(paths).__name__}")
+    return [os.fspath(p) for p in paths]
+
+
+def _schema_pairs(schema: Any, what: str) -> List[tuple]:
+    if isinstance(schema, dict):
+        return [(str(k), str(v)) for k, v in schema.items()]
+    if isinstance(schema, pa.Schema):
+        raise TypeError(f"{what}: give the schema as {{column: DuckDB type}}, not a pyarrow.Schema")
+    if isinstance(schema, (list, tuple)):
+        return [(str(k), str(v)) for k, v in schema]
+    raise TypeError(f"{what}: schema must be a dict of column name to DuckDB type")
+
+
+def _job_time(value: Any) -> Optional[str]:
+    if value is None:
+        value = os.environ.get("SP_JOB_TIME") or None
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, (int, float)):
+        value = datetime.fromtimestamp(value, tz=timezone.utc)
+    if not isinstance(value, datetime):
+        raise TypeError(f"job_time must be a datetime, a timestamp or an ISO string, got {value!r}")
+    return value.strftime("%Y-%m-%d-%H-%M-%S")
+
+
+class Session:
+    """A smallpond session: one job directory, one pool of workers, DataFrames that share
+    computed results. Create it with ``smallpond.init()``."""
+
+    def __init__(
+        self,
+        job_id: Optional[str] = None,
+        job_time: Any = None,
+        job_name: Optional[str] = None,
+        data_root: Optional[str] = None,
+        num_executors: Optional[int] = None,
+        ray_address: Optional[str] = None,
+        bind_numa_node: Optional[bool] = None,
+        platform: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        ray_address = os.environ.get("SP_RAY_ADDRESS") or ray_address
+        if ray_address:
+            raise NotImplementedError(
+                f"ray_address={ray_address!r}: running on a Ray cluster is not supported yet; "
+                "unset it (and SP_RAY_ADDRESS) to run on the embedded engine"
+            )
+        platform = os.environ.get("SP_PLATFORM") or platform
+        if platform not in (None, "", "local", "default"):
+            raise ValueError(f"platform {platform!r} is not supported; use the default (local)")
+        self.job_name = (
+            os.environ.get("SP_JOB_NAME")
+            or job_name
+            or os.path.basename(sys.argv[0] if sys.argv and sys.argv[0] else "smallpond")
+        )
+        if os.environ.get("SP_NUM_EXECUTORS"):
+            num_executors = None  # the environment wins, as in the original; _core reads it
+        if num_executors is not None and int(num_executors) < 0:
+            raise ValueError(f"num_executors must not be negative, got {num_executors}")
+        options: Dict[str, Any] = {}
+        progress = kwargs.pop("progress", None)
+        pool = kwargs.pop("pool", "processes")
+        for key, value in kwargs.items():
+            if key == "fault_inject_prob":
+                options["fault_inject_prob"] = float(value)
+            elif key == "memory_limit":
+                options["memory_limit"] = int(value)
+            elif key == "max_attempts":
+                options["max_attempts"] = int(value)
+            elif key == "max_fail_count":
+                options["max_attempts"] = int(value) + 1
+            elif key == "speculative_exec":
+                options["speculation"] = str(value)
+            elif key in _IGNORED_SESSION_OPTIONS:
+                continue
+            else:
+                raise TypeError(f"init() got an unexpected keyword argument {key!r}")
+        if pool == "processes":
+            options["worker_command"] = [sys.executable, "-m", "smallpond._worker"]
+            path = [p or os.getcwd() for p in sys.path]
+            options["worker_env"] = [("PYTHONPATH", os.pathsep.join(path))]
+        elif pool != "threads":
+            raise ValueError(f"pool must be 'processes' or 'threads', got {pool!r}")
+        self._progress = Progress(progress, label=self.job_name)
+        self._core = _core.Session(
+            data_root=os.environ.get("SP_DATA_ROOT") or data_root,
+            job_id=os.environ.get("SP_JOBID") or job_id,
+            job_time=_job_time(job_time),
+            num_executors=int(num_executors) if num_executors else None,
+            on_event=self._progress,
+            **options,
+        )
+        self._shutdown = False
+
+    @property
+    def job_id(self) -> str:
+        return self._core.job_id
+
+    @property
+    def job_dir(self) -> str:
+        return self._core.job_dir
+
+    def __repr__(self) -> str:
+        return f"Session(job_id={self.job_id!r}, job_dir={self.job_dir!r})"
+
+    # sources
+
+    def read_parquet(
+        self,
+        paths: Union[str, List[str]],
+        recursive: bool = False,
+        columns: Optional[List[str]] = None,
+        union_by_name: bool = False,
+    ) -> "DataFrame":
+        """Parquet files: paths, globs or directories."""
+        return DataFrame(
+            self, self._core.read_parquet(_paths(paths), recursive, columns, union_by_name)
+        )
+
+    def read_csv(
+        self, paths: Union[str, List[str]], schema: Dict[str, str], delim: str = ","
+    ) -> "DataFrame":
+        """CSV files (no header line) with ``schema`` = {column: DuckDB type}."""
+        if not isinstance(delim, str) or len(delim) != 1:
+            raise ValueError(f"delim must be a single character, got {delim!r}")
+        return DataFrame(
+            self, self._core.read_csv(_paths(paths), _schema_pairs(schema, "read_csv"), delim)
+        )
+
+    def read_json(self, paths: Union[str, List[str]], schema: Dict[str, str]) -> "DataFrame":
+        """Newline-delimited JSON files with ``schema`` = {column: DuckDB type}."""
+        return DataFrame(
+            self, self._core.read_json(_paths(paths), _schema_pairs(schema, "read_json"))
+        )
+
+    def from_items(self, items: List[Any]) -> "DataFrame":
+        """Python objects: dicts become rows, anything else a column ``item``."""
+        if not isinstance(items, list):
+            raise TypeError(f"items must be a list, got {type(items).__name__}")
+        if not items:
+            raise ValueError("items must not be empty")
+        if isinstance(items[0], dict):
+            return self.from_arrow(pa.Table.from_pylist(items))
+        return self.from_arrow(pa.table({"item": items}))
+
+    def from_pandas(self, df: Any) -> "DataFrame":
+        return self.from_arrow(pa.Table.from_pandas(df, preserve_index=False))
+
+    def from_arrow(self, table: Union[pa.Table, pa.RecordBatch]) -> "DataFrame":
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if not isinstance(table, pa.Table):
+            raise TypeError(f"from_arrow needs a pyarrow.Table, got {type(table).__name__}")
+        return DataFrame(self, self._core.from_arrow(table))
+
+    # SQL
+
+    def partial_sql(self, query: str, *inputs: "DataFrame", **kwargs: Any) -> "DataFrame":
+        """Runs ``query`` on every partition; ``{0}``, ``{1}``... are the inputs' partitions
+        (which must have equal partition counts). Without inputs the query runs once."""
+        for i in inputs:
+            if not isinstance(i, DataFrame):
+                raise TypeError(f"partial_sql inputs must be DataFrames, got {type(i).__name__}")
+        options = _node_options(kwargs, "partial_sql", allow_udfs=True)
+        return DataFrame(self, self._core.partial_sql(query, [i._df for i in inputs], **options))
+
+    # actions
+
+    def wait(self, *dfs: "DataFrame") -> None:
+        """Computes all the given DataFrames in one run."""
+        self._core.wait([d._df for d in dfs])
+
+    def graph(self) -> str:
+        """The logical plan of every DataFrame built so far, one node per line."""
+        return self._core.graph()
+
+    def shutdown(self) -> None:
+        """Stops the workers and cleans up the job's temporary files (also at exit)."""
+        if not self._shutdown:
+            self._shutdown = True
+            self._core.shutdown()
+
+
+def _by_list(by: Union[str, List[str]]) -> List[str]:
+    return [by] if isinstance(by, str) else list(by)
+
+
+class DataFrame:
+    """A lazy, partitioned table. Operations build a plan; actions (``count``,
+    ``take``, ``to_arrow``, ``write_parquet``, ...) run it, and results stay cached."""
+
+    def __init__(self, session: Session, df: Any) -> None:
+        self.session = session
+        self._df = df
+
+    def _new(self, df: Any) -> "DataFrame":
+        return DataFrame(self.session, df)
+
+    def _sql(self, query: str, kwargs: Dict[str, Any], what: str) -> "DataFrame":
+        options = _node_options(kwargs, what, allow_udfs=True)
+        return self._new(self.session._core.partial_sql(query, [self._df], **options))
+
+    def _batches(self, mode: str, func: Callable, schema: Optional[pa.Schema],
+                 batch_size: int, kwargs: Dict[str, Any], what: str) -> "DataFrame":
+        if schema is not None and not isinstance(schema, pa.Schema):
+            raise TypeError(f"{what}: schema must be a pyarrow.Schema, got {type(schema).__name__}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        options = _node_options(kwargs, what)
+        name = _runtime.function_name(func)
+        payload = _runtime.dumps(
+            _runtime.BatchFunction(mode, func, schema), f"{what} function {name}"
+        )
+        return self._new(self._df.map_batches(name, payload, int(batch_size), **options))
+
+    def __repr__(self) -> str:
+        return f"DataFrame({self._df.num_partitions()} partitions)"
+
+    @property
+    def num_partitions(self) -> int:
+        return self._df.num_partitions()
+
+    # partitioning
+
+    def repartition(
+        self,
+        npartitions: int,
+        hash_by: Union[str, List[str], None] = None,
+        by: Optional[str] = None,
+        by_rows: bool = False,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """``repartition(n)`` evenly by files, ``by_rows=True`` evenly by rows,
+        ``hash_by=cols`` by hash of columns, ``by=col`` by a partition-index column."""
+        if by is not None and hash_by is not None:
+            raise ValueError("cannot specify both by and hash_by")
+        random = bool(kwargs.pop("random_shuffle", False))
+        options = _node_options(kwargs, "repartition")
+        if by is not None:
+            how, columns = "column", [by]
+        elif hash_by is not None:
+            how, columns = "hash", _by_list(hash_by)
+        elif random:
+            how, columns = "random", []
+        else:
+            how, columns = ("rows" if by_rows else "files"), []
+        return self._new(self._df.repartition(int(npartitions), how, columns, **options))
+
+    def random_shuffle(self, **kwargs: Any) -> "DataFrame":
+        """Every row to a random partition, rows shuffled within partitions."""
+        _node_options(kwargs, "random_shuffle")
+        return self._new(self._df.random_shuffle())
+
+    def partial_sort(self, by: Union[str, List[str]], **kwargs: Any) -> "DataFrame":
+        """Sorts each partition, e.g. ``by=['a', 'b desc']``."""
+        cols = _by_list(by)
+        if not cols:
+            raise ValueError("partial_sort needs at least one column")
+        return self._sql(f"select * from {{0}} order by {', '.join(cols)}", kwargs, "partial_sort")
+
+    # row operations
+
+    def filter(self, sql_or_func: Union[str, Callable[[Dict[str, Any]], bool]], **kwargs: Any) -> "DataFrame":
+        """Keeps rows where a SQL predicate holds, or where ``func(row_dict)`` is true."""
+        if isinstance(sql_or_func, str):
+            return self._sql(f"select * from {{0}} where ({sql_or_func})", kwargs, "filter")
+        if callable(sql_or_func):
+            return self._batches("filter", sql_or_func, None, 122880, kwargs, "filter")
+        raise ValueError("condition must be a SQL expression or a predicate function")
+
+    def map(
+        self,
+        sql_or_func: Union[str, Callable[[Dict[str, Any]], Dict[str, Any]]],
+        *,
+        schema: Optional[pa.Schema] = None,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """``map('a + b AS c')`` (SQL select list, may call ``udfs``) or
+        ``map(lambda row: {...})`` (row dict to row dict; ``schema`` optional)."""
+        if isinstance(sql_or_func, str):
+            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, "map")
+        if callable(sql_or_func):
+            return self._batches("map", sql_or_func, schema, 122880, kwargs, "map")
+        raise ValueError(f"must be a SQL expression or a function: {sql_or_func!r}")
+
+    def flat_map(
+        self,
+        sql_or_func: Union[str, Callable[[Dict[str, Any]], List[Dict[str, Any]]]],
+        *,
+        schema: Optional[pa.Schema] = None,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """``flat_map('unnest(...) AS c')`` or ``flat_map(lambda row: [{...}, ...])``."""
+        if isinstance(sql_or_func, str):
+            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, "flat_map")
+        if callable(sql_or_func):
+            return self._batches("flat_map", sql_or_func, schema, 122880, kwargs, "flat_map")
+        raise ValueError(f"must be a SQL expression or a function: {sql_or_func!r}")
+
+    def map_batches(
+        self,
+        func: Callable[[pa.Table], pa.Table],
+        *,
+        batch_size: int = 122880,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """``func(pyarrow.Table) -> pyarrow.Table`` on batches of at most ``batch_size`` rows."""
+        if not callable(func):
+            raise TypeError(f"map_batches needs a function, got {type(func).__name__}")
+        return self._batches("map_batches", func, None, batch_size, kwargs, "map_batches")
+
+    def limit(self, limit: int) -> "DataFrame":
+        """At most ``limit`` rows, in one partition."""
+        if int(limit) < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        return self._new(self._df.limit(int(limit)))
+
+    # output
+
+    def write_parquet(self, path: str) -> None:
+        """Writes Parquet files into directory ``path`` (complete or not at all)."""
+        self.write_parquet_lazy(path).compute()
+
+    def write_parquet_lazy(self, path: str) -> "DataFrame":
+        """A DataFrame that writes ``path`` when computed (see ``Session.wait``)."""
+        return self._new(self._df.write_parquet_lazy(os.path.abspath(os.fspath(path))))
+
+    # actions
+
+    def compute(self) -> None:
+        self._df.compute()
+
+    def is_computed(self) -> bool:
+        return self._df.is_computed()
+
+    def recompute(self) -> "DataFrame":
+        """Forgets cached results of this DataFrame and its inputs."""
+        self._df.recompute()
+        return self
+
+    def count(self) -> int:
+        return self._df.count()
+
+    def take(self, limit: int) -> List[Dict[str, Any]]:
+        """Up to ``limit`` rows as dicts."""
+        if int(limit) < 0:
+            raise ValueError(f"limit must not be negative, got {limit}")
+        return self._df.to_arrow(int(limit)).to_pylist()
+
+    def take_all(self) -> List[Dict[str, Any]]:
+        """Every row as a dict."""
+        return self._df.to_arrow().to_pylist()
+
+    def to_arrow(self) -> pa.Table:
+        return self._df.to_arrow()
+
+    def to_pandas(self) -> Any:
+        return self._df.to_arrow().to_pandas()

@@ -1,0 +1,1 @@
+"""Compatibility with the original package layout (``smallpond.logical.udf``)."""

@@ -1,0 +1,11 @@
+"""The original's ``smallpond.logical.udf`` names."""
+
+from smallpond.udf import (  # noqa: F401
+    UDFAnyParameters,
+    UDFListType,
+    UDFMapType,
+    UDFStructType,
+    UDFType,
+    UserDefinedFunction,
+    udf,
+)
