@@ -13,3 +13,12 @@ fi
 # Use both cores for the DuckDB C++ build (cc-rs parallel compilation).
 export NUM_JOBS="${NUM_JOBS:-$(nproc)}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# maturin builds the extension with PYO3_PYTHON / PYO3_ENVIRONMENT_SIGNATURE set to the
+# project's .venv interpreter. Setting the same values for cargo keeps pyo3's build-script
+# fingerprint stable, so `cargo build` and `pip install .` do not rebuild pyo3 in turns.
+_sp_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ -x "$_sp_root/.venv/bin/python" ]; then
+    export PYO3_PYTHON="${PYO3_PYTHON:-$_sp_root/.venv/bin/python}"
+    export PYO3_ENVIRONMENT_SIGNATURE="${PYO3_ENVIRONMENT_SIGNATURE:-$("$PYO3_PYTHON" -c 'import sys, platform; print(f"{platform.python_implementation().lower()}-{sys.version_info[0]}.{sys.version_info[1]}-64bit")')}"
+fi
+unset _sp_root

@@ -20,6 +20,10 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# The Python environment (.venv/) exists before any cargo build, so that env.sh can point
+# pyo3 at its interpreter: then cargo and maturin builds share pyo3's build.
+bash "$here/python.sh" venv
+
 # shellcheck source=env.sh
 source "$here/env.sh"
 mkdir -p "$CARGO_TARGET_DIR" "$CCACHE_DIR"

@@ -18,3 +18,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "python package (pip install . into .venv)"
+bash scripts/python.sh install
+
+step "pytest"
+.venv/bin/python -m pytest python/tests -q

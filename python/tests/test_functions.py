@@ -1,0 +1,140 @@
+import os
+import threading
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import smallpond
+
+
+def test_map_with_function(sp):
+    df = sp.from_items([{"a": i, "b": 2 * i} for i in range(5)])
+    out = df.map(lambda r: {"c": r["a"] + r["b"]})
+    assert out.take_all() == [{"c": 3 * i} for i in range(5)]
+
+
+def test_map_with_schema(sp):
+    schema = pa.schema([("c", pa.int16())])
+    out = sp.from_items([1, 2]).map(lambda r: {"c": r["item"]}, schema=schema)
+    assert out.to_arrow().schema == schema
+
+
+def test_filter_and_flat_map_with_functions(sp):
+    df = sp.from_items(list(range(10))).repartition(3, by_rows=True)
+    assert sorted(r["item"] for r in df.filter(lambda r: r["item"] % 2 == 0).take_all()) == [0, 2, 4, 6, 8]
+    fm = df.flat_map(lambda r: [{"x": r["item"]}, {"x": -r["item"]}])
+    assert fm.count() == 20
+
+
+def test_map_batches_gets_tables_of_at_most_batch_size(sp):
+    df = sp.from_items(list(range(1000)))
+
+    def sizes(t):
+        assert isinstance(t, pa.Table)
+        return pa.table({"n": [t.num_rows]})
+
+    ns = [r["n"] for r in df.map_batches(sizes, batch_size=300).take_all()]
+    assert ns == [300, 300, 300, 100]
+    doubled = df.map_batches(lambda t: t.set_column(0, "item", pc.multiply(t["item"], 2)))
+    assert doubled.to_arrow().column("item").to_pylist()[:3] == [0, 2, 4]
+
+
+def test_function_on_empty_partitions(sp):
+    df = sp.from_items([{"k": 1, "v": 1}]).repartition(3, hash_by="k")
+    mapped = df.map(lambda r: {"w": r["v"] * 10})
+    assert mapped.take_all() == [{"w": 10}]
+    assert mapped.count() == 1
+    assert df.filter(lambda r: False).take_all() == []
+    assert df.filter(lambda r: False).to_arrow().schema.names == ["k", "v"]
+
+
+def test_python_functions_run_in_several_worker_processes(tmp_path):
+    s = smallpond.init(data_root=str(tmp_path), num_executors=2, progress=False)
+    try:
+        df = s.from_items(list(range(8000))).repartition(8, by_rows=True)
+
+        def burn(r):
+            x = 0
+            for i in range(2000):
+                x += i * r["item"] % 7
+            return {"pid": os.getpid(), "x": x}
+
+        pids = {r["pid"] for r in df.map(burn).take_all()}
+        assert os.getpid() not in pids
+        assert len(pids) == 2, pids
+    finally:
+        s.shutdown()
+
+
+def test_unpicklable_function_is_named(sp):
+    lock = threading.Lock()
+
+    def uses_lock(r):
+        with lock:
+            return r
+
+    with pytest.raises(TypeError, match="uses_lock.*not picklable"):
+        sp.from_items([1]).map(uses_lock)
+
+
+def test_exception_in_function_carries_traceback(sp):
+    def broken(r):
+        return {"x": 1 / (r["item"] - r["item"])}
+
+    with pytest.raises(smallpond.SmallpondError) as e:
+        sp.from_items([1, 2]).map(broken).compute()
+    text = str(e.value)
+    assert "ZeroDivisionError" in text
+    assert "broken" in text
+    assert "Traceback" in text
+
+
+def test_wrong_return_type_is_explained(sp):
+    with pytest.raises(smallpond.SmallpondError, match="must return a dict"):
+        sp.from_items([1]).map(lambda r: 5).compute()
+
+
+def test_worker_process_that_exits_is_retried_then_reported(tmp_path):
+    marker = tmp_path / "died-once"
+    s = smallpond.init(data_root=str(tmp_path / "root"), progress=False)
+    try:
+
+        def die_once(r):
+            if not marker.exists():
+                marker.write_text("x")
+                os._exit(3)
+            return r
+
+        assert s.from_items([1, 2, 3]).map(die_once).count() == 3
+        assert marker.exists()
+
+        def always_die(r):
+            os._exit(4)
+
+        with pytest.raises(smallpond.SmallpondError, match="exited with code 4"):
+            s.from_items([1]).map(always_die).compute()
+    finally:
+        s.shutdown()
+
+
+def test_fault_injection_gives_identical_output(tmp_path):
+    s = smallpond.init(data_root=str(tmp_path), fault_inject_prob=0.3, max_attempts=20, progress=False)
+    try:
+        df = s.from_items([{"k": i % 7, "v": i} for i in range(500)])
+        df = df.repartition(4, hash_by="k").map(lambda r: {"k": r["k"], "v2": r["v"] * 2})
+        agg = s.partial_sql("select k, sum(v2) as s from {0} group by k", df)
+        got = sorted((r["k"], r["s"]) for r in agg.take_all())
+        want = sorted((k, sum(2 * v for v in range(500) if v % 7 == k)) for k in range(7))
+        assert got == want
+    finally:
+        s.shutdown()
+
+
+def test_thread_pool_runs_functions_too(tmp_path):
+    s = smallpond.init(data_root=str(tmp_path), pool="threads", progress=False)
+    try:
+        out = s.from_items([1, 2]).map(lambda r: {"pid": os.getpid()}).take_all()
+        assert {r["pid"] for r in out} == {os.getpid()}
+    finally:
+        s.shutdown()

@@ -1,0 +1,207 @@
+import os
+import time
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import smallpond
+
+
+def test_from_items_and_take_all(sp):
+    assert sp.from_items([1, 2, 3]).take_all() == [{"item": 1}, {"item": 2}, {"item": 3}]
+    rows = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert sp.from_items(rows).take_all() == rows
+
+
+def test_from_items_rejects_bad_input(sp):
+    with pytest.raises(ValueError, match="must not be empty"):
+        sp.from_items([])
+    with pytest.raises(TypeError, match="must be a list"):
+        sp.from_items((1, 2))
+
+
+def test_partial_sql_without_input(sp):
+    assert sp.partial_sql("select * from range(3)").take_all() == [
+        {"range": 0},
+        {"range": 1},
+        {"range": 2},
+    ]
+
+
+def test_from_pandas_and_to_pandas(sp):
+    pdf = pd.DataFrame({"a": [3, 1, 2], "b": ["x", "y", "z"]})
+    out = sp.from_pandas(pdf).partial_sort("a").to_pandas()
+    assert list(out["a"]) == [1, 2, 3]
+    assert list(out["b"]) == ["y", "z", "x"]
+
+
+def test_from_arrow_and_to_arrow(sp):
+    t = pa.table({"a": pa.array([1, 2, 3], pa.int32()), "s": ["p", "q", "r"]})
+    out = sp.from_arrow(t).to_arrow()
+    assert isinstance(out, pa.Table)
+    assert out.equals(t)
+
+
+def test_empty_arrow_table_keeps_its_columns(sp):
+    t = pa.table({"a": pa.array([], pa.int64())})
+    df = sp.from_arrow(t)
+    assert df.count() == 0
+    assert df.take_all() == []
+    assert df.to_arrow().schema.names == ["a"]
+
+
+def test_read_parquet_hash_groupby(sp, prices):
+    df = sp.read_parquet(os.path.join(prices, "*.parquet"))
+    df = df.repartition(3, hash_by="ticker")
+    df = sp.partial_sql(
+        "select ticker, min(price) as lo, max(price) as hi, count(*) as n from {0} group by ticker",
+        df,
+    )
+    rows = sorted(df.take_all(), key=lambda r: r["ticker"])
+    assert len(rows) == 10
+    assert rows[0] == {"ticker": "T0", "lo": 0.0, "hi": 290.0, "n": 30}
+    assert sum(r["n"] for r in rows) == 300
+
+
+def test_read_parquet_options(sp, prices):
+    df = sp.read_parquet(prices, recursive=True, columns=["price"])
+    assert df.to_arrow().schema.names == ["price"]
+    assert df.count() == 300
+
+
+def test_read_csv_and_json(sp, tmp_path):
+    csv = tmp_path / "a.csv"
+    csv.write_text("1|x\n2|y\n")
+    df = sp.read_csv(str(csv), schema={"k": "INTEGER", "v": "VARCHAR"}, delim="|")
+    assert df.take_all() == [{"k": 1, "v": "x"}, {"k": 2, "v": "y"}]
+    js = tmp_path / "a.json"
+    js.write_text('{"k": 1, "v": "x"}\n{"k": 2, "v": "y"}\n')
+    df = sp.read_json(str(js), schema={"k": "INTEGER", "v": "VARCHAR"})
+    assert df.count() == 2
+
+
+def test_repartition_kinds(sp, prices):
+    df = sp.read_parquet(os.path.join(prices, "*.parquet"))
+    assert df.repartition(3).num_partitions == 3
+    by_rows = df.repartition(4, by_rows=True)
+    assert by_rows.count() == 300
+    hashed = df.repartition(5, hash_by=["ticker"])
+    # every ticker lands in exactly one partition
+    per_part = sp.partial_sql("select count(distinct ticker) as t from {0}", hashed).take_all()
+    assert sum(r["t"] for r in per_part) == 10
+    bucket = sp.from_items([{"p": i % 3, "v": i} for i in range(30)]).repartition(3, by="p")
+    parts = sp.partial_sql("select min(p) as lo, max(p) as hi from {0}", bucket).take_all()
+    assert all(r["lo"] == r["hi"] for r in parts)
+    with pytest.raises(ValueError, match="both"):
+        df.repartition(3, hash_by="a", by="b")
+
+
+def test_random_shuffle_and_partial_sort(sp):
+    df = sp.from_items(list(range(100))).repartition(4, by_rows=True)
+    shuffled = df.random_shuffle()
+    assert sorted(r["item"] for r in shuffled.take_all()) == list(range(100))
+    sorted_parts = df.partial_sort(by=["item desc"])
+    rows = [r["item"] for r in sorted_parts.take_all()]
+    assert sorted(rows) == list(range(100))
+    assert rows[:25] == sorted(rows[:25], reverse=True)
+
+
+def test_sql_map_filter_flat_map_limit(sp):
+    df = sp.from_items([{"a": i, "b": 10 * i} for i in range(10)])
+    assert df.map("a + b as c").take(2) == [{"c": 0}, {"c": 11}]
+    assert df.filter("a >= 8").count() == 2
+    assert df.flat_map("unnest([a, b]) as x").count() == 20
+    assert df.limit(3).count() == 3
+
+
+def test_write_parquet_and_lazy_and_wait(sp, tmp_path):
+    df = sp.from_items(list(range(10)))
+    out = tmp_path / "out"
+    df.write_parquet(str(out))
+    files = sorted(os.listdir(out))
+    assert files and all(f.endswith(".parquet") for f in files)
+    assert pq.read_table(out).num_rows == 10
+    a = df.write_parquet_lazy(str(tmp_path / "o1"))
+    b = df.map("item * 2 as i2").write_parquet_lazy(str(tmp_path / "o2"))
+    assert not a.is_computed()
+    sp.wait(a, b)
+    assert a.is_computed() and b.is_computed()
+    assert pq.read_table(tmp_path / "o2").column("i2").to_pylist() == [2 * i for i in range(10)]
+
+
+def test_compute_is_computed_recompute(sp):
+    df = sp.from_items(list(range(5))).map("item + 1 as x")
+    assert not df.is_computed()
+    df.compute()
+    assert df.is_computed()
+    assert df.recompute() is df
+    assert not df.is_computed()
+    assert df.count() == 5
+
+
+def test_join_of_co_partitioned_dataframes(sp):
+    a = sp.from_items([{"id": i, "x": i * i} for i in range(50)]).repartition(4, hash_by="id")
+    b = sp.from_items([{"id": i, "y": -i} for i in range(0, 50, 2)]).repartition(4, hash_by="id")
+    j = sp.partial_sql("select {0}.id, x, y from {0} join {1} on {0}.id = {1}.id", a, b)
+    rows = sorted(j.take_all(), key=lambda r: r["id"])
+    assert len(rows) == 25
+    assert rows[3] == {"id": 6, "x": 36, "y": -6}
+
+
+def test_empty_input_partitions(sp):
+    df = sp.from_items([{"k": 1, "v": 1}]).repartition(4, hash_by="k")
+    agg = sp.partial_sql("select k, sum(v) as s from {0} group by k", df)
+    assert agg.take_all() == [{"k": 1, "s": 1}]
+    assert df.filter("v > 5").count() == 0
+    assert df.filter("v > 5").take_all() == []
+
+
+def test_graph_lists_nodes(sp):
+    df = sp.from_items([1]).repartition(2, hash_by="item")
+    g = sp.graph()
+    assert "HashPartition" in g and "DataSource" in g
+
+
+def test_node_options_are_accepted(sp):
+    df = sp.from_items([{"a": i} for i in range(10)])
+    out = sp.partial_sql(
+        "select a from {0}",
+        df,
+        cpu_limit=1,
+        memory_limit=256 << 20,
+        parquet_row_group_size=4,
+        parquet_compression="snappy",
+        parquet_dictionary_encoding=True,
+    )
+    assert out.count() == 10
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nonsense'"):
+        sp.partial_sql("select 1", nonsense=True)
+
+
+def test_init_reads_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SP_JOBID", "envjob")
+    monkeypatch.setenv("SP_DATA_ROOT", str(tmp_path / "envroot"))
+    s = smallpond.init(progress=False)
+    try:
+        assert s.job_id == "envjob"
+        assert s.job_dir.startswith(str(tmp_path / "envroot"))
+        assert s.job_dir.endswith(".envjob")
+    finally:
+        s.shutdown()
+
+
+def test_init_rejects_unknown_options_and_ray(tmp_path):
+    with pytest.raises(TypeError, match="no_such_option"):
+        smallpond.init(data_root=str(tmp_path), no_such_option=1)
+    with pytest.raises(NotImplementedError, match="Ray"):
+        smallpond.init(data_root=str(tmp_path), ray_address="127.0.0.1:6379")
+
+
+def test_init_and_shutdown_are_fast(tmp_path):
+    # Not a benchmark (see benchmarks/): only guards against starting services eagerly.
+    t = time.monotonic()
+    s = smallpond.init(data_root=str(tmp_path), progress=False)
+    s.shutdown()
+    assert time.monotonic() - t < 5
