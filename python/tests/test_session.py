@@ -205,3 +205,25 @@ def test_init_and_shutdown_are_fast(tmp_path):
     s = smallpond.init(data_root=str(tmp_path), progress=False)
     s.shutdown()
     assert time.monotonic() - t < 5
+
+
+def test_progress_bar_follows_scheduler_events(tmp_path, capfd):
+    s = smallpond.init(data_root=str(tmp_path), progress=True)
+    try:
+        s.from_items(list(range(10))).repartition(3, by_rows=True).map("item + 1 as x").compute()
+    finally:
+        s.shutdown()
+    err = capfd.readouterr().err
+    assert "tasks" in err
+    last = err.strip().splitlines()[-1]
+    assert "4/4 tasks" in last and last.endswith("done"), last
+
+
+def test_quiet_by_default_when_not_a_terminal(tmp_path, capfd):
+    s = smallpond.init(data_root=str(tmp_path))
+    try:
+        s.from_items([1, 2]).map("item").compute()
+    finally:
+        s.shutdown()
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

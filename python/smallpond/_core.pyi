@@ -1,0 +1,89 @@
+"""Type stubs for the compiled extension module ``smallpond._core``."""
+
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import pyarrow as pa
+
+__version__: str
+
+class SmallpondError(Exception):
+    """A job or plan failed; the message carries the whole cause chain."""
+
+class Session:
+    def __init__(
+        self,
+        *,
+        data_root: Optional[str] = None,
+        job_id: Optional[str] = None,
+        job_time: Optional[str] = None,
+        num_executors: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        max_attempts: Optional[int] = None,
+        fault_inject_prob: Optional[float] = None,
+        speculation: Optional[str] = None,
+        worker_command: Optional[List[str]] = None,
+        worker_env: Optional[List[Tuple[str, str]]] = None,
+        on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
+    ) -> None: ...
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def job_dir(self) -> str: ...
+    def read_parquet(
+        self,
+        paths: List[str],
+        recursive: bool = False,
+        columns: Optional[List[str]] = None,
+        union_by_name: bool = False,
+    ) -> DataFrame: ...
+    def read_csv(self, paths: List[str], schema: List[Tuple[str, str]], delim: str) -> DataFrame: ...
+    def read_json(self, paths: List[str], schema: List[Tuple[str, str]]) -> DataFrame: ...
+    def from_arrow(self, table: pa.Table) -> DataFrame: ...
+    def partial_sql(
+        self,
+        query: str,
+        inputs: Sequence[DataFrame],
+        cpu_limit: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        compression: Optional[str] = None,
+        row_group_size: Optional[int] = None,
+        udfs: Sequence[Tuple[str, str, str]] = ...,
+    ) -> DataFrame: ...
+    def wait(self, dfs: Sequence[DataFrame]) -> None: ...
+    def graph(self) -> str: ...
+    def shutdown(self) -> None: ...
+
+class DataFrame:
+    def num_partitions(self) -> int: ...
+    def repartition(
+        self,
+        npartitions: int,
+        how: str,
+        columns: Sequence[str] = ...,
+        cpu_limit: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        compression: Optional[str] = None,
+        row_group_size: Optional[int] = None,
+    ) -> DataFrame: ...
+    def random_shuffle(self) -> DataFrame: ...
+    def map_batches(
+        self,
+        name: str,
+        payload: str,
+        batch_size: int,
+        cpu_limit: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        compression: Optional[str] = None,
+        row_group_size: Optional[int] = None,
+    ) -> DataFrame: ...
+    def limit(self, n: int) -> DataFrame: ...
+    def union(self, others: Sequence[DataFrame]) -> DataFrame: ...
+    def write_parquet_lazy(self, path: str) -> DataFrame: ...
+    def compute(self) -> None: ...
+    def is_computed(self) -> bool: ...
+    def recompute(self) -> DataFrame: ...
+    def count(self) -> int: ...
+    def to_arrow(self, limit: Optional[int] = None) -> pa.Table: ...
+    def files(self) -> List[List[str]]: ...
+
+def serve_worker(output_fd: int) -> None: ...
