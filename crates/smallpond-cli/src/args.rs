@@ -27,6 +27,10 @@ pub enum Command {
     /// output directory appears complete or not at all.
     Query(Box<QueryArgs>),
 
+    /// Run a benchmark workload on the engine (see docs/benchmarks.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+
     /// Internal: serve tasks on stdin/stdout (started by the driver).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -117,4 +121,53 @@ pub struct QueryArgs {
     /// Print no progress.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// GraySort: generate gensort records in parallel tasks, range-partition them by key,
+    /// sort each partition, write Parquet and validate the result (order, count, checksum).
+    ///
+    /// Prints one JSON line: records, bytes, seconds per phase, records/s and MiB/s of the
+    /// sort (partition + sort + write), and the validation result.
+    Graysort(GraysortArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraysortArgs {
+    /// Data to sort, e.g. 2GiB, 500MB (100-byte records).
+    #[arg(long, default_value = "1GiB")]
+    pub size: String,
+
+    /// Output partitions (sort tasks); default 4 per core.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub partitions: Option<u32>,
+
+    /// Generator tasks; default one per core.
+    #[arg(long, value_name = "N")]
+    pub generators: Option<u32>,
+
+    /// ASCII records (gensort -a) instead of binary ones.
+    #[arg(long)]
+    pub ascii: bool,
+
+    /// Where the sorted Parquet files go; default a directory in the job's directory.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Parquet compression of every stage.
+    #[arg(long, default_value = "snappy")]
+    pub compression: String,
+
+    /// Root of job directories [env: SP_DATA_ROOT].
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+
+    /// Concurrent task slots (default: all cores) [env: SP_NUM_EXECUTORS].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<u32>,
+
+    /// Keep the sorted output (by default it is removed after validation).
+    #[arg(long)]
+    pub keep: bool,
 }

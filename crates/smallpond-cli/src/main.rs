@@ -20,6 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Query(args) => query(*args),
+        Command::Bench(args::BenchCommand::Graysort(args)) => graysort(args),
         Command::Worker => worker(),
     };
     match result {
@@ -43,7 +44,8 @@ fn init_tracing() {
 /// `smallpond __worker`: runs the tasks the driver sends on stdin.
 fn worker() -> Result<()> {
     let runner =
-        smallpond_duckdb::DuckDbRunner::new(format!("process@{}", smallpond_duckdb::hostname()));
+        smallpond_duckdb::DuckDbRunner::new(format!("process@{}", smallpond_duckdb::hostname()))
+            .with_plugins(smallpond_bench::plugins());
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     smallpond_exec::pool::serve(&runner, stdin, stdout).context("worker protocol")
@@ -81,12 +83,7 @@ fn query(args: QueryArgs) -> Result<()> {
         builder = builder.job_id(id);
     }
     if !args.in_process {
-        let exe = std::env::current_exe().context("locating the smallpond executable")?;
-        builder = builder.pool(PoolKind::Processes(WorkerCommand {
-            program: exe,
-            args: vec!["__worker".into()],
-            env: vec![],
-        }));
+        builder = builder.pool(process_pool()?);
     }
     let sp = builder.build()?;
 
@@ -114,6 +111,73 @@ fn query(args: QueryArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Worker processes running this executable's `__worker` (with the benchmark plugins).
+fn process_pool() -> Result<PoolKind> {
+    let exe = std::env::current_exe().context("locating the smallpond executable")?;
+    Ok(PoolKind::Processes(WorkerCommand {
+        program: exe,
+        args: vec!["__worker".into()],
+        env: vec![],
+    }))
+}
+
+fn graysort(args: args::GraysortArgs) -> Result<()> {
+    use smallpond_bench::graysort;
+    let records = graysort::records_for_size(&args.size).map_err(anyhow::Error::msg)?;
+    let cores = smallpond_exec::pool::local_resources().cpus;
+    let mut builder = Session::builder()
+        .pool(process_pool()?)
+        .plugins(smallpond_bench::plugins());
+    if let Some(root) = &args.data_root {
+        builder = builder.data_root(root);
+    }
+    if let Some(n) = args.threads {
+        builder = builder.num_executors(n);
+    }
+    let sp = builder.build()?;
+    let output = match &args.output {
+        Some(dir) => dir.clone(),
+        None => sp.job_dir().join("output").join("graysort"),
+    };
+    let config = graysort::Config {
+        records,
+        partitions: args.partitions.unwrap_or(4 * cores),
+        generators: args.generators.unwrap_or(cores),
+        ascii: args.ascii,
+        output: output.clone(),
+        compression: args.compression.clone(),
+    };
+    let report = graysort::run(&sp, &config)?;
+    let valid = report.valid();
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "graysort",
+            "system": "smallpond-rs",
+            "records": report.records,
+            "bytes": report.bytes,
+            "partitions": config.partitions,
+            "generate_secs": round3(report.generate_secs),
+            "secs": round3(report.sort_secs),
+            "validate_secs": round3(report.validate_secs),
+            "records_per_sec": report.records_per_sec().round(),
+            "mib_per_sec": round3(report.mib_per_sec()),
+            "duplicate_keys": report.output.duplicates,
+            "checksum": format!("{:x}", report.output.checksum),
+            "valid": valid.is_ok(),
+        })
+    );
+    if !args.keep && args.output.is_none() {
+        let _ = std::fs::remove_dir_all(&output);
+    }
+    sp.shutdown()?;
+    valid.map_err(|e| anyhow::anyhow!("the sorted output is not valid: {e}"))
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }
 
 fn partitioning(args: &QueryArgs) -> Result<Option<Partitioning>> {

@@ -556,3 +556,36 @@ fn a_bad_environment_variable_is_named() {
     );
     assert!(!d.path("out").exists());
 }
+
+#[test]
+fn bench_graysort_sorts_validates_and_reports_json() {
+    let d = Dir::new();
+    let out_dir = d.path("sorted");
+    let out = d.smallpond(&[
+        "bench",
+        "graysort",
+        "--size",
+        "2MB",
+        "--partitions",
+        "3",
+        "--output",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["records"], 20_000);
+    assert_eq!(report["valid"], true);
+    let rows = scalar(&format!(
+        "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+        out_dir.display()
+    ));
+    assert_eq!(rows, 20_000);
+    // The files, read in name order, hold the keys in order.
+    let unordered = scalar(&format!(
+        "SELECT count(*) FROM (SELECT key, lag(key) OVER (ORDER BY filename, file_row_number) AS prev \
+         FROM read_parquet('{}/*.parquet', filename = true, file_row_number = true)) WHERE prev > key",
+        out_dir.display()
+    ));
+    assert_eq!(unordered, 0);
+}
