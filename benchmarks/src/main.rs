@@ -4,7 +4,10 @@
 //! ```text
 //! sp-bench shuffle-groupby [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
+//! sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! ```
+//! `graysort`: `smallpond bench graysort` (range-partition + sort + write of gensort
+//! records) against one DuckDB process sorting the same Parquet files in one statement.
 //! `shuffle-groupby`: hash-repartition (id, host, url, ts, v) P ways by host and GROUP BY
 //! host per partition, with the `smallpond` command; against one DuckDB connection doing
 //! the GROUP BY in one statement over the same files, with all cores. `startup`: the
@@ -50,12 +53,18 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
 fn main() {
     let mut it = std::env::args().skip(1);
     let bench = it.next().unwrap_or_else(|| "shuffle-groupby".into());
+    if bench == "__duckdb-sort" {
+        let input = PathBuf::from(it.next().expect("input dir"));
+        let out = PathBuf::from(it.next().expect("output file"));
+        return duckdb_sort(&input, &out);
+    }
     let args = parse(it);
     std::fs::create_dir_all(&args.data).expect("data dir");
     match bench.as_str() {
         "shuffle-groupby" => shuffle_groupby(&args),
         "startup" => startup(&args),
-        other => panic!("unknown benchmark {other}; try shuffle-groupby or startup"),
+        "graysort" => graysort(&args),
+        other => panic!("unknown benchmark {other}; try shuffle-groupby, startup or graysort"),
     }
 }
 
@@ -205,4 +214,131 @@ fn startup(args: &Args) {
     let med = median(secs);
     report("startup", "smallpond-rs", 1, 0, med);
     eprintln!("startup: a 1-row job takes {med:.3}s (median)");
+}
+
+/// Peak resident memory of this process (VmHWM), in MiB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| (kib / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// `sp-bench graysort`: the `smallpond bench graysort` job (partition + sort + write of
+/// gensort records, validated) against one DuckDB process sorting the same Parquet input
+/// with `COPY (SELECT key, value ... ORDER BY key) TO ...`, checked to hold the same records
+/// in the same order.
+fn graysort(args: &Args) {
+    let records = args.rows;
+    let input = args
+        .data
+        .join(format!("graysort-{records}-{}", args.partitions));
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for run in 0..args.runs {
+        let out = args.data.join("graysort-out");
+        let _ = std::fs::remove_dir_all(&out);
+        let size = format!("{}", records * 100);
+        let result = Command::new(&args.smallpond)
+            .args(["bench", "graysort", "--size", &size])
+            .args(["--partitions", &args.partitions.to_string()])
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&out)
+            .arg("--data-root")
+            .arg(args.data.join("root"))
+            .output()
+            .expect("run smallpond");
+        assert!(
+            result.status.success(),
+            "smallpond bench graysort failed: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let line = String::from_utf8_lossy(&result.stdout);
+        let v: serde_json::Value = serde_json::from_str(line.trim()).expect("JSON report");
+        assert_eq!(v["valid"], true, "{line}");
+        let secs = v["secs"].as_f64().expect("secs");
+        println!("{}", line.trim());
+        ours.push(secs);
+        let ours_checksum = v["checksum"].as_str().unwrap_or_default().to_string();
+        let _ = std::fs::remove_dir_all(&out);
+
+        // DuckDB: the same input files, one statement, all cores; run in a child process so
+        // that its peak memory is its own.
+        let duck_out = args.data.join("graysort-duckdb.parquet");
+        let child = Command::new(std::env::current_exe().expect("exe"))
+            .args(["__duckdb-sort"])
+            .arg(&input)
+            .arg(&duck_out)
+            .output()
+            .expect("run duckdb sort");
+        assert!(
+            child.status.success(),
+            "{}",
+            String::from_utf8_lossy(&child.stderr)
+        );
+        let line = String::from_utf8_lossy(&child.stdout);
+        let d: serde_json::Value = serde_json::from_str(line.trim()).expect("JSON");
+        theirs.push(d["secs"].as_f64().expect("secs"));
+        // Same records, same order: compare DuckDB's output with ours by order and checksum.
+        let conn = duckdb();
+        let unordered: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM (SELECT key, lag(key) OVER (ORDER BY file_row_number) AS p \
+                     FROM read_parquet('{}', file_row_number = true)) WHERE p > key",
+                    duck_out.display()
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("check order");
+        assert_eq!(unordered, 0, "duckdb output out of order");
+        let n: i64 = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM read_parquet('{}')",
+                    duck_out.display()
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(n as u64, records, "duckdb lost records");
+        println!(
+            "{}",
+            serde_json::json!({"bench": "graysort", "system": "duckdb", "run": run, "records": records,
+                "bytes": records * 100, "secs": d["secs"], "peak_rss_mb": d["peak_rss_mb"],
+                "smallpond_checksum": ours_checksum})
+        );
+        let _ = std::fs::remove_file(&duck_out);
+    }
+    let (o, t) = (median(ours), median(theirs));
+    eprintln!(
+        "graysort: {records} records ({:.2} GiB): smallpond-rs {o:.2}s, duckdb {t:.2}s, ratio {:.2}x (medians of {})",
+        (records * 100) as f64 / (1u64 << 30) as f64,
+        o / t,
+        args.runs
+    );
+}
+
+/// The DuckDB side of `graysort`, in its own process: prints `{secs, peak_rss_mb}`.
+fn duckdb_sort(input: &Path, out: &Path) {
+    let conn = Connection::open_in_memory().expect("duckdb");
+    let t = Instant::now();
+    conn.execute_batch(&format!(
+        "COPY (SELECT key, value FROM read_parquet('{}/*.parquet') ORDER BY key) TO '{}' \
+         (FORMAT parquet, COMPRESSION snappy)",
+        input.display(),
+        out.display()
+    ))
+    .expect("duckdb sort");
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"secs": secs, "peak_rss_mb": peak_rss_mb()})
+    );
 }

@@ -28,6 +28,9 @@ pub struct Config {
     pub output: PathBuf,
     /// Parquet compression of every stage (`snappy`, `zstd`, `uncompressed`, ...).
     pub compression: String,
+    /// Keep the generated records here and reuse them when they are already there (same
+    /// records, partitions and format), so that runs and other systems sort the same input.
+    pub input_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +133,29 @@ pub fn run(sp: &Session, cfg: &Config) -> smallpond::Result<Report> {
         .repartition(generators, Partitioning::Rows)?;
 
     let t = Instant::now();
-    let input = ranges.map_batches(generate_fn(cfg.partitions, cfg.ascii), 1, options.clone())?;
+    let marker = cfg.input_dir.as_ref().map(|d| {
+        d.join(format!(
+            ".gensort-{}-{}-{}",
+            cfg.records,
+            cfg.partitions,
+            if cfg.ascii { "ascii" } else { "binary" }
+        ))
+    });
+    let input = match (&cfg.input_dir, &marker) {
+        (Some(dir), Some(m)) if m.exists() => sp.read_parquet(&[dir.join("*.parquet")])?,
+        _ => {
+            let generated =
+                ranges.map_batches(generate_fn(cfg.partitions, cfg.ascii), 1, options.clone())?;
+            if let (Some(dir), Some(m)) = (&cfg.input_dir, &marker) {
+                generated
+                    .write_parquet_with(dir, options.clone())?
+                    .compute()?;
+                std::fs::write(m, b"")
+                    .map_err(|e| plugin_error(format!("{}: {e}", m.display())))?;
+            }
+            generated
+        }
+    };
     input.compute()?;
     let generate_secs = t.elapsed().as_secs_f64();
     let input_files: Vec<PathBuf> = input.files()?.into_iter().flatten().collect();

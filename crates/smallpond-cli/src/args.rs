@@ -159,6 +159,11 @@ pub struct GraysortArgs {
     #[arg(long, default_value = "snappy")]
     pub compression: String,
 
+    /// Keep the generated records in DIR, and reuse them if DIR already holds the same
+    /// records (then generation is skipped).
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
+
     /// Root of job directories [env: SP_DATA_ROOT].
     #[arg(long, value_name = "DIR")]
     pub data_root: Option<PathBuf>,

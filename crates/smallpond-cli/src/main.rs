@@ -148,6 +148,7 @@ fn graysort(args: args::GraysortArgs) -> Result<()> {
         ascii: args.ascii,
         output: output.clone(),
         compression: args.compression.clone(),
+        input_dir: args.input.clone(),
     };
     let report = graysort::run(&sp, &config)?;
     let valid = report.valid();
@@ -162,6 +163,7 @@ fn graysort(args: args::GraysortArgs) -> Result<()> {
             "generate_secs": round3(report.generate_secs),
             "secs": round3(report.sort_secs),
             "validate_secs": round3(report.validate_secs),
+            "input_files": report.input_files.len(),
             "records_per_sec": report.records_per_sec().round(),
             "mib_per_sec": round3(report.mib_per_sec()),
             "duplicate_keys": report.output.duplicates,
