@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! sp-bench shuffle-groupby [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+//! sp-bench shuffle-distinct [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! ```
@@ -64,7 +65,10 @@ fn main() {
         "shuffle-groupby" => shuffle_groupby(&args),
         "startup" => startup(&args),
         "graysort" => graysort(&args),
-        other => panic!("unknown benchmark {other}; try shuffle-groupby, startup or graysort"),
+        "shuffle-distinct" => shuffle_distinct(&args),
+        other => panic!(
+            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup or graysort"
+        ),
     }
 }
 
@@ -145,10 +149,28 @@ fn run_smallpond(args: &Args, sql: &str, input: &str, extra: &[&str], out: &Path
 }
 
 fn shuffle_groupby(args: &Args) {
+    shuffle(
+        args,
+        "shuffle-groupby",
+        "SELECT host, count(*) AS n, sum(v) AS s FROM {0} GROUP BY host",
+        "host",
+    );
+}
+
+fn shuffle_distinct(args: &Args) {
+    shuffle(
+        args,
+        "shuffle-distinct",
+        "SELECT DISTINCT host FROM {0}",
+        "host",
+    );
+}
+
+/// A hash repartition by `hash_by` + `query` per partition, against one DuckDB statement.
+fn shuffle(args: &Args, bench: &str, query: &str, hash_by: &str) {
     let input = generate(args);
     let bytes = dir_bytes(&input);
     let glob = format!("{}/*.parquet", input.display());
-    let query = "SELECT host, count(*) AS n, sum(v) AS s FROM {0} GROUP BY host";
     let out = args.data.join("out");
     let conn = duckdb();
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -169,7 +191,7 @@ fn shuffle_groupby(args: &Args) {
             args,
             query,
             &glob,
-            &["--partitions", &p, "--hash-by", "host"],
+            &["--partitions", &p, "--hash-by", hash_by],
             &out,
         ));
         let got: i64 = conn
@@ -184,14 +206,14 @@ fn shuffle_groupby(args: &Args) {
             .expect("count output");
         assert_eq!(
             got as u64, expected,
-            "smallpond and DuckDB disagree on the number of groups"
+            "smallpond and DuckDB disagree on the number of result rows"
         );
     }
     let (ours, theirs) = (median(ours), median(theirs));
-    report("shuffle-groupby", "duckdb", args.rows, bytes, theirs);
-    report("shuffle-groupby", "smallpond-rs", args.rows, bytes, ours);
+    report(bench, "duckdb", args.rows, bytes, theirs);
+    report(bench, "smallpond-rs", args.rows, bytes, ours);
     eprintln!(
-        "shuffle-groupby: {} rows, {expected} groups: smallpond-rs {ours:.2}s, duckdb {theirs:.2}s, ratio {:.2}x (medians of {})",
+        "{bench}: {} rows, {expected} result rows: smallpond-rs {ours:.2}s, duckdb {theirs:.2}s, ratio {:.2}x (medians of {})",
         args.rows,
         ours / theirs,
         args.runs

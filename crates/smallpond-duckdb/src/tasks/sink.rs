@@ -16,7 +16,7 @@ use smallpond_core::task::{JobDirs, ResolvedPartition};
 use super::{copy_to_file, Output};
 use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
-use crate::source::partition_sql;
+use crate::source::{partition_sql, path_literal};
 use crate::{Error, Result};
 
 pub struct SinkTask<'a> {
@@ -68,11 +68,9 @@ impl SinkTask<'_> {
         }
         std::fs::create_dir_all(stage).map_err(io(stage))?;
         let staging = self.job.staging();
-        let default_options = *self.parquet == ParquetOptions::default();
         let mut rows = 0;
         for (p, input) in inputs.iter().enumerate() {
-            let linkable = default_options
-                && input.columns.is_none()
+            let linkable = input.columns.is_none()
                 && input.datasets.iter().all(|d| match d {
                     DataSet::Parquet(d) => {
                         d.columns.is_none() && d.files.iter().all(|f| f.starts_with(&staging))
@@ -80,7 +78,7 @@ impl SinkTask<'_> {
                     DataSet::Csv(_) | DataSet::Json(_) => false,
                 });
             let files: Vec<&PathBuf> = input.files().collect();
-            if linkable && !files.is_empty() {
+            if linkable && !files.is_empty() && encoded_as(conn, &files, self.parquet)? {
                 for (i, file) in files.iter().enumerate() {
                     let target = stage.join(format!("part-{p:05}-{i:04}.parquet"));
                     if std::fs::hard_link(file, &target).is_err() {
@@ -100,6 +98,25 @@ impl SinkTask<'_> {
         }
         Ok(rows)
     }
+}
+
+/// Whether `files` are already written as `options` asks (their compression, and row groups
+/// no larger), so that they can be published as they are instead of being re-encoded.
+fn encoded_as(conn: &Connection, files: &[&PathBuf], options: &ParquetOptions) -> Result<bool> {
+    let codec = match options.compression.as_str() {
+        "lz4" => "lz4_raw",
+        other => other,
+    };
+    let list: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    let sql = format!(
+        "SELECT (count(DISTINCT lower(compression)) = 1 AND min(lower(compression)) = {} \
+                 AND max(row_group_num_rows) <= {})::INTEGER \
+         FROM parquet_metadata([{}])",
+        crate::source::literal(codec),
+        options.row_group_size,
+        list.join(", ")
+    );
+    Ok(query_u64(conn, &sql, "read Parquet metadata")? == 1)
 }
 
 /// Refuses destinations that are files or hold something other than an earlier result.

@@ -538,3 +538,61 @@ fn union_and_consolidate_rearrange_partitions_without_copying() {
     assert_eq!(one.num_partitions().unwrap(), 1);
     assert_eq!(one.count().unwrap(), both.count().unwrap());
 }
+
+#[test]
+fn write_parquet_links_files_already_encoded_as_asked_and_reencodes_otherwise() {
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new();
+    let options = |codec: &str| smallpond::TaskOptions {
+        parquet: smallpond::ParquetOptions::try_new(codec, 122_880).unwrap(),
+        ..Default::default()
+    };
+    let df = fx
+        .sp
+        .partial_sql_with("SELECT * FROM range(1000) t(i)", &[], options("snappy"))
+        .unwrap();
+    df.compute().unwrap();
+    let staged = df.files().unwrap().concat();
+    let inode = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+    let same = fx.path("same");
+    df.write_parquet_with(&same, options("snappy"))
+        .unwrap()
+        .compute()
+        .unwrap();
+    let published: Vec<_> = std::fs::read_dir(&same)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        inode(&published[0]),
+        inode(&staged[0]),
+        "snappy output is linked"
+    );
+    let other = fx.path("other");
+    df.write_parquet_with(&other, options("zstd"))
+        .unwrap()
+        .compute()
+        .unwrap();
+    let published: Vec<_> = std::fs::read_dir(&other)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_ne!(
+        inode(&published[0]),
+        inode(&staged[0]),
+        "zstd output is re-encoded"
+    );
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let c: String = conn
+        .query_row(
+            &format!(
+                "SELECT DISTINCT compression FROM parquet_metadata('{}')",
+                glob(&other)
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(c.to_lowercase(), "zstd");
+}
