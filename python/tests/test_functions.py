@@ -138,3 +138,35 @@ def test_thread_pool_runs_functions_too(tmp_path):
         assert {r["pid"] for r in out} == {os.getpid()}
     finally:
         s.shutdown()
+
+
+def test_rerun_with_the_same_job_id_reuses_completed_tasks(tmp_path):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    fail = tmp_path / "fail"
+    fail.write_text("x")
+
+    def stage1(r):
+        # One file per call, from whichever worker process runs it.
+        (calls / f"{r['item']}-{os.getpid()}-{os.urandom(4).hex()}").write_text("")
+        return {"k": r["item"] % 3, "v": r["item"]}
+
+    def stage2(t):
+        if fail.exists():
+            raise RuntimeError("planned failure")
+        return t
+
+    def job():
+        s = smallpond.init(job_id="resume-test", data_root=str(tmp_path / "root"), progress=False)
+        try:
+            df = s.from_items(list(range(20))).map(stage1).repartition(2, hash_by="k")
+            return sorted(r["v"] for r in df.map_batches(stage2).take_all())
+        finally:
+            s.shutdown()
+
+    with pytest.raises(smallpond.SmallpondError, match="planned failure"):
+        job()
+    assert len(list(calls.iterdir())) == 20
+    fail.unlink()
+    assert job() == list(range(20))
+    assert len(list(calls.iterdir())) == 20, "stage 1 ran again instead of being reused"

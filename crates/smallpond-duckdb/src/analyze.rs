@@ -210,6 +210,60 @@ pub fn split_aggregate(
     })
 }
 
+/// The query a shuffle's producers may run first when `template` is a plain
+/// `SELECT DISTINCT c1, c2, ... FROM {0}` whose columns include every shuffle `key`:
+/// deduplicating each producer's rows before the shuffle changes nothing in the result
+/// (equal rows hash alike, and the final DISTINCT runs again per partition) and can shrink
+/// what is shuffled to one row per distinct value per producer. The pre-query is the query
+/// itself. `None` for anything else (WHERE, expressions, aliases, DISTINCT ON, ...).
+pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
+    let sql = bind_query(template, 1).ok()?;
+    let conn = connect().ok()?;
+    let tree = parse(&conn, &sql)?;
+    let [statement] = tree.get("statements")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let node = statement.get("node")?;
+    let nothing = |key: &str| match node.get(key) {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::Array(a)) => a.is_empty(),
+        Some(serde_json::Value::Object(o)) => o
+            .get("map")
+            .and_then(|m| m.as_array())
+            .is_some_and(|m| m.is_empty()),
+        Some(_) => false,
+    };
+    let from = node.get("from_table")?;
+    let [modifier] = node.get("modifiers")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
+        && modifier.get("type")?.as_str()? == "DISTINCT_MODIFIER"
+        && modifier.get("distinct_on_targets")?.as_array()?.is_empty()
+        && nothing("where_clause")
+        && nothing("group_expressions")
+        && nothing("cte_map")
+        && nothing("having")
+        && nothing("qualify")
+        && nothing("sample")
+        && from.get("type")?.as_str()? == "BASE_TABLE"
+        && from.get("table_name")?.as_str()? == input_view(0)
+        && from.get("sample").is_none_or(|s| s.is_null());
+    if !simple {
+        return None;
+    }
+    let mut columns = Vec::new();
+    for item in node.get("select_list")?.as_array()? {
+        if !item.get("alias")?.as_str()?.is_empty() {
+            return None;
+        }
+        columns.push(column_name(item)?.to_lowercase());
+    }
+    keys.iter()
+        .all(|k| columns.contains(&k.to_lowercase()))
+        .then(|| template.to_string())
+}
+
 fn parse(conn: &Connection, sql: &str) -> Option<serde_json::Value> {
     let json: String = conn
         .query_row(

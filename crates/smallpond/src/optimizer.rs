@@ -5,6 +5,8 @@
 //! partially and shuffles only the partial rows (one per key instead of one per input
 //! row); each partition then combines the partials and casts back to the original types.
 //! See `smallpond_duckdb::analyze::split_aggregate` for exactly which queries qualify.
+//! A plain `SELECT DISTINCT cols FROM {0}` (cols including the keys) is deduplicated in
+//! each producer the same way (`analyze::pre_distinct`).
 //!
 //! **Shuffle only what is used.** A shuffle pays for every byte it carries: writing five
 //! columns into hash partitions costs several times writing the two that the next query
@@ -68,15 +70,22 @@ fn pre_aggregate(plan: &mut LogicalPlan, query: &str, input: NodeId) -> Option<(
         datasets: vec![dataset],
         columns: projection,
     };
-    let split = smallpond_duckdb::analyze::split_aggregate(query, keys, &sample)?;
-    tracing::debug!(partial = %split.partial, "aggregating before the shuffle");
+    let (partial, final_query) =
+        match smallpond_duckdb::analyze::split_aggregate(query, keys, &sample) {
+            Some(split) => (split.partial, split.final_query),
+            None => {
+                let pre = smallpond_duckdb::analyze::pre_distinct(query, keys)?;
+                (pre, query.to_string())
+            }
+        };
+    tracing::debug!(%partial, "aggregating before the shuffle");
     let node = plan
         .add(Node::HashPartition(HashPartitionNode {
-            pre_query: Some(split.partial),
+            pre_query: Some(partial),
             ..hash
         }))
         .ok()?;
-    Some((split.final_query, node))
+    Some((final_query, node))
 }
 
 /// Returns the inputs a SQL node with `query` should read instead of `inputs`, adding the

@@ -484,11 +484,15 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
         "SELECT k, p, avg(v), min(v) AS lo, max(id), count(v) FROM {0} WHERE v > 100 GROUP BY k, p",
         "SELECT t.k AS key, sum(t.v * 2) FROM {0} AS t GROUP BY t.k",
         "SELECT sum(v) AS s, k FROM {0} GROUP BY k;",
+        "SELECT DISTINCT k, p FROM {0}",
+        "select distinct p, K from {0}",
     ];
     let kept_queries = [
         "SELECT k, count(DISTINCT v) AS n FROM {0} GROUP BY k",
         "SELECT k, sum(v) AS s FROM {0} GROUP BY k HAVING sum(v) > 100",
         "SELECT p, count(*) AS n FROM {0} GROUP BY p",
+        "SELECT DISTINCT k, v + 1 AS w FROM {0}",
+        "SELECT DISTINCT k FROM {0} WHERE v > 100",
     ];
     for (i, query) in split_queries.iter().chain(kept_queries.iter()).enumerate() {
         let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
