@@ -11,15 +11,37 @@ DuckDB by the smallpond-rs engine.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from smallpond._core import SmallpondError
 from smallpond._core import __version__ as _core_version
-from smallpond.dataframe import DataFrame, Session
-from smallpond.udf import UDFType, udf
+
+if TYPE_CHECKING:
+    from smallpond.dataframe import DataFrame, Session
+    from smallpond.udf import UDFType, udf
 
 __version__ = _core_version
 __all__ = ["init", "Session", "DataFrame", "SmallpondError", "UDFType", "udf"]
+
+# Imported on first use, so that worker processes (`python -m smallpond._worker`), which
+# only need `_core`, start without loading pyarrow and pandas.
+_LAZY = {
+    "Session": "smallpond.dataframe",
+    "DataFrame": "smallpond.dataframe",
+    "UDFType": "smallpond.udf",
+    "udf": "smallpond.udf",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smallpond' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def init(
@@ -32,7 +54,7 @@ def init(
     bind_numa_node: Optional[bool] = None,
     platform: Optional[str] = None,
     **kwargs: Any,
-) -> Session:
+) -> "Session":
     """Starts a session on the embedded engine (no services; milliseconds).
 
     Every argument is optional and, as in the original, the environment overrides it:
@@ -44,6 +66,8 @@ def init(
     (``processes``, the default, or ``threads``). Shut down at interpreter exit.
     """
     import atexit
+
+    from smallpond.dataframe import Session
 
     session = Session(
         job_id=job_id,

@@ -227,3 +227,14 @@ def test_quiet_by_default_when_not_a_terminal(tmp_path, capfd):
         s.shutdown()
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_importing_the_package_stays_light():
+    # Worker processes import `smallpond` for `_core` only; pyarrow and pandas load on use.
+    import subprocess
+    import sys
+
+    code = "import smallpond, sys; print('pyarrow' in sys.modules, 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert smallpond.Session is smallpond.dataframe.Session

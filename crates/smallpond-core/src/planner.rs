@@ -258,6 +258,7 @@ impl<'a> Planner<'a> {
                     TaskKind::Sink {
                         path: n.path.clone(),
                         parquet,
+                        keep_encoding: n.keep_encoding,
                     }
                 });
                 slots(&[task], 1)

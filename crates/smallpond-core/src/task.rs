@@ -171,6 +171,10 @@ pub enum TaskKind {
     Sink {
         path: PathBuf,
         parquet: ParquetOptions,
+        /// Link task outputs whatever their encoding (`parquet` then only applies to data
+        /// that must be written anew, e.g. input files).
+        #[serde(default)]
+        keep_encoding: bool,
     },
 }
 

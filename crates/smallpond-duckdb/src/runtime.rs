@@ -173,9 +173,14 @@ impl DuckDbRunner {
             } => {
                 tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir)
             }
-            TaskKind::Sink { path, parquet } => tasks::sink::SinkTask {
+            TaskKind::Sink {
                 path,
                 parquet,
+                keep_encoding,
+            } => tasks::sink::SinkTask {
+                path,
+                parquet,
+                keep_encoding: *keep_encoding,
                 job: &a.job,
                 tag: format!("{}.{}-{}", a.task, a.attempt, std::process::id()),
             }

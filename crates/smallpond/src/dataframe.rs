@@ -199,21 +199,34 @@ impl DataFrame {
         self.write_parquet_lazy(path)?.compute()
     }
 
-    /// A DataFrame that writes `path` when computed (see `Session::wait`).
+    /// A DataFrame that writes `path` when computed (see `Session::wait`). Task outputs are
+    /// published as they are (hard links), whatever their encoding, as in the original.
     pub fn write_parquet_lazy(&self, path: impl AsRef<Path>) -> Result<DataFrame> {
-        self.write_parquet_with(path, TaskOptions::default())
+        self.sink(path, TaskOptions::default(), true)
     }
 
+    /// Like `write_parquet_lazy`, with every file in `options`' encoding (files written
+    /// otherwise are re-encoded).
     pub fn write_parquet_with(
         &self,
         path: impl AsRef<Path>,
         options: TaskOptions,
+    ) -> Result<DataFrame> {
+        self.sink(path, options, false)
+    }
+
+    fn sink(
+        &self,
+        path: impl AsRef<Path>,
+        options: TaskOptions,
+        keep_encoding: bool,
     ) -> Result<DataFrame> {
         let path = absolute(path.as_ref())?;
         self.session.add(Node::DataSink(DataSinkNode {
             input: self.node,
             path,
             options,
+            keep_encoding,
         }))
     }
 

@@ -12,4 +12,8 @@ pub struct DataSinkNode {
     pub input: NodeId,
     pub path: PathBuf,
     pub options: crate::plan::TaskOptions,
+    /// Publish task outputs as they are encoded (as the original smallpond does), rather
+    /// than re-encode those not written with `options.parquet`.
+    #[serde(default)]
+    pub keep_encoding: bool,
 }

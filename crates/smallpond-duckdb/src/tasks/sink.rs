@@ -22,6 +22,8 @@ use crate::{Error, Result};
 pub struct SinkTask<'a> {
     pub path: &'a Path,
     pub parquet: &'a ParquetOptions,
+    /// Link task outputs whatever their encoding.
+    pub keep_encoding: bool,
     pub job: &'a JobDirs,
     /// Unique per attempt, for the staging directory's name.
     pub tag: String,
@@ -78,7 +80,10 @@ impl SinkTask<'_> {
                     DataSet::Csv(_) | DataSet::Json(_) => false,
                 });
             let files: Vec<&PathBuf> = input.files().collect();
-            if linkable && !files.is_empty() && encoded_as(conn, &files, self.parquet)? {
+            if linkable
+                && !files.is_empty()
+                && (self.keep_encoding || encoded_as(conn, &files, self.parquet)?)
+            {
                 for (i, file) in files.iter().enumerate() {
                     let target = stage.join(format!("part-{p:05}-{i:04}.parquet"));
                     if std::fs::hard_link(file, &target).is_err() {

@@ -573,6 +573,14 @@ fn write_parquet_links_files_already_encoded_as_asked_and_reencodes_otherwise() 
         inode(&staged[0]),
         "snappy output is linked"
     );
+    // write_parquet without options publishes task outputs as they are, as the original.
+    let plain = fx.path("plain");
+    df.write_parquet(&plain).unwrap();
+    let published: Vec<_> = std::fs::read_dir(&plain)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(inode(&published[0]), inode(&staged[0]), "kept as encoded");
     let other = fx.path("other");
     df.write_parquet_with(&other, options("zstd"))
         .unwrap()
