@@ -23,9 +23,10 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 export PATH="$PWD/.venv/bin:$PATH"
-# Build and test dependencies (maturin builds the extension; pytest runs the suite).
+# Build and test dependencies (maturin builds the extension; pytest runs the suite; Ray for
+# the multi-node tests, which start a three-node cluster on this machine).
 .venv/bin/python -m pip install -q --disable-pip-version-check \
-    "maturin>=1.7,<2" "pyarrow>=14" numpy pandas "cloudpickle>=2" "pytest>=7"
+    "maturin>=1.7,<2" "pyarrow>=14" numpy pandas "cloudpickle>=2" "pytest>=7" "ray>=2.9"
 [ "${1:-install}" = venv ] && exit 0
 # The package itself. No build isolation: maturin is in .venv already, and the build must
 # see CARGO_TARGET_DIR (and the dev profile) to reuse the workspace's DuckDB build.

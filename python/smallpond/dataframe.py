@@ -134,11 +134,6 @@ class Session:
         **kwargs: Any,
     ) -> None:
         ray_address = os.environ.get("SP_RAY_ADDRESS") or ray_address
-        if ray_address:
-            raise NotImplementedError(
-                f"ray_address={ray_address!r}: running on a Ray cluster is not supported yet; "
-                "unset it (and SP_RAY_ADDRESS) to run on the embedded engine"
-            )
         platform = os.environ.get("SP_PLATFORM") or platform
         if platform not in (None, "", "local", "default"):
             raise ValueError(f"platform {platform!r} is not supported; use the default (local)")
@@ -169,7 +164,15 @@ class Session:
                 continue
             else:
                 raise TypeError(f"init() got an unexpected keyword argument {key!r}")
-        if pool == "processes":
+        if ray_address:
+            try:
+                from smallpond._ray import RayPool
+            except ImportError as e:
+                raise ImportError(
+                    f"ray_address={ray_address!r} needs Ray: pip install 'smallpond[ray]'"
+                ) from e
+            options["pool"] = RayPool(ray_address)
+        elif pool == "processes":
             options["worker_command"] = [sys.executable, "-m", "smallpond._worker"]
             path = [p or os.getcwd() for p in sys.path]
             options["worker_env"] = [("PYTHONPATH", os.pathsep.join(path))]

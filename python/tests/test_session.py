@@ -192,11 +192,9 @@ def test_init_reads_environment(tmp_path, monkeypatch):
         s.shutdown()
 
 
-def test_init_rejects_unknown_options_and_ray(tmp_path):
+def test_init_rejects_unknown_options(tmp_path):
     with pytest.raises(TypeError, match="no_such_option"):
         smallpond.init(data_root=str(tmp_path), no_such_option=1)
-    with pytest.raises(NotImplementedError, match="Ray"):
-        smallpond.init(data_root=str(tmp_path), ray_address="127.0.0.1:6379")
 
 
 def test_init_and_shutdown_are_fast(tmp_path):

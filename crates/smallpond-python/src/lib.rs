@@ -10,6 +10,7 @@
 //! execution are the Rust engine's. Every call that runs tasks releases the GIL.
 
 mod plugin;
+mod pool;
 mod session;
 
 use pyo3::prelude::*;
@@ -56,6 +57,20 @@ fn serve_worker(py: Python<'_>, output_fd: i32) -> PyResult<()> {
     .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("worker protocol: {e}")))
 }
 
+/// Runs one task attempt (JSON, as the scheduler sends it) in this process and returns
+/// its result as JSON: how a Ray task (or any foreign worker) runs our tasks. `worker`
+/// names this worker in the task record (e.g. the Ray node).
+#[pyfunction]
+fn run_task(py: Python<'_>, attempt_json: &str, worker: &str) -> PyResult<String> {
+    use smallpond_exec::TaskRunner;
+    let attempt: smallpond_core::task::TaskAttempt = serde_json::from_str(attempt_json)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad task: {e}")))?;
+    let runner = smallpond_duckdb::DuckDbRunner::new(worker).with_plugins(session::plugins());
+    let result = py.detach(|| runner.run(&attempt));
+    serde_json::to_string(&result)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("task result: {e}")))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -63,5 +78,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<session::DataFrame>()?;
     m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
+    m.add_function(wrap_pyfunction!(run_task, m)?)?;
     Ok(())
 }

@@ -146,7 +146,7 @@ impl Session {
     #[new]
     #[pyo3(signature = (*, data_root=None, job_id=None, job_time=None, num_executors=None,
         memory_limit=None, max_attempts=None, fault_inject_prob=None, speculation=None,
-        worker_command=None, worker_env=None, on_event=None))]
+        worker_command=None, worker_env=None, on_event=None, pool=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         data_root: Option<String>,
@@ -160,8 +160,13 @@ impl Session {
         worker_command: Option<Vec<String>>,
         worker_env: Option<Vec<(String, String)>>,
         on_event: Option<Py<PyAny>>,
+        pool: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let mut b = smallpond::Session::builder().plugins(plugins());
+        if let Some(pool) = pool {
+            let pool = Python::attach(|py| crate::pool::PyPool::new(py, pool))?;
+            b = b.worker_pool(Box::new(pool));
+        }
         if let Some(v) = data_root {
             b = b.data_root(v);
         }

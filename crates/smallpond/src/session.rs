@@ -54,6 +54,7 @@ pub struct SessionBuilder {
     on_event: Option<EventHandler>,
     plugins: Plugins,
     job_time: Option<String>,
+    custom_pool: Option<Box<dyn WorkerPool>>,
 }
 
 impl SessionBuilder {
@@ -106,6 +107,13 @@ impl SessionBuilder {
         self
     }
 
+    /// Runs tasks on this pool (e.g. a Ray cluster's) instead of a local one; its
+    /// capacity is what the planner and scheduler divide among tasks.
+    pub fn worker_pool(mut self, pool: Box<dyn WorkerPool>) -> Self {
+        self.custom_pool = Some(pool);
+        self
+    }
+
     /// Runtimes for external functions (UDFs, `map_batches`) of tasks that run in this
     /// process's threads. Worker processes load their own.
     pub fn plugins(mut self, plugins: Plugins) -> Self {
@@ -151,9 +159,12 @@ impl SessionBuilder {
         if num_executors == 0 {
             return Err(PlanError::invalid("num_executors", "must be at least 1").into());
         }
-        let capacity = Resources {
-            cpus: num_executors,
-            memory_bytes: self.memory_bytes.unwrap_or(local_resources().memory_bytes),
+        let capacity = match &self.custom_pool {
+            Some(pool) => pool.capacity(),
+            None => Resources {
+                cpus: num_executors,
+                memory_bytes: self.memory_bytes.unwrap_or(local_resources().memory_bytes),
+            },
         };
         let dirs = JobDirs {
             root: job_dir(&data_root, &job_id, self.job_time)?,
@@ -168,15 +179,18 @@ impl SessionBuilder {
             std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         }
         std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
-        let pool: Box<dyn WorkerPool> = match self.pool {
-            PoolKind::Threads => Box::new(LocalPool::threads(
-                Arc::new(
-                    DuckDbRunner::new(format!("thread@{}", smallpond_duckdb::hostname()))
-                        .with_plugins(self.plugins),
-                ),
-                capacity,
-            )),
-            PoolKind::Processes(command) => Box::new(LocalPool::processes(command, capacity)),
+        let pool: Box<dyn WorkerPool> = match (self.custom_pool, self.pool) {
+            (Some(custom), _) => custom,
+            (None, pool) => match pool {
+                PoolKind::Threads => Box::new(LocalPool::threads(
+                    Arc::new(
+                        DuckDbRunner::new(format!("thread@{}", smallpond_duckdb::hostname()))
+                            .with_plugins(self.plugins),
+                    ),
+                    capacity,
+                )),
+                PoolKind::Processes(command) => Box::new(LocalPool::processes(command, capacity)),
+            },
         };
         tracing::info!(job = %job_id, root = %dirs.root.display(), "session started");
         Ok(Session {
@@ -510,6 +524,7 @@ impl Session {
             on_event: None,
             plugins: Plugins::new(),
             job_time: None,
+            custom_pool: None,
         }
     }
 
