@@ -89,3 +89,31 @@ def test_a_node_removed_mid_job_does_not_fail_the_job(tmp_path):
     finally:
         ray.shutdown()
         c.shutdown()
+
+
+def test_worker_entry_point_joins_a_cluster(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    worker = None
+    try:
+        ray.init(address=c.address, log_to_driver=False)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "smallpond.worker", "--ray_address", c.address,
+             "--num_cpus", "1", "--log_dir", str(tmp_path / "logs")],
+            start_new_session=True,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and len([n for n in ray.nodes() if n["Alive"]]) < 2:
+            time.sleep(0.5)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2, "the worker did not join"
+        assert (tmp_path / "logs").is_dir()
+    finally:
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=60)
+        ray.shutdown()
+        c.shutdown()
