@@ -79,35 +79,11 @@ pub fn split_aggregate(
     keys: &[String],
     input: &ResolvedPartition,
 ) -> Option<AggregateSplit> {
-    let sql = bind_query(template, 1).ok()?; // only `{0}`
-    let conn = connect().ok()?;
-    let tree = parse(&conn, &sql)?;
-    let statements = tree.get("statements")?.as_array()?;
-    let [statement] = statements.as_slice() else {
-        return None;
-    };
-    let node = statement.get("node")?;
-    let empty = |key: &str| match node.get(key) {
-        None | Some(serde_json::Value::Null) => true,
-        Some(serde_json::Value::Array(a)) => a.is_empty(),
-        Some(serde_json::Value::Object(o)) => o
-            .get("map")
-            .and_then(|m| m.as_array())
-            .is_some_and(|m| m.is_empty()),
-        Some(_) => false,
-    };
-    let from = node.get("from_table")?;
-    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
-        && empty("modifiers")
-        && empty("cte_map")
-        && empty("having")
-        && empty("qualify")
-        && empty("sample")
+    let (conn, sql, tree) = select_over_input(template)?;
+    let node = &tree["statements"][0]["node"];
+    let simple = empty(node, "modifiers")
         && node.get("aggregate_handling")?.as_str()? == "STANDARD_HANDLING"
-        && node.get("group_sets")?.as_array()?.len() == 1
-        && from.get("type")?.as_str()? == "BASE_TABLE"
-        && from.get("table_name")?.as_str()? == input_view(0)
-        && from.get("sample").is_none_or(|s| s.is_null());
+        && node.get("group_sets")?.as_array()?.len() == 1;
     if !simple {
         return None;
     }
@@ -217,38 +193,15 @@ pub fn split_aggregate(
 /// what is shuffled to one row per distinct value per producer. The pre-query is the query
 /// itself. `None` for anything else (WHERE, expressions, aliases, DISTINCT ON, ...).
 pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
-    let sql = bind_query(template, 1).ok()?;
-    let conn = connect().ok()?;
-    let tree = parse(&conn, &sql)?;
-    let [statement] = tree.get("statements")?.as_array()?.as_slice() else {
-        return None;
-    };
-    let node = statement.get("node")?;
-    let nothing = |key: &str| match node.get(key) {
-        None | Some(serde_json::Value::Null) => true,
-        Some(serde_json::Value::Array(a)) => a.is_empty(),
-        Some(serde_json::Value::Object(o)) => o
-            .get("map")
-            .and_then(|m| m.as_array())
-            .is_some_and(|m| m.is_empty()),
-        Some(_) => false,
-    };
-    let from = node.get("from_table")?;
+    let (_, _, tree) = select_over_input(template)?;
+    let node = &tree["statements"][0]["node"];
     let [modifier] = node.get("modifiers")?.as_array()?.as_slice() else {
         return None;
     };
-    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
-        && modifier.get("type")?.as_str()? == "DISTINCT_MODIFIER"
+    let simple = modifier.get("type")?.as_str()? == "DISTINCT_MODIFIER"
         && modifier.get("distinct_on_targets")?.as_array()?.is_empty()
-        && nothing("where_clause")
-        && nothing("group_expressions")
-        && nothing("cte_map")
-        && nothing("having")
-        && nothing("qualify")
-        && nothing("sample")
-        && from.get("type")?.as_str()? == "BASE_TABLE"
-        && from.get("table_name")?.as_str()? == input_view(0)
-        && from.get("sample").is_none_or(|s| s.is_null());
+        && empty(node, "where_clause")
+        && empty(node, "group_expressions");
     if !simple {
         return None;
     }
@@ -262,6 +215,42 @@ pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
     keys.iter()
         .all(|k| columns.contains(&k.to_lowercase()))
         .then(|| template.to_string())
+}
+
+/// `template` (over `{0}` only) bound and parsed, when it is one SELECT reading `{0}`
+/// directly, without CTEs, HAVING, QUALIFY or sampling: the shape both pre-shuffle
+/// rewrites start from. Returns the connection and bound SQL for further analysis.
+fn select_over_input(template: &str) -> Option<(Connection, String, serde_json::Value)> {
+    let sql = bind_query(template, 1).ok()?; // only `{0}`
+    let conn = connect().ok()?;
+    let tree = parse(&conn, &sql)?;
+    let [statement] = tree.get("statements")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let node = statement.get("node")?;
+    let from = node.get("from_table")?;
+    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
+        && empty(node, "cte_map")
+        && empty(node, "having")
+        && empty(node, "qualify")
+        && empty(node, "sample")
+        && from.get("type")?.as_str()? == "BASE_TABLE"
+        && from.get("table_name")?.as_str()? == input_view(0)
+        && from.get("sample").is_none_or(|s| s.is_null());
+    simple.then_some((conn, sql, tree))
+}
+
+/// Whether a parse-tree field is absent, null, an empty list or an empty map.
+fn empty(node: &serde_json::Value, key: &str) -> bool {
+    match node.get(key) {
+        None | Some(serde_json::Value::Null) => true,
+        Some(serde_json::Value::Array(a)) => a.is_empty(),
+        Some(serde_json::Value::Object(o)) => o
+            .get("map")
+            .and_then(|m| m.as_array())
+            .is_some_and(|m| m.is_empty()),
+        Some(_) => false,
+    }
 }
 
 fn parse(conn: &Connection, sql: &str) -> Option<serde_json::Value> {
