@@ -374,11 +374,7 @@ class DataFrame:
     ) -> "DataFrame":
         """``map('a + b AS c')`` (SQL select list, may call ``udfs``) or
         ``map(lambda row: {...})`` (row dict to row dict; ``schema`` optional)."""
-        if isinstance(sql_or_func, str):
-            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, "map")
-        if callable(sql_or_func):
-            return self._batches("map", sql_or_func, schema, 122880, kwargs, "map")
-        raise ValueError(f"must be a SQL expression or a function: {sql_or_func!r}")
+        return self._select_or_rows("map", sql_or_func, schema, kwargs)
 
     def flat_map(
         self,
@@ -388,10 +384,15 @@ class DataFrame:
         **kwargs: Any,
     ) -> "DataFrame":
         """``flat_map('unnest(...) AS c')`` or ``flat_map(lambda row: [{...}, ...])``."""
+        return self._select_or_rows("flat_map", sql_or_func, schema, kwargs)
+
+    def _select_or_rows(self, mode: str, sql_or_func: Any, schema: Optional[pa.Schema],
+                        kwargs: Dict[str, Any]) -> "DataFrame":
+        """`map`/`flat_map`: a SQL select list, or a Python function of row dicts."""
         if isinstance(sql_or_func, str):
-            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, "flat_map")
+            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, mode)
         if callable(sql_or_func):
-            return self._batches("flat_map", sql_or_func, schema, 122880, kwargs, "flat_map")
+            return self._batches(mode, sql_or_func, schema, 122880, kwargs, mode)
         raise ValueError(f"must be a SQL expression or a function: {sql_or_func!r}")
 
     def map_batches(

@@ -47,3 +47,37 @@ def test_failed_write_leaves_no_output(sp, tmp_path):
     with pytest.raises(smallpond.SmallpondError):
         sp.partial_sql("select error('boom')").write_parquet(str(out))
     assert not out.exists()
+
+
+def test_bad_arguments_get_clear_errors(sp, tmp_path):
+    import pyarrow as pa
+
+    df = sp.from_items([1, 2])
+    cases = [
+        (lambda: df.map_batches(lambda t: t, batch_size=0), ValueError, "batch_size"),
+        (lambda: df.map_batches("not a function"), TypeError, "needs a function"),
+        (lambda: df.map(42), ValueError, "SQL expression or a function"),
+        (lambda: df.flat_map(None), ValueError, "SQL expression or a function"),
+        (lambda: df.filter(3.5), ValueError, "SQL expression or a predicate"),
+        (lambda: df.map(lambda r: r, schema={"a": "int"}), TypeError, "pyarrow.Schema"),
+        (lambda: df.limit(-1), ValueError, "limit"),
+        (lambda: df.take(-1), ValueError, "limit"),
+        (lambda: df.partial_sort([]), ValueError, "at least one column"),
+        (lambda: df.map("item", parquet_compression="bogus"), ValueError, "compression"),
+        (lambda: df.map("item", udfs=[42]), TypeError, "udfs"),
+        (lambda: sp.read_csv("x.csv", {"a": "INT"}, delim="ab"), ValueError, "delim"),
+        (lambda: sp.read_csv("x.csv", pa.schema([("a", pa.int64())])), TypeError, "schema"),
+        (lambda: sp.read_parquet(42), TypeError, "paths"),
+        (lambda: sp.from_arrow([1, 2]), TypeError, "pyarrow.Table"),
+        (lambda: sp.partial_sql("select * from {0}", "df"), TypeError, "DataFrames"),
+        (lambda: smallpond.init(data_root=str(tmp_path), pool="nope"), ValueError, "pool"),
+        (lambda: smallpond.init(data_root=str(tmp_path), num_executors=-1), ValueError,
+         "num_executors"),
+        (lambda: smallpond.init(data_root=str(tmp_path), platform="mpi"), ValueError, "platform"),
+        (lambda: smallpond.init(data_root=str(tmp_path), job_time=[1]), TypeError, "job_time"),
+        (lambda: smallpond.init(data_root=str(tmp_path), speculative_exec="sometimes"),
+         ValueError, "speculation"),
+    ]
+    for call, error, text in cases:
+        with pytest.raises(error, match=text):
+            call()

@@ -31,6 +31,11 @@ pub fn describe(py: Python<'_>, err: &PyErr) -> String {
     format!("{tb}{err}")
 }
 
+/// A Python exception as a plugin error: traceback and message.
+fn text(err: PyErr) -> PluginError {
+    Python::attach(|py| describe(py, &err))
+}
+
 fn runtime(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("smallpond._runtime")
 }
@@ -56,7 +61,7 @@ impl Plugin for PythonPlugin {
             let returns: String = udf.getattr("return_type")?.extract()?;
             Ok((udf.unbind(), params, returns))
         })
-        .map_err(|e| Python::attach(|py| describe(py, &e)))?;
+        .map_err(text)?;
         let return_type = arrow_type(&returns)?;
         let signature = match params {
             Some(params) => ArrowFunctionSignature::exact(
@@ -86,8 +91,7 @@ impl Plugin for PythonPlugin {
         input: &mut dyn Iterator<Item = RecordBatch>,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), PluginError>,
     ) -> Result<Option<SchemaRef>, PluginError> {
-        let func = Python::attach(|py| load(py, function).map(Bound::unbind))
-            .map_err(|e| Python::attach(|py| describe(py, &e)))?;
+        let func = Python::attach(|py| load(py, function).map(Bound::unbind)).map_err(text)?;
         for batch in input {
             let out = Python::attach(|py| -> PyResult<Vec<RecordBatch>> {
                 let result = func
@@ -95,7 +99,7 @@ impl Plugin for PythonPlugin {
                     .call_method1("apply", (batch.to_pyarrow(py)?,))?;
                 to_batches(&result)
             })
-            .map_err(|e| Python::attach(|py| describe(py, &e)))?;
+            .map_err(text)?;
             for b in out {
                 emit(b)?;
             }
@@ -111,7 +115,7 @@ impl Plugin for PythonPlugin {
                 Schema::from_pyarrow_bound(&s).map(Some)
             }
         })
-        .map_err(|e| Python::attach(|py| describe(py, &e)))?;
+        .map_err(text)?;
         Ok(schema.map(Arc::new))
     }
 }
@@ -197,7 +201,7 @@ impl VArrowScalar for PythonScalar {
                 .call_method1("call_batch", (input.to_pyarrow(py)?,))?;
             ArrayData::from_pyarrow_bound(&out)
         })
-        .map_err(|e| Python::attach(|py| describe(py, &e)))?;
+        .map_err(text)?;
         let array = make_array(data);
         if array.data_type() != &udf.return_type {
             let cast = arrow::compute::cast(&array, &udf.return_type)?;
