@@ -54,10 +54,7 @@ fn records(dir: &Path) -> ResolvedPartition {
 }
 
 fn resources() -> Resources {
-    Resources {
-        cpus: 2,
-        memory_bytes: 4 << 30,
-    }
+    Resources::new(2, 4 << 30)
 }
 
 fn tasks_kernels(c: &mut Criterion) {

@@ -26,7 +26,7 @@
 //!     "SELECT ticker, min(price), max(price) FROM {0} GROUP BY ticker",
 //!     TaskOptions::default(),
 //! ).unwrap())).unwrap();
-//! let config = PlannerConfig { total_cpus: 2, total_memory: 1 << 30 };
+//! let config = PlannerConfig::single_machine(2, 1 << 30);
 //! let exec = Planner::new(&plan, &HashMap::new(), config, 0).plan(&[agg]).unwrap();
 //! assert_eq!(exec.tasks.len(), 1 + 3); // one hash partitioner, three SQL tasks
 //! ```

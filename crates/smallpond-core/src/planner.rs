@@ -31,6 +31,27 @@ pub struct PlannerConfig {
     pub total_cpus: u32,
     /// Memory of the worker pool, in bytes.
     pub total_memory: u64,
+    /// The largest task one machine (or Ray node) of the pool can run: no task asks for
+    /// more CPUs, and a task's default memory is this node's memory per CPU.
+    pub node_cpus: u32,
+    pub node_memory: u64,
+}
+
+impl PlannerConfig {
+    /// A pool of one machine.
+    pub fn single_machine(cpus: u32, memory: u64) -> Self {
+        Self::new(Resources::new(cpus, memory), Resources::new(cpus, memory))
+    }
+
+    /// A pool of `total` resources whose largest machine has `largest`.
+    pub fn new(total: Resources, largest: Resources) -> Self {
+        Self {
+            total_cpus: total.cpus.max(1),
+            total_memory: total.memory_bytes,
+            node_cpus: largest.cpus.clamp(1, total.cpus.max(1)),
+            node_memory: largest.memory_bytes.min(total.memory_bytes),
+        }
+    }
 }
 
 pub struct Planner<'a> {
@@ -282,13 +303,17 @@ impl<'a> Planner<'a> {
         kind: impl FnOnce(crate::plan::ParquetOptions) -> TaskKind,
     ) -> TaskId {
         let total = self.config.total_cpus.max(1);
+        let node_cpus = self.config.node_cpus.clamp(1, total);
+        // As the original: a GPU task gets 8 CPUs per GPU, so its feeders keep up.
+        let gpu_cpus = (options.gpu_limit.get() * 8.0).ceil() as u32;
         let cpus = options
             .cpu_limit
             .unwrap_or_else(|| (total / siblings.max(1)).max(1))
-            .clamp(1, total);
+            .max(gpu_cpus)
+            .clamp(1, node_cpus);
         let memory_bytes = options
             .memory_limit
-            .unwrap_or(self.config.total_memory / u64::from(total) * u64::from(cpus));
+            .unwrap_or(self.config.node_memory / u64::from(node_cpus) * u64::from(cpus));
         let id = TaskId(self.next_task);
         self.next_task += 1;
         self.out.tasks.push(TaskSpec {
@@ -298,7 +323,11 @@ impl<'a> Planner<'a> {
             partition,
             kind: kind(options.parquet.clone()),
             inputs,
-            resources: Resources { cpus, memory_bytes },
+            resources: Resources {
+                cpus,
+                memory_bytes,
+                gpus: options.gpu_limit,
+            },
         });
         id
     }
@@ -344,6 +373,8 @@ mod tests {
     const CONFIG: PlannerConfig = PlannerConfig {
         total_cpus: 2,
         total_memory: 8 << 30,
+        node_cpus: 2,
+        node_memory: 8 << 30,
     };
 
     fn source(plan: &mut LogicalPlan, files: usize) -> NodeId {
@@ -414,6 +445,64 @@ mod tests {
         assert_eq!(exec.tasks.len(), 1);
         assert_eq!(exec.tasks[0].resources.cpus, 2);
         assert_eq!(exec.tasks[0].kind.slots(), 8);
+    }
+
+    #[test]
+    fn tasks_fit_on_the_largest_node_of_a_cluster() {
+        // Three nodes: 4 CPUs/16 GiB, 2 CPUs/4 GiB, 2 CPUs/4 GiB.
+        let config = PlannerConfig::new(Resources::new(8, 24 << 30), Resources::new(4, 16 << 30));
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 1);
+        let h = hash(&mut plan, src, 8);
+        let q = sql(&mut plan, vec![h], "select * from {0}");
+        let exec = Planner::new(&plan, &HashMap::new(), config, 0)
+            .plan(&[q])
+            .unwrap();
+        // The lone partitioner would get all 8 CPUs of the cluster; no node has them.
+        assert_eq!(exec.tasks[0].resources.cpus, 4);
+        assert_eq!(exec.tasks[0].resources.memory_bytes, 16 << 30);
+        // Eight SQL tasks share 8 CPUs: one each, with that node's memory per CPU.
+        assert_eq!(exec.tasks[1].resources.cpus, 1);
+        assert_eq!(exec.tasks[1].resources.memory_bytes, 4 << 30);
+    }
+
+    #[test]
+    fn gpu_tasks_ask_for_gpus_and_eight_cpus_per_gpu() {
+        let config = PlannerConfig::single_machine(16, 64 << 30);
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 4);
+        let split = plan
+            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                input: src,
+                npartitions: 4,
+                by_rows: false,
+                options: TaskOptions::default(),
+            }))
+            .unwrap();
+        let options = TaskOptions {
+            gpu_limit: crate::task::Gpus::try_new(0.5).unwrap(),
+            ..TaskOptions::default()
+        };
+        let q = plan
+            .add(Node::Sql(
+                SqlNode::try_new(vec![split], "select * from {0}", options).unwrap(),
+            ))
+            .unwrap();
+        let exec = Planner::new(&plan, &HashMap::new(), config, 0)
+            .plan(&[q])
+            .unwrap();
+        assert_eq!(exec.tasks.len(), 4);
+        for t in &exec.tasks {
+            assert_eq!(t.resources.gpus.get(), 0.5);
+            assert_eq!(
+                t.resources.cpus, 4,
+                "16 CPUs / 4 tasks, and 8 x 0.5 GPU = 4"
+            );
+        }
+        let json = serde_json::to_string(&exec.tasks[0].resources).unwrap();
+        assert!(json.contains("\"gpus\":0.5"), "{json}");
+        assert!(crate::task::Gpus::try_new(-1.0).is_err());
+        assert!(crate::task::Gpus::try_new(f64::NAN).is_err());
     }
 
     #[test]

@@ -15,11 +15,62 @@ use crate::plan::{ExternalFunction, ParquetOptions, PartitionMethod, Udf};
 use crate::{DataSet, NodeId, TaskId};
 
 /// CPU and memory a task may use: DuckDB gets exactly this, and the scheduler never runs
-/// more at once than the pool has.
+/// more at once than the pool has. GPUs are only placed by pools that have them (Ray).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
     pub cpus: u32,
     pub memory_bytes: u64,
+    #[serde(default, skip_serializing_if = "Gpus::is_zero")]
+    pub gpus: Gpus,
+}
+
+impl Resources {
+    pub fn new(cpus: u32, memory_bytes: u64) -> Self {
+        Self {
+            cpus,
+            memory_bytes,
+            gpus: Gpus::default(),
+        }
+    }
+}
+
+/// A number of GPUs, possibly fractional as Ray allows (0.5 = half a GPU), kept in
+/// thousandths so that resources compare exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "f64", try_from = "f64")]
+pub struct Gpus(u32);
+
+impl Gpus {
+    pub fn try_new(gpus: f64) -> crate::Result<Self> {
+        if !(0.0..=1_000_000.0).contains(&gpus) {
+            return Err(crate::Error::invalid(
+                "gpu_limit",
+                format!("must be a number of GPUs from 0 up, got {gpus}"),
+            ));
+        }
+        Ok(Self((gpus * 1000.0).round() as u32))
+    }
+
+    pub fn get(self) -> f64 {
+        f64::from(self.0) / 1000.0
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl From<Gpus> for f64 {
+    fn from(g: Gpus) -> f64 {
+        g.get()
+    }
+}
+
+impl TryFrom<f64> for Gpus {
+    type Error = crate::Error;
+    fn try_from(gpus: f64) -> crate::Result<Self> {
+        Gpus::try_new(gpus)
+    }
 }
 
 /// One piece of a partition's data, possibly not yet produced.

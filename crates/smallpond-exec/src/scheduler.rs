@@ -130,9 +130,20 @@ pub fn run(
     config: &SchedulerConfig,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<HashMap<TaskId, TaskRecord>> {
-    let result = Run::new(plan, job, pool.capacity(), config).execute(pool, on_event);
+    let limits = Limits {
+        total: pool.capacity(),
+        largest: pool.largest_task(),
+    };
+    let result = Run::new(plan, job, limits, config).execute(pool, on_event);
     on_event(&Event::JobFinished { ok: result.is_ok() });
     result
+}
+
+/// What the pool holds: all of it (never more at once) and on its largest machine (never
+/// more for one task).
+struct Limits {
+    total: Resources,
+    largest: Resources,
 }
 
 struct Run<'a> {
@@ -140,6 +151,7 @@ struct Run<'a> {
     job: &'a JobDirs,
     config: &'a SchedulerConfig,
     capacity: Resources,
+    largest: Resources,
     deps: HashMap<TaskId, Vec<TaskId>>,
     pending: BTreeSet<TaskId>,
     attempts: HashMap<TaskId, u32>,
@@ -160,7 +172,7 @@ impl<'a> Run<'a> {
     fn new(
         plan: &'a ExecutionPlan,
         job: &'a JobDirs,
-        capacity: Resources,
+        limits: Limits,
         config: &'a SchedulerConfig,
     ) -> Self {
         let specs: BTreeMap<TaskId, &TaskSpec> = plan.tasks.iter().map(|t| (t.id, t)).collect();
@@ -170,7 +182,12 @@ impl<'a> Run<'a> {
             specs,
             job,
             config,
-            capacity,
+            capacity: limits.total,
+            largest: Resources {
+                cpus: limits.largest.cpus.clamp(1, limits.total.cpus.max(1)),
+                memory_bytes: limits.largest.memory_bytes.min(limits.total.memory_bytes),
+                gpus: limits.largest.gpus,
+            },
             attempts: HashMap::new(),
             running: HashMap::new(),
             speculated: BTreeSet::new(),
@@ -333,16 +350,12 @@ impl<'a> Run<'a> {
     }
 
     fn in_use(&self) -> Resources {
-        self.running.values().map(|a| a.resources).fold(
-            Resources {
-                cpus: 0,
-                memory_bytes: 0,
-            },
-            |a, r| Resources {
-                cpus: a.cpus + r.cpus,
-                memory_bytes: a.memory_bytes + r.memory_bytes,
-            },
-        )
+        self.running
+            .values()
+            .map(|a| a.resources)
+            .fold(Resources::new(0, 0), |a, r| {
+                Resources::new(a.cpus + r.cpus, a.memory_bytes + r.memory_bytes)
+            })
     }
 
     fn start_ready(
@@ -389,12 +402,13 @@ impl<'a> Run<'a> {
             .unwrap_or(0)
             .min(16);
         Resources {
-            cpus: spec.resources.cpus.clamp(1, self.capacity.cpus.max(1)),
+            cpus: spec.resources.cpus.clamp(1, self.largest.cpus),
             memory_bytes: spec
                 .resources
                 .memory_bytes
                 .saturating_mul(1 << boost)
-                .min(self.capacity.memory_bytes),
+                .min(self.largest.memory_bytes),
+            gpus: spec.resources.gpus,
         }
     }
 
@@ -410,6 +424,8 @@ impl<'a> Run<'a> {
             *n
         };
         let task = self.resolve(spec, attempt, want);
+        // Only a submitted attempt is running: one the pool refused is never waited for.
+        pool.submit(task)?;
         self.running.insert(
             (spec.id, attempt),
             Attempt {
@@ -417,7 +433,6 @@ impl<'a> Run<'a> {
                 started: Instant::now(),
             },
         );
-        pool.submit(task)?;
         Ok(attempt)
     }
 

@@ -159,13 +159,11 @@ impl SessionBuilder {
         if num_executors == 0 {
             return Err(PlanError::invalid("num_executors", "must be at least 1").into());
         }
-        let capacity = match &self.custom_pool {
-            Some(pool) => pool.capacity(),
-            None => Resources {
-                cpus: num_executors,
-                memory_bytes: self.memory_bytes.unwrap_or(local_resources().memory_bytes),
-            },
-        };
+        // A local pool's size; a custom pool (Ray) tells its own.
+        let capacity = Resources::new(
+            num_executors,
+            self.memory_bytes.unwrap_or(local_resources().memory_bytes),
+        );
         let dirs = JobDirs {
             root: job_dir(&data_root, &job_id, self.job_time)?,
         };
@@ -197,7 +195,6 @@ impl SessionBuilder {
             inner: Arc::new(Inner {
                 job_id,
                 dirs,
-                capacity,
                 scheduler: SchedulerConfig {
                     max_attempts: self.max_attempts,
                     resume: true,
@@ -296,7 +293,6 @@ fn random_id() -> String {
 pub(crate) struct Inner {
     job_id: JobId,
     dirs: JobDirs,
-    capacity: Resources,
     scheduler: SchedulerConfig,
     state: Mutex<State>,
 }
@@ -384,10 +380,9 @@ impl Inner {
             .filter(|r| !state.computed.contains_key(r))
             .collect();
         if !missing.is_empty() {
-            let config = PlannerConfig {
-                total_cpus: self.capacity.cpus,
-                total_memory: self.capacity.memory_bytes,
-            };
+            // Asked on every run: a cluster may have gained or lost nodes since the last.
+            let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
+            let config = PlannerConfig::new(pool.capacity(), pool.largest_task());
             let exec = Planner::new(&state.plan, &state.computed, config, state.next_task)
                 .plan(&missing)?;
             state.next_task = Planner::next_task_id(&exec, state.next_task);

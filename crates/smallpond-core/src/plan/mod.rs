@@ -37,6 +37,7 @@ pub use map_batches::{ExternalFunction, MapBatchesNode, Udf};
 pub use projection::ProjectionNode;
 pub use sql::{placeholders, SqlNode};
 
+use crate::task::Gpus;
 use crate::{Error, NodeId, Result};
 pub use union::UnionNode;
 
@@ -85,6 +86,9 @@ pub struct TaskOptions {
     pub cpu_limit: Option<u32>,
     /// DuckDB `memory_limit` per task in bytes; `None` = a share of the machine's memory.
     pub memory_limit: Option<u64>,
+    /// GPUs per task, for pools that place tasks on GPUs (Ray's `num_gpus`).
+    #[serde(default, skip_serializing_if = "Gpus::is_zero")]
+    pub gpu_limit: Gpus,
     pub parquet: ParquetOptions,
 }
 

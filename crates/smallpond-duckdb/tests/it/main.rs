@@ -40,10 +40,7 @@ fn attempt(job: &JobDirs, kind: TaskKind, input: PathBuf) -> TaskAttempt {
             datasets: vec![DataSet::parquet(vec![input])],
             columns: None,
         }],
-        resources: Resources {
-            cpus: 2,
-            memory_bytes: 1 << 30,
-        },
+        resources: Resources::new(2, 1 << 30),
         job: job.clone(),
         fingerprint: 42,
         fault_inject_prob: 0.0,

@@ -29,6 +29,12 @@ pub trait WorkerPool: Send {
     /// Resources of the pool; the scheduler keeps the running tasks' sum within them.
     fn capacity(&self) -> Resources;
 
+    /// The largest task one machine of the pool can run (a pool of several machines, such
+    /// as a Ray cluster, is larger than any of them); no task asks for more.
+    fn largest_task(&self) -> Resources {
+        self.capacity()
+    }
+
     /// Starts an attempt. The scheduler only submits what fits into the free capacity.
     fn submit(&mut self, attempt: TaskAttempt) -> Result<()>;
 
@@ -43,10 +49,7 @@ pub trait WorkerPool: Send {
 /// Machine resources seen by this process.
 pub fn local_resources() -> Resources {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    Resources {
-        cpus,
-        memory_bytes: total_memory().unwrap_or(4 << 30),
-    }
+    Resources::new(cpus, total_memory().unwrap_or(4 << 30))
 }
 
 fn total_memory() -> Option<u64> {

@@ -119,10 +119,7 @@ fn plan(cpus: u32) -> ExecutionPlan {
             SqlNode::try_new(vec![h], "select * from {0}", TaskOptions::default()).unwrap(),
         ))
         .unwrap();
-    let config = PlannerConfig {
-        total_cpus: cpus,
-        total_memory: 1 << 30,
-    };
+    let config = PlannerConfig::single_machine(cpus, 1 << 30);
     Planner::new(&plan, &HashMap::new(), config, 0)
         .plan(&[q])
         .unwrap()
@@ -138,10 +135,7 @@ fn job() -> (tempfile::TempDir, JobDirs) {
 }
 
 fn capacity(cpus: u32) -> Resources {
-    Resources {
-        cpus,
-        memory_bytes: 1 << 30,
-    }
+    Resources::new(cpus, 1 << 30)
 }
 
 /// Writes a completed record (with existing output files) for the plan's first task, as
@@ -427,4 +421,98 @@ fn without_speculation_the_straggler_is_waited_for() {
     assert!(!events
         .iter()
         .any(|e| matches!(e, Event::TaskSpeculated { .. })));
+}
+
+/// A pool of several machines, none larger than `largest`, that may refuse a submission.
+struct Cluster {
+    inner: LocalPool,
+    largest: Resources,
+    refuse_submission: Option<u32>,
+    submitted: u32,
+    max_task_cpus: Arc<AtomicU32>,
+}
+
+impl smallpond_exec::WorkerPool for Cluster {
+    fn capacity(&self) -> Resources {
+        self.inner.capacity()
+    }
+    fn largest_task(&self) -> Resources {
+        self.largest
+    }
+    fn submit(&mut self, attempt: TaskAttempt) -> smallpond_exec::Result<()> {
+        self.submitted += 1;
+        if self.refuse_submission == Some(self.submitted) {
+            return Err(Error::Pool("no node can run this task".into()));
+        }
+        self.max_task_cpus
+            .fetch_max(attempt.resources.cpus, Ordering::SeqCst);
+        self.inner.submit(attempt)
+    }
+    fn wait(&mut self) -> smallpond_exec::Result<smallpond_exec::pool::Completion> {
+        self.inner.wait()
+    }
+    fn wait_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> smallpond_exec::Result<Option<smallpond_exec::pool::Completion>> {
+        self.inner.wait_timeout(timeout)
+    }
+}
+
+fn cluster(refuse_submission: Option<u32>) -> (Cluster, Arc<AtomicU32>) {
+    let max = Arc::new(AtomicU32::new(0));
+    let pool = Cluster {
+        inner: LocalPool::threads(Arc::new(MockRunner::default()), capacity(4)),
+        largest: Resources::new(1, 1 << 28),
+        refuse_submission,
+        submitted: 0,
+        max_task_cpus: max.clone(),
+    };
+    (pool, max)
+}
+
+#[test]
+fn no_task_asks_for_more_than_the_largest_machine_has() {
+    let (_d, job) = job();
+    // Planned for one 4-CPU machine: the lone producer asks for all 4 CPUs.
+    let plan = plan(4);
+    assert_eq!(plan.tasks[0].resources.cpus, 4);
+    let (mut pool, max) = cluster(None);
+    let records = scheduler::run(
+        &plan,
+        &job,
+        &mut pool,
+        &SchedulerConfig::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(records.len(), 5);
+    assert_eq!(max.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_refused_submission_fails_the_job_instead_of_hanging() {
+    for speculation in [Speculation::Disabled, Speculation::Enabled] {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (_d, job) = job();
+            let (mut pool, _) = cluster(Some(3));
+            let config = SchedulerConfig {
+                speculation,
+                ..SchedulerConfig::default()
+            };
+            let _ = tx.send(scheduler::run(
+                &plan(4),
+                &job,
+                &mut pool,
+                &config,
+                &mut |_| {},
+            ));
+        });
+        let result = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the scheduler hung after the pool refused a task");
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("no node can run this task"), "{err}");
+    }
 }
