@@ -43,11 +43,12 @@ class Session:
         self,
         query: str,
         inputs: Sequence[DataFrame],
+        udfs: Sequence[Tuple[str, str, str]] = ...,
         cpu_limit: Optional[int] = None,
         memory_limit: Optional[int] = None,
+        gpu_limit: Optional[float] = None,
         compression: Optional[str] = None,
         row_group_size: Optional[int] = None,
-        udfs: Sequence[Tuple[str, str, str]] = ...,
     ) -> DataFrame: ...
     def wait(self, dfs: Sequence[DataFrame]) -> None: ...
     def graph(self) -> str: ...
@@ -62,6 +63,7 @@ class DataFrame:
         columns: Sequence[str] = ...,
         cpu_limit: Optional[int] = None,
         memory_limit: Optional[int] = None,
+        gpu_limit: Optional[float] = None,
         compression: Optional[str] = None,
         row_group_size: Optional[int] = None,
     ) -> DataFrame: ...
@@ -73,6 +75,7 @@ class DataFrame:
         batch_size: int,
         cpu_limit: Optional[int] = None,
         memory_limit: Optional[int] = None,
+        gpu_limit: Optional[float] = None,
         compression: Optional[str] = None,
         row_group_size: Optional[int] = None,
     ) -> DataFrame: ...

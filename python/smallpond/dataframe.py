@@ -27,7 +27,6 @@ _IGNORED_NODE_OPTIONS = {
     "parquet_compression_level",
     "output_name",
     "output_path",
-    "gpu_limit",
     "per_thread_output",
     "materialize_output",
     "materialize_in_memory",
@@ -70,6 +69,8 @@ def _node_options(kwargs: Dict[str, Any], what: str, allow_udfs: bool = False) -
             out["cpu_limit"] = None if value is None else int(value)
         elif key == "memory_limit":
             out["memory_limit"] = None if value is None else int(value)
+        elif key == "gpu_limit":
+            out["gpu_limit"] = None if value is None else float(value)
         elif key == "parquet_row_group_size":
             out["row_group_size"] = None if value is None else int(value)
         elif key == "parquet_compression":
@@ -164,6 +165,7 @@ class Session:
                 continue
             else:
                 raise TypeError(f"init() got an unexpected keyword argument {key!r}")
+        self._ray_pool = None
         if ray_address:
             try:
                 from smallpond._ray import RayPool
@@ -171,7 +173,11 @@ class Session:
                 raise ImportError(
                     f"ray_address={ray_address!r} needs Ray: pip install 'smallpond[ray]'"
                 ) from e
-            options["pool"] = RayPool(ray_address)
+            # On Ray, num_executors is how many executors to start and join to the cluster.
+            executors = int(os.environ.get("SP_NUM_EXECUTORS") or num_executors or 0)
+            self._ray_pool = RayPool(ray_address, num_executors=executors)
+            options["pool"] = self._ray_pool
+            num_executors = None
         elif pool == "processes":
             options["worker_command"] = [sys.executable, "-m", "smallpond._worker"]
             path = [p or os.getcwd() for p in sys.path]
@@ -188,6 +194,12 @@ class Session:
             **options,
         )
         self._shutdown = False
+        if self._ray_pool is not None and executors > 0:
+            try:
+                self._ray_pool.start_executors(executors, os.path.join(self.job_dir, "log"))
+            except BaseException:
+                self.shutdown()
+                raise
 
     @property
     def job_id(self) -> str:
@@ -275,7 +287,11 @@ class Session:
         """Stops the workers and cleans up the job's temporary files (also at exit)."""
         if not self._shutdown:
             self._shutdown = True
-            self._core.shutdown()
+            try:
+                self._core.shutdown()
+            finally:
+                if self._ray_pool is not None:
+                    self._ray_pool.close()
 
 
 def _by_list(by: Union[str, List[str]]) -> List[str]:

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import time
 
 import pytest
 import ray
@@ -115,5 +116,72 @@ def test_worker_entry_point_joins_a_cluster(tmp_path):
         if worker is not None:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=60)
+        ray.shutdown()
+        c.shutdown()
+
+
+def nodes_of(job_dir):
+    """The Ray node ids the job's task attempts ran on."""
+    return {n[len("ray-node-"):] for n in workers(job_dir)}
+
+
+def test_num_executors_starts_executors_that_join_the_cluster_and_stop_at_shutdown(tmp_path):
+    # A head with no CPUs: every task must run on the executors the session starts.
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    try:
+        ray.init(address=c.address, log_to_driver=False)
+        head = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        s = smallpond.init(data_root=str(tmp_path / "root"), ray_address=c.address,
+                           num_executors=2, progress=False)
+        try:
+            alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+            executors = alive - head
+            assert len(executors) == 2, f"{len(executors)} executors joined, not 2"
+            assert len(glob.glob(os.path.join(s.job_dir, "log", "executor-*.log"))) == 2
+            local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
+            try:
+                expected = job(local)
+            finally:
+                local.shutdown()
+            assert job(s) == expected
+            ran_on = nodes_of(s.job_dir)
+            assert ran_on and ran_on <= executors, (ran_on, executors)
+        finally:
+            s.shutdown()
+        deadline = time.time() + 60
+        while time.time() < deadline and {n["NodeID"] for n in ray.nodes() if n["Alive"]} != head:
+            time.sleep(0.5)
+        assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == head, "executors outlived the session"
+    finally:
+        ray.shutdown()
+        c.shutdown()
+
+
+def test_gpu_limit_places_tasks_on_gpu_nodes_and_fails_clearly_without_any(tmp_path):
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    gpu_node = c.add_node(num_cpus=2, num_gpus=1)  # Ray takes the declared GPU as given
+    c.wait_for_nodes()
+    try:
+        s = smallpond.init(data_root=str(tmp_path / "root"), ray_address=c.address,
+                           progress=False)
+        try:
+            df = s.from_items(list(range(100))).repartition(4, by_rows=True)
+            doubled = df.map("item * 2 AS d", gpu_limit=0.5)
+            assert sorted(r["d"] for r in doubled.take_all()) == [i * 2 for i in range(100)]
+            gpu_tasks = set()
+            for f in glob.glob(os.path.join(s.job_dir, "log", "tasks-*.json")):
+                for record in json.load(open(f)):
+                    if record["node_kind"] == "SqlEngine":
+                        gpu_tasks.add(record["worker"].split(":")[0])
+            assert gpu_tasks == {f"ray-node-{gpu_node.node_id}"}, gpu_tasks
+            plans = [json.load(open(f)) for f in glob.glob(os.path.join(s.job_dir, "config", "tasks-*.json"))]
+            asked = [t["resources"] for p in plans for t in p["tasks"] if t["node_kind"] == "SqlEngine"]
+            assert asked and all(r["gpus"] == 0.5 and r["cpus"] == 2 for r in asked), asked
+
+            with pytest.raises(smallpond.SmallpondError, match="asks for 2 GPU"):
+                df.map("item AS i", gpu_limit=2).take_all()
+        finally:
+            s.shutdown()
+    finally:
         ray.shutdown()
         c.shutdown()

@@ -1,10 +1,11 @@
 //! A worker pool implemented in Python (the Ray pool, `smallpond/_ray.py`).
 //!
 //! The scheduler stays ours; the Python object only places attempts and reports their
-//! ends. It must provide `capacity() -> (cpus, memory_bytes)`,
-//! `submit(task, attempt, attempt_json, cpus, memory_bytes, name)` and
-//! `wait(timeout_secs or None) -> None | (task, attempt, "ok" | "crashed", text)` where
-//! text is `run_task`'s JSON result or, for "crashed", why the attempt's process died.
+//! ends. It must provide `capacity() -> (cpus, memory_bytes)` (the whole pool, asked again
+//! before every run, as nodes may come and go), `largest_task() -> (cpus, memory_bytes)`
+//! (what one node holds), `submit(task, attempt, attempt_json, cpus, memory_bytes, gpus,
+//! name)` and `wait(timeout_secs or None) -> None | (task, attempt, "ok" | "crashed", text)`
+//! where text is `run_task`'s JSON result or, for "crashed", why the attempt's process died.
 
 use pyo3::prelude::*;
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord};
@@ -14,7 +15,9 @@ use smallpond_exec::WorkerPool;
 
 pub struct PyPool {
     pool: Py<PyAny>,
+    /// The last answers, used if asking again fails (the error then surfaces on submit).
     capacity: Resources,
+    largest: Resources,
 }
 
 fn job_error(what: &str, e: impl std::fmt::Display) -> smallpond_exec::Error {
@@ -23,14 +26,17 @@ fn job_error(what: &str, e: impl std::fmt::Display) -> smallpond_exec::Error {
 
 impl PyPool {
     pub fn new(py: Python<'_>, pool: Py<PyAny>) -> PyResult<Self> {
-        let (cpus, memory_bytes): (u32, u64) = pool.bind(py).call_method0("capacity")?.extract()?;
+        let capacity = resources(&pool.bind(py).call_method0("capacity")?)?;
+        let largest = resources(&pool.bind(py).call_method0("largest_task")?)?;
         Ok(Self {
             pool,
-            capacity: Resources {
-                cpus: cpus.max(1),
-                memory_bytes,
-            },
+            capacity,
+            largest,
         })
+    }
+
+    fn ask(&self, method: &str) -> Option<Resources> {
+        Python::attach(|py| resources(&self.pool.bind(py).call_method0(method)?)).ok()
     }
 
     fn wait_for(&mut self, timeout: Option<f64>) -> smallpond_exec::Result<Option<Completion>> {
@@ -69,7 +75,11 @@ impl PyPool {
 
 impl WorkerPool for PyPool {
     fn capacity(&self) -> Resources {
-        self.capacity
+        self.ask("capacity").unwrap_or(self.capacity)
+    }
+
+    fn largest_task(&self) -> Resources {
+        self.ask("largest_task").unwrap_or(self.largest)
     }
 
     fn submit(&mut self, attempt: TaskAttempt) -> smallpond_exec::Result<()> {
@@ -84,6 +94,7 @@ impl WorkerPool for PyPool {
                     json,
                     attempt.resources.cpus,
                     attempt.resources.memory_bytes,
+                    attempt.resources.gpus.get(),
                     name,
                 ),
             )?;
@@ -106,4 +117,9 @@ impl WorkerPool for PyPool {
     ) -> smallpond_exec::Result<Option<Completion>> {
         self.wait_for(Some(timeout.as_secs_f64()))
     }
+}
+
+fn resources(reply: &Bound<'_, PyAny>) -> PyResult<Resources> {
+    let (cpus, memory_bytes): (u32, u64) = reply.extract()?;
+    Ok(Resources::new(cpus.max(1), memory_bytes))
 }

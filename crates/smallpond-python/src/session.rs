@@ -8,8 +8,8 @@ use arrow_pyarrow::{FromPyArrow, IntoPyArrow};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use smallpond::{
-    Event, ExternalFunction, ParquetOptions, ParquetReadOptions, Partitioning, Plugins, PoolKind,
-    Speculation, TaskOptions, Udf, WorkerCommand,
+    Event, ExternalFunction, Gpus, ParquetOptions, ParquetReadOptions, Partitioning, Plugins,
+    PoolKind, Speculation, TaskOptions, Udf, WorkerCommand,
 };
 
 use crate::plugin::{PythonPlugin, RUNTIME};
@@ -28,13 +28,29 @@ pub struct Session {
     inner: smallpond::Session,
 }
 
-/// Per-node options, from the original's keyword arguments.
-fn task_options(
-    cpu_limit: Option<u32>,
-    memory_limit: Option<u64>,
-    compression: Option<String>,
-    row_group_size: Option<u64>,
-) -> PyResult<TaskOptions> {
+/// Per-node options, from the original's keyword arguments (already renamed by the Python
+/// layer): `cpu_limit`, `memory_limit`, `gpu_limit`, `compression`, `row_group_size`.
+fn task_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<TaskOptions> {
+    let mut cpu_limit: Option<u32> = None;
+    let mut memory_limit: Option<u64> = None;
+    let mut gpu_limit: Option<f64> = None;
+    let mut compression: Option<String> = None;
+    let mut row_group_size: Option<u64> = None;
+    for (key, value) in options.into_iter().flatten() {
+        let key: String = key.extract()?;
+        match key.as_str() {
+            "cpu_limit" => cpu_limit = value.extract()?,
+            "memory_limit" => memory_limit = value.extract()?,
+            "gpu_limit" => gpu_limit = value.extract()?,
+            "compression" => compression = value.extract()?,
+            "row_group_size" => row_group_size = value.extract()?,
+            other => {
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "unexpected node option {other:?}"
+                )))
+            }
+        }
+    }
     let default = ParquetOptions::default();
     let parquet = ParquetOptions::try_new(
         compression.as_deref().unwrap_or(&default.compression),
@@ -44,9 +60,12 @@ fn task_options(
     if cpu_limit == Some(0) {
         return Err(value_error("cpu_limit", "must be at least 1"));
     }
+    let gpu_limit =
+        Gpus::try_new(gpu_limit.unwrap_or(0.0)).map_err(|e| value_error("gpu_limit", e))?;
     Ok(TaskOptions {
         cpu_limit,
         memory_limit,
+        gpu_limit,
         parquet,
     })
 }
@@ -276,20 +295,15 @@ impl Session {
     }
 
     /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples.
-    #[pyo3(signature = (query, inputs, cpu_limit=None, memory_limit=None, compression=None,
-        row_group_size=None, udfs=Vec::new()))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (query, inputs, udfs=Vec::new(), **options))]
     fn partial_sql(
         &self,
         query: &str,
         inputs: Vec<PyRef<'_, DataFrame>>,
-        cpu_limit: Option<u32>,
-        memory_limit: Option<u64>,
-        compression: Option<String>,
-        row_group_size: Option<u64>,
         udfs: Vec<(String, String, String)>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        let options = task_options(options)?;
         let udfs = udfs
             .into_iter()
             .map(|(kind, name, payload)| match kind.as_str() {
@@ -360,18 +374,13 @@ impl DataFrame {
     }
 
     /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column.
-    #[pyo3(signature = (npartitions, how, columns=Vec::new(), cpu_limit=None, memory_limit=None,
-        compression=None, row_group_size=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (npartitions, how, columns=Vec::new(), **options))]
     fn repartition(
         &self,
         npartitions: i64,
         how: &str,
         columns: Vec<String>,
-        cpu_limit: Option<u32>,
-        memory_limit: Option<u64>,
-        compression: Option<String>,
-        row_group_size: Option<u64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
         if npartitions < 1 || npartitions > i64::from(u32::MAX) {
             return Err(value_error(
@@ -390,7 +399,7 @@ impl DataFrame {
             "random" => Partitioning::Random,
             other => return Err(value_error("how", format!("unknown method {other:?}"))),
         };
-        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        let options = task_options(options)?;
         self.inner
             .repartition_with(npartitions as u32, how, options)
             .map(DataFrame::from)
@@ -405,20 +414,15 @@ impl DataFrame {
     }
 
     /// Streams partitions through a pickled `smallpond._runtime` function object.
-    #[pyo3(signature = (name, payload, batch_size, cpu_limit=None, memory_limit=None,
-        compression=None, row_group_size=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (name, payload, batch_size, **options))]
     fn map_batches(
         &self,
         name: String,
         payload: String,
         batch_size: u64,
-        cpu_limit: Option<u32>,
-        memory_limit: Option<u64>,
-        compression: Option<String>,
-        row_group_size: Option<u64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(cpu_limit, memory_limit, compression, row_group_size)?;
+        let options = task_options(options)?;
         let function = ExternalFunction {
             runtime: RUNTIME.into(),
             name,
