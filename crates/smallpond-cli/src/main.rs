@@ -97,7 +97,8 @@ fn query(args: QueryArgs) -> Result<()> {
         inputs.push(df);
     }
     let refs: Vec<&DataFrame> = inputs.iter().collect();
-    let result = sp.partial_sql(&args.sql, &refs)?;
+    // The query writes the output's encoding, so the sink publishes its files as they are.
+    let result = sp.partial_sql_with(&args.sql, &refs, options.clone())?;
     let sink = result.write_parquet_with(&args.output, options)?;
     sink.compute()?;
     let files: usize = sink.files()?.iter().map(Vec::len).sum();
