@@ -18,10 +18,11 @@ elif workload == "distinct":
     df = df.repartition(n, hash_by="host")
     df = sp.partial_sql("SELECT DISTINCT host FROM {0}", df)
 elif workload == "sort":
-    # The input's `part` column is the key's range partition (first key bytes). Snappy, as
-    # DuckDB's COPY writes by default (smallpond's default is zstd): 2 GiB of shuffle and
-    # output are encoded, so the codec matters here.
-    df = df.repartition(n, by="part", parquet_compression="snappy")
+    # The input's `part` column is the key's range partition (first key bytes). The output
+    # is snappy, as DuckDB's COPY writes by default (smallpond's default is zstd); the
+    # intermediate files are LZ4, the cheapest codec to write and read back: 2 GiB go
+    # through each, so the codec matters here.
+    df = df.repartition(n, by="part", parquet_compression="lz4")
     df = sp.partial_sql(
         "SELECT key, value FROM {0} ORDER BY key", df, parquet_compression="snappy"
     )

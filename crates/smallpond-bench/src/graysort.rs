@@ -26,8 +26,10 @@ pub struct Config {
     pub generators: u32,
     pub ascii: bool,
     pub output: PathBuf,
-    /// Parquet compression of every stage (`snappy`, `zstd`, `uncompressed`, ...).
+    /// Parquet compression of the input and output (`snappy`, `zstd`, `uncompressed`, ...).
     pub compression: String,
+    /// Parquet compression of the range-partitioned intermediate files.
+    pub shuffle_compression: String,
     /// Keep the generated records here and reuse them when they are already there (same
     /// records, partitions and format), so that runs and other systems sort the same input.
     pub input_dir: Option<PathBuf>,
@@ -162,11 +164,12 @@ pub fn run(sp: &Session, cfg: &Config) -> smallpond::Result<Report> {
     let input_summary = summarise(&input, &options)?;
 
     let t = Instant::now();
-    let parts = input.repartition_with(
-        cfg.partitions,
-        Partitioning::Column("part".into()),
-        options.clone(),
-    )?;
+    let shuffle = TaskOptions {
+        parquet: ParquetOptions::try_new(&cfg.shuffle_compression, options.parquet.row_group_size)?,
+        ..options.clone()
+    };
+    let parts =
+        input.repartition_with(cfg.partitions, Partitioning::Column("part".into()), shuffle)?;
     let sorted = sp.partial_sql_with(
         "SELECT key, value FROM {0} ORDER BY key",
         &[&parts],

@@ -25,6 +25,7 @@ fn graysort_sorts_and_validates() {
             ascii: false,
             output: output.clone(),
             compression: "snappy".into(),
+            shuffle_compression: "uncompressed".into(),
             input_dir: None,
         },
     )

@@ -155,9 +155,14 @@ pub struct GraysortArgs {
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
 
-    /// Parquet compression of every stage.
+    /// Parquet compression of the sorted output (and of the generated input).
     #[arg(long, default_value = "snappy")]
     pub compression: String,
+
+    /// Parquet compression of the range-partitioned intermediate files: LZ4 costs the
+    /// least CPU per byte written and read back (docs/benchmarks.md).
+    #[arg(long, value_name = "COMPRESSION", default_value = "lz4")]
+    pub shuffle_compression: String,
 
     /// Keep the generated records in DIR, and reuse them if DIR already holds the same
     /// records (then generation is skipped).

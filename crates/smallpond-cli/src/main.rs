@@ -149,6 +149,7 @@ fn graysort(args: args::GraysortArgs) -> Result<()> {
         ascii: args.ascii,
         output: output.clone(),
         compression: args.compression.clone(),
+        shuffle_compression: args.shuffle_compression.clone(),
         input_dir: args.input.clone(),
     };
     let report = graysort::run(&sp, &config)?;
