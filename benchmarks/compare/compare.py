@@ -139,9 +139,15 @@ def main():
         nbytes = dir_bytes(data)
         reference = None
         order = ["duckdb"] + [s for s in pythons if s != "duckdb"]
-        for system in [s for s in order if s in pythons]:
-            secs = []
-            for run in range(args.runs):
+        systems = [s for s in order if s in pythons]
+        secs = {s: [] for s in systems}
+        failed = set()
+        # Round-robin: run r of every system before run r+1 of any, so that a machine whose
+        # speed drifts (shared, noisy) slows every system alike.
+        for run in range(args.runs):
+            for system in systems:
+                if system in failed:
+                    continue
                 out = os.path.join(args.work, "out", f"{workload}-{system}")
                 shutil.rmtree(out, ignore_errors=True)
                 os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -155,7 +161,8 @@ def main():
                     last = [l for l in m["stderr"].splitlines() if l.strip()][-1:] or [""]
                     line["error"] = f"exit {m['returncode']}: {last[0][:300]}"
                     print(json.dumps(line), flush=True)
-                    break
+                    failed.add(system)
+                    continue
                 digest = json.loads(subprocess.run(
                     [duck_py, os.path.join(HERE, "verify.py"), workload, out],
                     capture_output=True, text=True, check=True).stdout)
@@ -168,10 +175,12 @@ def main():
                 line["result"] = digest
                 print(json.dumps(line), flush=True)
                 if "error" in line:
-                    break
-                secs.append(m["secs"])
-            if secs and len(secs) == args.runs:
-                medians[(workload, system)] = statistics.median(secs)
+                    failed.add(system)
+                    continue
+                secs[system].append(m["secs"])
+        for system in systems:
+            if system not in failed and len(secs[system]) == args.runs:
+                medians[(workload, system)] = statistics.median(secs[system])
     print("\n| workload | system | median secs | vs smallpond-rs | vs duckdb |")
     print("|---|---|---|---|---|")
     for (workload, system), s in medians.items():
