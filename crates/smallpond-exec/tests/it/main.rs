@@ -516,3 +516,36 @@ fn a_refused_submission_fails_the_job_instead_of_hanging() {
         assert!(err.contains("no node can run this task"), "{err}");
     }
 }
+
+#[test]
+fn worker_processes_keep_freed_memory_for_the_next_task() {
+    let (dir, job) = job();
+    let seen = dir.path().join("seen");
+    // Answers every task, after noting the allocator settings it was started with.
+    let script = format!(
+        r#"while IFS= read -r line; do
+  task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
+  echo "$MALLOC_MMAP_THRESHOLD_ $MALLOC_TRIM_THRESHOLD_ $MALLOC_TOP_PAD_" >> {seen}
+  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":1,"host":"h","worker":"w","start_us":0,"end_us":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
+done"#,
+        seen = seen.display()
+    );
+    let command = WorkerCommand {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script],
+        env: vec![],
+    };
+    let mut pool = LocalPool::processes(command, capacity(2));
+    let records = run_default(&plan(2), &job, &mut pool).unwrap();
+    assert_eq!(records.len(), 5);
+    // The defaults, unless the driver's own environment sets a variable (that is passed on).
+    let expected: Vec<String> = smallpond_exec::pool::ALLOCATOR_ENV
+        .iter()
+        .map(|(k, v)| std::env::var(k).unwrap_or_else(|_| v.to_string()))
+        .collect();
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    assert_eq!(seen.lines().count(), 5);
+    for line in seen.lines() {
+        assert_eq!(line, expected.join(" "));
+    }
+}
