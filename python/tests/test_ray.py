@@ -185,3 +185,25 @@ def test_gpu_limit_places_tasks_on_gpu_nodes_and_fails_clearly_without_any(tmp_p
     finally:
         ray.shutdown()
         c.shutdown()
+
+
+def test_local_ray_with_executors_as_the_original_init_num_executors(tmp_path):
+    # ray_address="local": the session starts the cluster (a head without CPUs) and two
+    # executors, runs the job on them, and takes it all down at shutdown.
+    s = smallpond.init(data_root=str(tmp_path / "root"), ray_address="local",
+                       num_executors=2, progress=False)
+    try:
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        assert len(nodes) == 3
+        head = [n for n in nodes if n["Resources"].get("CPU", 0) == 0]
+        assert len(head) == 1, "the head offers no CPUs: tasks run on the executors"
+        local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
+        try:
+            expected = job(local)
+        finally:
+            local.shutdown()
+        assert job(s) == expected
+        assert head[0]["NodeID"] not in nodes_of(s.job_dir)
+    finally:
+        s.shutdown()
+    assert not ray.is_initialized(), "the cluster the session started is stopped"
