@@ -45,11 +45,12 @@ impl PlannerConfig {
 
     /// A pool of `total` resources whose largest machine has `largest`.
     pub fn new(total: Resources, largest: Resources) -> Self {
+        let node = largest.at_most(total);
         Self {
             total_cpus: total.cpus.max(1),
             total_memory: total.memory_bytes,
-            node_cpus: largest.cpus.clamp(1, total.cpus.max(1)),
-            node_memory: largest.memory_bytes.min(total.memory_bytes),
+            node_cpus: node.cpus,
+            node_memory: node.memory_bytes,
         }
     }
 }
@@ -387,6 +388,17 @@ mod tests {
         .unwrap()
     }
 
+    /// `input`'s files in `n` groups.
+    fn split_files(plan: &mut LogicalPlan, input: NodeId, n: u32) -> NodeId {
+        plan.add(Node::EvenlyDistributed(EvenlyDistributedNode {
+            input,
+            npartitions: n,
+            by_rows: false,
+            options: TaskOptions::default(),
+        }))
+        .unwrap()
+    }
+
     fn hash(plan: &mut LogicalPlan, input: NodeId, n: u32) -> NodeId {
         plan.add(Node::HashPartition(HashPartitionNode {
             input,
@@ -409,14 +421,7 @@ mod tests {
     fn hash_then_sql_makes_one_task_per_partition() {
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 4);
-        let split = plan
-            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
-                input: src,
-                npartitions: 2,
-                by_rows: false,
-                options: TaskOptions::default(),
-            }))
-            .unwrap();
+        let split = split_files(&mut plan, src, 2);
         let h = hash(&mut plan, split, 3);
         let q = sql(&mut plan, vec![h], "select * from {0}");
         let computed = HashMap::new();
@@ -471,14 +476,7 @@ mod tests {
         let config = PlannerConfig::single_machine(16, 64 << 30);
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 4);
-        let split = plan
-            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
-                input: src,
-                npartitions: 4,
-                by_rows: false,
-                options: TaskOptions::default(),
-            }))
-            .unwrap();
+        let split = split_files(&mut plan, src, 4);
         let options = TaskOptions {
             gpu_limit: crate::task::Gpus::try_new(0.5).unwrap(),
             ..TaskOptions::default()
@@ -579,14 +577,7 @@ mod tests {
     fn split_parts_resolve_to_balanced_file_groups() {
         let mut plan = LogicalPlan::new();
         let src = source(&mut plan, 5);
-        let split = plan
-            .add(Node::EvenlyDistributed(EvenlyDistributedNode {
-                input: src,
-                npartitions: 3,
-                by_rows: false,
-                options: TaskOptions::default(),
-            }))
-            .unwrap();
+        let split = split_files(&mut plan, src, 3);
         let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
             .plan(&[split])
             .unwrap();

@@ -32,6 +32,16 @@ impl Resources {
             gpus: Gpus::default(),
         }
     }
+
+    /// These resources, but no more CPUs (at least one) or memory than `total` has: what
+    /// one machine of a pool can hold, or one task of it can ask for.
+    pub fn at_most(self, total: Resources) -> Resources {
+        Resources {
+            cpus: self.cpus.clamp(1, total.cpus.max(1)),
+            memory_bytes: self.memory_bytes.min(total.memory_bytes),
+            gpus: self.gpus,
+        }
+    }
 }
 
 /// A number of GPUs, possibly fractional as Ray allows (0.5 = half a GPU), kept in

@@ -130,27 +130,20 @@ pub fn run(
     config: &SchedulerConfig,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<HashMap<TaskId, TaskRecord>> {
-    let limits = Limits {
-        total: pool.capacity(),
-        largest: pool.largest_task(),
-    };
-    let result = Run::new(plan, job, limits, config).execute(pool, on_event);
+    let capacity = pool.capacity();
+    let largest = pool.largest_task().at_most(capacity);
+    let result = Run::new(plan, job, capacity, largest, config).execute(pool, on_event);
     on_event(&Event::JobFinished { ok: result.is_ok() });
     result
-}
-
-/// What the pool holds: all of it (never more at once) and on its largest machine (never
-/// more for one task).
-struct Limits {
-    total: Resources,
-    largest: Resources,
 }
 
 struct Run<'a> {
     specs: BTreeMap<TaskId, &'a TaskSpec>,
     job: &'a JobDirs,
     config: &'a SchedulerConfig,
+    /// What the pool holds: never more at once.
     capacity: Resources,
+    /// What its largest machine holds: never more for one task.
     largest: Resources,
     deps: HashMap<TaskId, Vec<TaskId>>,
     pending: BTreeSet<TaskId>,
@@ -172,7 +165,8 @@ impl<'a> Run<'a> {
     fn new(
         plan: &'a ExecutionPlan,
         job: &'a JobDirs,
-        limits: Limits,
+        capacity: Resources,
+        largest: Resources,
         config: &'a SchedulerConfig,
     ) -> Self {
         let specs: BTreeMap<TaskId, &TaskSpec> = plan.tasks.iter().map(|t| (t.id, t)).collect();
@@ -182,12 +176,8 @@ impl<'a> Run<'a> {
             specs,
             job,
             config,
-            capacity: limits.total,
-            largest: Resources {
-                cpus: limits.largest.cpus.clamp(1, limits.total.cpus.max(1)),
-                memory_bytes: limits.largest.memory_bytes.min(limits.total.memory_bytes),
-                gpus: limits.largest.gpus,
-            },
+            capacity,
+            largest,
             attempts: HashMap::new(),
             running: HashMap::new(),
             speculated: BTreeSet::new(),
@@ -402,14 +392,10 @@ impl<'a> Run<'a> {
             .unwrap_or(0)
             .min(16);
         Resources {
-            cpus: spec.resources.cpus.clamp(1, self.largest.cpus),
-            memory_bytes: spec
-                .resources
-                .memory_bytes
-                .saturating_mul(1 << boost)
-                .min(self.largest.memory_bytes),
-            gpus: spec.resources.gpus,
+            memory_bytes: spec.resources.memory_bytes.saturating_mul(1 << boost),
+            ..spec.resources
         }
+        .at_most(self.largest)
     }
 
     fn launch(
