@@ -40,6 +40,21 @@ pub const ALLOCATOR_ENV: [(&str, &str); 3] = [
     ("MALLOC_TOP_PAD_", "67108864"),
 ];
 
+/// The settings of [`ALLOCATOR_ENV`] a worker is started with, given the driver's environment
+/// `var`: those it does not set itself, or none with `SP_WORKER_MALLOC=glibc` (glibc's own
+/// defaults, e.g. to measure the difference).
+pub fn allocator_env(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(&'static str, &'static str)> {
+    if var("SP_WORKER_MALLOC").is_some_and(|v| v == "glibc") {
+        return Vec::new();
+    }
+    ALLOCATOR_ENV
+        .into_iter()
+        .filter(|(k, _)| var(k).is_none())
+        .collect()
+}
+
 struct Worker {
     child: Child,
     stdin: ChildStdin,
@@ -48,12 +63,9 @@ struct Worker {
 
 impl Worker {
     fn spawn(command: &WorkerCommand) -> std::io::Result<Self> {
-        let allocator = ALLOCATOR_ENV
-            .iter()
-            .filter(|(k, _)| std::env::var_os(k).is_none());
         let mut child = Command::new(&command.program)
             .args(&command.args)
-            .envs(allocator.copied())
+            .envs(allocator_env(|k| std::env::var_os(k)))
             .envs(command.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -191,4 +203,27 @@ pub fn serve(
         output.flush()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+    }
+
+    #[test]
+    fn workers_get_the_allocator_settings_the_environment_does_not_set() {
+        assert_eq!(allocator_env(env(&[])), ALLOCATOR_ENV.to_vec());
+        let given = allocator_env(env(&[("MALLOC_TRIM_THRESHOLD_", "1")]));
+        assert_eq!(given, vec![ALLOCATOR_ENV[0], ALLOCATOR_ENV[2]]);
+        assert!(allocator_env(env(&[("SP_WORKER_MALLOC", "glibc")])).is_empty());
+        assert_eq!(
+            allocator_env(env(&[("SP_WORKER_MALLOC", "other")])),
+            ALLOCATOR_ENV.to_vec()
+        );
+    }
 }

@@ -301,24 +301,33 @@ fn a_panicking_task_fails_alone() {
 
 /// A worker process written in shell: the first attempt of every task kills its own
 /// process with SIGKILL; later attempts reply with a record. The driver must survive.
+/// A worker process in shell: for each task (its id in `$task`) it runs `before`, then
+/// answers with a successful record of 4 output slots.
+fn shell_worker(before: &str) -> WorkerCommand {
+    let script = format!(
+        r#"while IFS= read -r line; do
+  task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
+  {before}
+  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":1,"host":"h","worker":"w","start_us":0,"end_us":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
+done"#
+    );
+    WorkerCommand {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script],
+        env: vec![],
+    }
+}
+
 #[test]
 fn a_worker_process_that_dies_fails_only_its_attempt() {
     let (dir, job) = job();
     let marks = dir.path().join("marks");
     std::fs::create_dir_all(&marks).unwrap();
-    let script = format!(
-        r#"while IFS= read -r line; do
-  task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
-  if [ ! -e {marks}/$task ]; then touch {marks}/$task; kill -9 $$; fi
-  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":2,"host":"h","worker":"w","start_us":0,"end_us":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
-done"#,
+    // The first attempt of each task kills its own worker process.
+    let command = shell_worker(&format!(
+        "if [ ! -e {marks}/$task ]; then touch {marks}/$task; kill -9 $$; fi",
         marks = marks.display()
-    );
-    let command = WorkerCommand {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script],
-        env: vec![],
-    };
+    ));
     let mut pool = LocalPool::processes(command, capacity(2));
     let mut crashes = Vec::new();
     let records = scheduler::run(
@@ -521,27 +530,29 @@ fn a_refused_submission_fails_the_job_instead_of_hanging() {
 fn worker_processes_keep_freed_memory_for_the_next_task() {
     let (dir, job) = job();
     let seen = dir.path().join("seen");
-    // Answers every task, after noting the allocator settings it was started with.
-    let script = format!(
-        r#"while IFS= read -r line; do
-  task=$(printf '%s' "$line" | sed -E 's/^\{{"task":([0-9]+),.*/\1/')
-  echo "$MALLOC_MMAP_THRESHOLD_ $MALLOC_TRIM_THRESHOLD_ $MALLOC_TOP_PAD_" >> {seen}
-  printf '{{"Ok":{{"task":%s,"node":0,"node_kind":"x","partition":0,"attempt":1,"host":"h","worker":"w","start_us":0,"end_us":0,"rows":1,"bytes":1,"outputs":[["a"],["b"],["c"],["d"]],"schema_file":null}}}}\n' "$task"
-done"#,
+    // Notes the allocator settings it was started with.
+    let command = shell_worker(&format!(
+        r#"echo "$MALLOC_MMAP_THRESHOLD_ $MALLOC_TRIM_THRESHOLD_ $MALLOC_TOP_PAD_" >> {seen}"#,
         seen = seen.display()
-    );
-    let command = WorkerCommand {
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), script],
-        env: vec![],
-    };
+    ));
     let mut pool = LocalPool::processes(command, capacity(2));
     let records = run_default(&plan(2), &job, &mut pool).unwrap();
     assert_eq!(records.len(), 5);
-    // The defaults, unless the driver's own environment sets a variable (that is passed on).
+    // What the driver's environment sets is passed on; the rest are the defaults.
+    let given = smallpond_exec::pool::allocator_env(|k| std::env::var_os(k));
     let expected: Vec<String> = smallpond_exec::pool::ALLOCATOR_ENV
         .iter()
-        .map(|(k, v)| std::env::var(k).unwrap_or_else(|_| v.to_string()))
+        .map(|(k, _)| {
+            std::env::var(k)
+                .ok()
+                .or_else(|| {
+                    given
+                        .iter()
+                        .find(|(g, _)| g == k)
+                        .map(|(_, v)| v.to_string())
+                })
+                .unwrap_or_default()
+        })
         .collect();
     let seen = std::fs::read_to_string(&seen).unwrap();
     assert_eq!(seen.lines().count(), 5);
