@@ -51,6 +51,7 @@ class RayPool:
         self.address = ray.get_runtime_context().gcs_address
         self._executors: List[subprocess.Popen] = []
         self._pending: Dict[ray.ObjectRef, Tuple[int, int]] = {}
+        self._most_gpus = 0.0  # on one node, as last seen; asked again only when too few
 
     # what the scheduler asks
 
@@ -73,11 +74,13 @@ class RayPool:
         options = {"num_cpus": cpus, "memory": max(1, memory), "name": name,
                    "scheduling_strategy": "SPREAD"}
         if gpus > 0:
-            most = max([n["Resources"].get("GPU", 0) for n in _alive_nodes()] or [0])
-            if most < gpus:
+            if self._most_gpus < gpus:  # not per task: a node may have joined since
+                self._most_gpus = max([n["Resources"].get("GPU", 0) for n in _alive_nodes()] or [0])
+            if self._most_gpus < gpus:
                 raise RuntimeError(
                     f"{name} asks for {gpus:g} GPU(s) (gpu_limit), but no node of the Ray "
-                    f"cluster at {self.address} has that many (the most on one node: {most:g})"
+                    f"cluster at {self.address} has that many (the most on one node: "
+                    f"{self._most_gpus:g})"
                 )
             options["num_gpus"] = gpus
         ref = _run_task.options(**options).remote(attempt_json)

@@ -104,6 +104,19 @@ def _schema_pairs(schema: Any, what: str) -> List[tuple]:
     raise TypeError(f"{what}: schema must be a dict of column name to DuckDB type")
 
 
+def _count(what: str, value: Any) -> Optional[int]:
+    """A whole number from 0 up (from an argument or an environment variable), or None."""
+    if value is None or value == "":
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 0 or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"{what} must be a whole number from 0 up, got {value!r}")
+    return n
+
+
 def _job_time(value: Any) -> Optional[str]:
     if value is None:
         value = os.environ.get("SP_JOB_TIME") or None
@@ -143,10 +156,8 @@ class Session:
             or job_name
             or os.path.basename(sys.argv[0] if sys.argv and sys.argv[0] else "smallpond")
         )
-        if os.environ.get("SP_NUM_EXECUTORS"):
-            num_executors = None  # the environment wins, as in the original; _core reads it
-        if num_executors is not None and int(num_executors) < 0:
-            raise ValueError(f"num_executors must not be negative, got {num_executors}")
+        # The environment wins, as in the original.
+        num_executors = _count("num_executors", os.environ.get("SP_NUM_EXECUTORS") or num_executors)
         options: Dict[str, Any] = {}
         progress = kwargs.pop("progress", None)
         pool = kwargs.pop("pool", "processes")
@@ -174,7 +185,7 @@ class Session:
                     f"ray_address={ray_address!r} needs Ray: pip install 'smallpond[ray]'"
                 ) from e
             # On Ray, num_executors is how many executors to start and join to the cluster.
-            executors = int(os.environ.get("SP_NUM_EXECUTORS") or num_executors or 0)
+            executors = num_executors or 0
             self._ray_pool = RayPool(ray_address, num_executors=executors)
             options["pool"] = self._ray_pool
             num_executors = None
@@ -189,7 +200,7 @@ class Session:
             data_root=os.environ.get("SP_DATA_ROOT") or data_root,
             job_id=os.environ.get("SP_JOBID") or job_id,
             job_time=_job_time(job_time),
-            num_executors=int(num_executors) if num_executors else None,
+            num_executors=num_executors or None,
             on_event=self._progress,
             **options,
         )

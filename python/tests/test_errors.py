@@ -73,6 +73,14 @@ def test_bad_arguments_get_clear_errors(sp, tmp_path):
         (lambda: smallpond.init(data_root=str(tmp_path), pool="nope"), ValueError, "pool"),
         (lambda: smallpond.init(data_root=str(tmp_path), num_executors=-1), ValueError,
          "num_executors"),
+        (lambda: smallpond.init(data_root=str(tmp_path), num_executors="two"), ValueError,
+         "num_executors must be a whole number"),
+        (lambda: smallpond.init(data_root=str(tmp_path), num_executors=1.5), ValueError,
+         "num_executors must be a whole number"),
+        # Checked before connecting: no cluster listens there.
+        (lambda: smallpond.init(data_root=str(tmp_path), ray_address="127.0.0.1:1",
+                                num_executors=-2), ValueError, "num_executors"),
+        (lambda: df.map("item", gpu_limit=-1), ValueError, "gpu_limit"),
         (lambda: smallpond.init(data_root=str(tmp_path), platform="mpi"), ValueError, "platform"),
         (lambda: smallpond.init(data_root=str(tmp_path), job_time=[1]), TypeError, "job_time"),
         (lambda: smallpond.init(data_root=str(tmp_path), speculative_exec="sometimes"),
@@ -81,3 +89,10 @@ def test_bad_arguments_get_clear_errors(sp, tmp_path):
     for call, error, text in cases:
         with pytest.raises(error, match=text):
             call()
+
+
+def test_a_bad_sp_num_executors_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("SP_NUM_EXECUTORS", "lots")
+    with pytest.raises(ValueError, match="num_executors must be a whole number.*'lots'"):
+        smallpond.init(data_root=str(tmp_path / "root"))
+    assert not (tmp_path / "root").exists()

@@ -31,20 +31,36 @@ def job(s):
     return sorted((r["k"], r["n"], r["s"]) for r in agg.take_all())
 
 
-def workers(job_dir):
+def local_result(tmp_path):
+    """`job` on the embedded pool: what every Ray run must give."""
+    local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
+    try:
+        return job(local)
+    finally:
+        local.shutdown()
+
+
+def workers(job_dir, node_kind=None):
+    """The workers (for Ray: `ray-node-<id>`) the job's task attempts ran on."""
     names = set()
     for f in glob.glob(os.path.join(job_dir, "log", "tasks-*.json")):
         for record in json.load(open(f)):
-            names.add(record["worker"].split(":")[0])
+            if node_kind in (None, record["node_kind"]):
+                names.add(record["worker"].split(":")[0])
     return names
 
 
+def nodes_of(job_dir):
+    """The Ray node ids the job's task attempts ran on."""
+    return {n[len("ray-node-"):] for n in workers(job_dir)}
+
+
+def alive_nodes():
+    return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+
+
 def test_ray_job_matches_the_local_pool_and_spreads_over_nodes(cluster, tmp_path):
-    local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
-    try:
-        expected = job(local)
-    finally:
-        local.shutdown()
+    expected = local_result(tmp_path)
     s = smallpond.init(data_root=str(tmp_path / "ray"), ray_address=cluster.address, progress=False)
     try:
         assert job(s) == expected
@@ -108,9 +124,9 @@ def test_worker_entry_point_joins_a_cluster(tmp_path):
             start_new_session=True,
         )
         deadline = time.time() + 60
-        while time.time() < deadline and len([n for n in ray.nodes() if n["Alive"]]) < 2:
+        while time.time() < deadline and len(alive_nodes()) < 2:
             time.sleep(0.5)
-        assert len([n for n in ray.nodes() if n["Alive"]]) == 2, "the worker did not join"
+        assert len(alive_nodes()) == 2, "the worker did not join"
         assert (tmp_path / "logs").is_dir()
     finally:
         if worker is not None:
@@ -120,38 +136,27 @@ def test_worker_entry_point_joins_a_cluster(tmp_path):
         c.shutdown()
 
 
-def nodes_of(job_dir):
-    """The Ray node ids the job's task attempts ran on."""
-    return {n[len("ray-node-"):] for n in workers(job_dir)}
-
-
 def test_num_executors_starts_executors_that_join_the_cluster_and_stop_at_shutdown(tmp_path):
     # A head with no CPUs: every task must run on the executors the session starts.
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     try:
         ray.init(address=c.address, log_to_driver=False)
-        head = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+        head = alive_nodes()
         s = smallpond.init(data_root=str(tmp_path / "root"), ray_address=c.address,
                            num_executors=2, progress=False)
         try:
-            alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-            executors = alive - head
+            executors = alive_nodes() - head
             assert len(executors) == 2, f"{len(executors)} executors joined, not 2"
             assert len(glob.glob(os.path.join(s.job_dir, "log", "executor-*.log"))) == 2
-            local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
-            try:
-                expected = job(local)
-            finally:
-                local.shutdown()
-            assert job(s) == expected
+            assert job(s) == local_result(tmp_path)
             ran_on = nodes_of(s.job_dir)
             assert ran_on and ran_on <= executors, (ran_on, executors)
         finally:
             s.shutdown()
         deadline = time.time() + 60
-        while time.time() < deadline and {n["NodeID"] for n in ray.nodes() if n["Alive"]} != head:
+        while time.time() < deadline and alive_nodes() != head:
             time.sleep(0.5)
-        assert {n["NodeID"] for n in ray.nodes() if n["Alive"]} == head, "executors outlived the session"
+        assert alive_nodes() == head, "executors outlived the session"
     finally:
         ray.shutdown()
         c.shutdown()
@@ -168,11 +173,7 @@ def test_gpu_limit_places_tasks_on_gpu_nodes_and_fails_clearly_without_any(tmp_p
             df = s.from_items(list(range(100))).repartition(4, by_rows=True)
             doubled = df.map("item * 2 AS d", gpu_limit=0.5)
             assert sorted(r["d"] for r in doubled.take_all()) == [i * 2 for i in range(100)]
-            gpu_tasks = set()
-            for f in glob.glob(os.path.join(s.job_dir, "log", "tasks-*.json")):
-                for record in json.load(open(f)):
-                    if record["node_kind"] == "SqlEngine":
-                        gpu_tasks.add(record["worker"].split(":")[0])
+            gpu_tasks = workers(s.job_dir, "SqlEngine")
             assert gpu_tasks == {f"ray-node-{gpu_node.node_id}"}, gpu_tasks
             plans = [json.load(open(f)) for f in glob.glob(os.path.join(s.job_dir, "config", "tasks-*.json"))]
             asked = [t["resources"] for p in plans for t in p["tasks"] if t["node_kind"] == "SqlEngine"]
@@ -197,12 +198,7 @@ def test_local_ray_with_executors_as_the_original_init_num_executors(tmp_path):
         assert len(nodes) == 3
         head = [n for n in nodes if n["Resources"].get("CPU", 0) == 0]
         assert len(head) == 1, "the head offers no CPUs: tasks run on the executors"
-        local = smallpond.init(data_root=str(tmp_path / "local"), progress=False)
-        try:
-            expected = job(local)
-        finally:
-            local.shutdown()
-        assert job(s) == expected
+        assert job(s) == local_result(tmp_path)
         assert head[0]["NodeID"] not in nodes_of(s.job_dir)
     finally:
         s.shutdown()
