@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for building smallpond-rs: system packages and build caches.
-# Safe to run again; it only installs what is missing. Source it or run it.
+# Sets up a fresh machine for building smallpond-rs: the Python environment, the official
+# DuckDB library (scripts/duckdb.sh, verified) and the build caches. Safe to run again; it
+# only fetches or installs what is missing. Source it (the scripts do) or run it.
+#   SP_SETUP_PYTHON=venv-test   also installs the test dependencies (scripts/test.sh sets it)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-if ! command -v ccache >/dev/null 2>&1; then
-    # ccache keeps the ~55 CPU-minute DuckDB C++ build across clones and cargo profiles.
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "setup: installing ccache" >&2
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache >/dev/null) \
-            || echo "setup: could not install ccache; building without it" >&2
-    else
-        echo "setup: ccache not found; building without a compiler cache" >&2
-    fi
-fi
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "setup: cargo is required (https://rustup.rs)" >&2
     exit 1
 fi
 
+if [ "${SMALLPOND_DUCKDB:-prebuilt}" = bundled ] && ! command -v ccache >/dev/null 2>&1; then
+    # ccache keeps the ~55 CPU-minute DuckDB C++ source build across clones and profiles.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing ccache for the DuckDB source build" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache >/dev/null) \
+            || echo "setup: could not install ccache; building without it" >&2
+    else
+        echo "setup: ccache not found; building DuckDB without a compiler cache" >&2
+    fi
+fi
+
 # The Python environment (.venv/) exists before any cargo build, so that env.sh can point
 # pyo3 at its interpreter: then cargo and maturin builds share pyo3's build.
-bash "$here/python.sh" venv
+echo "setup: Python environment (.venv)" >&2
+bash "$here/python.sh" "${SP_SETUP_PYTHON:-venv}"
 
 # shellcheck source=env.sh
-source "$here/env.sh"
-mkdir -p "$CARGO_TARGET_DIR" "$CCACHE_DIR"
+source "$here/env.sh"   # fetches and verifies libduckdb.so (scripts/duckdb.sh) if missing
+mkdir -p "$CARGO_TARGET_DIR"

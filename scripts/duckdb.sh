@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Fetches the official prebuilt DuckDB C library (libduckdb.so) into the build cache, outside
+# the clone, and checks it against the SHA-256 pinned here. The `duckdb` crate links it
+# (DUCKDB_LIB_DIR, set by scripts/env.sh) instead of compiling DuckDB's C++ (~55 CPU-minutes).
+#
+#   scripts/duckdb.sh          fetch (if missing) and verify; prints the library's directory
+#
+# The DuckDB project publishes its Linux x86-64 library in the npm package below (the same
+# build its Node.js client loads; Parquet and JSON are built in). Elsewhere, or to compile
+# DuckDB from source, set SMALLPOND_DUCKDB=bundled (see README, "Developing").
+set -euo pipefail
+
+# The pin: DuckDB 1.5.6, the version the `duckdb` crate (=1.10506.1) is generated for.
+DUCKDB_VERSION=1.5.6
+NPM_PACKAGE=@duckdb/node-bindings-linux-x64
+NPM_VERSION=1.5.6-r.1
+TARBALL_SHA256=1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff
+LIBRARY_SHA256=3f4962cdd266eab2b479a5b5a4a6d063d279b2954ae814ed00385d553b747633
+
+: "${SMALLPOND_CACHE:=$HOME/.cache/smallpond-rs}"
+dest="$SMALLPOND_CACHE/duckdb/$NPM_VERSION"
+say() { echo "duckdb: $*" >&2; }
+
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ] || ! getconf GNU_LIBC_VERSION >/dev/null 2>&1; then
+    say "no prebuilt library is pinned for $(uname -s) $(uname -m); build DuckDB from source" \
+        "with SMALLPOND_DUCKDB=bundled (about 30 minutes on 2 cores)"
+    exit 1
+fi
+
+if [ -f "$dest/libduckdb.so" ] && [ "$(sha256 "$dest/libduckdb.so")" = "$LIBRARY_SHA256" ]; then
+    echo "$dest"
+    exit 0
+fi
+
+say "fetching the official libduckdb.so $DUCKDB_VERSION ($NPM_PACKAGE@$NPM_VERSION, 24 MB) into $dest"
+mkdir -p "$SMALLPOND_CACHE/duckdb"
+work="$(mktemp -d "$SMALLPOND_CACHE/duckdb/.fetch.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+tarball="$work/package.tgz"
+if command -v npm >/dev/null 2>&1; then
+    (cd "$work" && npm pack --silent "$NPM_PACKAGE@$NPM_VERSION" >/dev/null)
+    mv "$work"/*.tgz "$tarball"
+else
+    # The same file, from the registry npm uses, for machines without Node.js.
+    url="https://registry.npmjs.org/$NPM_PACKAGE/-/${NPM_PACKAGE#*/}-$NPM_VERSION.tgz"
+    say "npm not found; downloading $url"
+    python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
+        "$url" "$tarball"
+fi
+got="$(sha256 "$tarball")"
+if [ "$got" != "$TARBALL_SHA256" ]; then
+    say "checksum mismatch for $NPM_PACKAGE@$NPM_VERSION: expected $TARBALL_SHA256, got $got"
+    exit 1
+fi
+tar -xzf "$tarball" -C "$work" package/libduckdb.so package/LICENSE
+got="$(sha256 "$work/package/libduckdb.so")"
+if [ "$got" != "$LIBRARY_SHA256" ]; then
+    say "checksum mismatch for libduckdb.so: expected $LIBRARY_SHA256, got $got"
+    exit 1
+fi
+# Publish whole or not at all: a directory renamed into place, never a half-written library.
+mv "$work/package" "$work/lib"
+rm -rf "$dest"
+mv "$work/lib" "$dest"
+say "libduckdb.so $DUCKDB_VERSION verified (sha256 $LIBRARY_SHA256)"
+echo "$dest"
