@@ -5,6 +5,7 @@
 //!                                                        │
 //!  worker processes: python -m smallpond._worker  ──►  _core.serve_worker  (DuckDB tasks +
 //!                                                        the `python` plugin for functions)
+//!  the wheel's `smallpond` command: smallpond._cli  ──►  _core.cli_main  ──►  smallpond_cli::run
 //! ```
 //! The Python layer only translates arguments and results; planning, scheduling and
 //! execution are the Rust engine's. Every call that runs tasks releases the GIL.
@@ -71,6 +72,23 @@ fn run_task(py: Python<'_>, attempt_json: &str, worker: &str) -> PyResult<String
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("task result: {e}")))
 }
 
+/// The `smallpond` command line (`argv`: the program name first), run in this process, as
+/// the wheel's console command: the same CLI as the cargo-built binary, whose worker
+/// processes are `worker + ["__worker"]`. Returns the exit status.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>, worker: Vec<String>) -> PyResult<i32> {
+    let mut worker = worker.into_iter();
+    let program = worker
+        .next()
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("worker command is empty"))?;
+    let worker = smallpond_cli::WorkerCommand {
+        program: program.into(),
+        args: worker.collect(),
+        env: vec![],
+    };
+    Ok(py.detach(|| smallpond_cli::run(argv, worker)))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -79,5 +97,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::DataFrame>()?;
     m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
     m.add_function(wrap_pyfunction!(run_task, m)?)?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     Ok(())
 }
