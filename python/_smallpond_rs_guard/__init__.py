@@ -16,7 +16,7 @@ from typing import List
 _SITE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def original_installs(directory: str = _SITE) -> List[str]:
+def original_installs(directory: str) -> List[str]:
     """The records of DeepSeek's ``smallpond`` distribution in ``directory`` (its
     dist-info, egg-info or editable-install files); ours is ``smallpond_rs-*``."""
     try:
@@ -31,11 +31,13 @@ def original_installs(directory: str = _SITE) -> List[str]:
     )
 
 
-def conflict_message(found: List[str], directory: str = _SITE) -> str:
-    original = found[0]
-    for suffix in (".dist-info", ".egg-info", ".pth"):
-        original = original[: -len(suffix)] if original.endswith(suffix) else original
-    original = original.replace("__editable__.", "").replace("-", " ", 1)
+def conflict_message(found: List[str], directory: str) -> str:
+    # "smallpond-0.15.0.dist-info", "smallpond-0.15.0-py3.11.egg-info",
+    # "__editable__.smallpond-0.15.0.pth", "smallpond.egg-info" -> "smallpond 0.15.0"
+    record = found[0].replace("__editable__.", "", 1)
+    stem = record.split(".dist-info")[0].split(".egg-")[0].split(".pth")[0]
+    parts = stem.split("-")
+    original = f"smallpond {parts[1]}" if len(parts) > 1 else "smallpond"
     return (
         f"both smallpond-rs and DeepSeek's smallpond ({original}) are installed in "
         f"{directory}. They share the import name 'smallpond', so pip has written one over "
@@ -54,9 +56,9 @@ class SmallpondConflictFinder:
     @classmethod
     def find_spec(cls, name, path=None, target=None):  # noqa: ANN001 (importlib protocol)
         if name == "smallpond":
-            found = original_installs()
+            found = original_installs(_SITE)
             if found:
-                raise ImportError(conflict_message(found), name="smallpond")
+                raise ImportError(conflict_message(found, _SITE), name="smallpond")
         return None
 
 
