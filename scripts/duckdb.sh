@@ -40,14 +40,15 @@ work="$(mktemp -d "$SMALLPOND_CACHE/duckdb/.fetch.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 tarball="$work/package.tgz"
 if command -v npm >/dev/null 2>&1; then
-    (cd "$work" && npm pack --silent "$NPM_PACKAGE@$NPM_VERSION" >/dev/null)
+    (cd "$work" && npm pack --silent "$NPM_PACKAGE@$NPM_VERSION" >/dev/null) \
+        || { say "npm pack $NPM_PACKAGE@$NPM_VERSION failed"; exit 1; }
     mv "$work"/*.tgz "$tarball"
 else
     # The same file, from the registry npm uses, for machines without Node.js.
     url="https://registry.npmjs.org/$NPM_PACKAGE/-/${NPM_PACKAGE#*/}-$NPM_VERSION.tgz"
     say "npm not found; downloading $url"
     python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' \
-        "$url" "$tarball"
+        "$url" "$tarball" || { say "downloading $url failed"; exit 1; }
 fi
 got="$(sha256 "$tarball")"
 if [ "$got" != "$TARBALL_SHA256" ]; then
