@@ -50,7 +50,7 @@ def venv_python(work, name):
 
 def cargo_bin(name):
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.expanduser("~/.cache/smallpond-rs/target")
-    return os.path.join(target, "debug", name)
+    return os.path.join(target, "release", name)
 
 
 def hosts_data(work, duck_py, rows):
