@@ -237,6 +237,17 @@ impl TaskRunner for DuckDbRunner {
         write_task_log(attempt, &self.worker, started.elapsed(), &result);
         result
     }
+
+    /// Opens and closes one database: a process's first DuckDB database costs more than the
+    /// next (page faults over the library's code, its one-time set-up): 22 ms against 10 ms
+    /// with the official library, measured in docs/benchmarks.md.
+    fn warm_up(&self) {
+        let warmed = crate::connection::in_memory()
+            .and_then(|c| crate::connection::execute(&c, "SELECT 1", "SELECT 1"));
+        if let Err(e) = warmed {
+            tracing::debug!("DuckDB warm-up failed: {e}");
+        }
+    }
 }
 
 /// Appends one attempt's story to `log/<task>.log`: what it ran, on which worker, and how

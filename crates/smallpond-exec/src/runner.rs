@@ -6,4 +6,8 @@ use smallpond_core::task::{TaskAttempt, TaskError, TaskRecord};
 /// publishes the output and writes the task record before returning `Ok`.
 pub trait TaskRunner: Send + Sync {
     fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError>;
+
+    /// Done once by a worker process before its first task (while the driver is still
+    /// planning): whatever makes the first task as cheap as the next ones.
+    fn warm_up(&self) {}
 }

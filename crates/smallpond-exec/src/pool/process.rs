@@ -121,6 +121,19 @@ struct ProcessSlot {
 }
 
 impl Slot for ProcessSlot {
+    /// Starts the worker process with the pool, so that its start-up (exec, loading DuckDB,
+    /// its warm-up) overlaps the driver's planning instead of delaying the first task: tens
+    /// of milliseconds per worker with the shared DuckDB library (docs/benchmarks.md).
+    fn start(&mut self) {
+        if self.worker.is_none() {
+            match Worker::spawn(&self.command) {
+                Ok(w) => self.worker = Some(w),
+                // The first attempt tries again and reports the error.
+                Err(e) => tracing::debug!(slot = self.index, "worker not started early: {e}"),
+            }
+        }
+    }
+
     fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
         let mut w = match self
             .worker
@@ -183,6 +196,7 @@ pub fn serve(
     input: impl BufRead,
     mut output: impl Write,
 ) -> std::io::Result<()> {
+    runner.warm_up();
     for line in input.lines() {
         let line = line?;
         if line.trim().is_empty() {
@@ -199,8 +213,18 @@ pub fn serve(
         };
         let mut reply = serde_json::to_string(&result)?;
         reply.push('\n');
-        output.write_all(reply.as_bytes())?;
-        output.flush()?;
+        match output
+            .write_all(reply.as_bytes())
+            .and_then(|()| output.flush())
+        {
+            // The driver is gone (killed, or it exited while this task ran): as when the
+            // input ends, there is nobody to work for.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::debug!("the driver closed the pipe; worker exits");
+                return Ok(());
+            }
+            other => other?,
+        }
     }
     Ok(())
 }
@@ -213,6 +237,41 @@ mod tests {
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
         move |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.into())
+    }
+
+    struct NoTasks;
+    impl TaskRunner for NoTasks {
+        fn run(&self, _: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+            unreachable!("no line in these tests is a task")
+        }
+    }
+
+    /// A writer that fails every write with `kind`.
+    struct Failing(std::io::ErrorKind);
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_worker_whose_driver_is_gone_ends_quietly() {
+        // A line that is not a task still gets a reply: the write hits the closed pipe.
+        let input = &b"not a task\n"[..];
+        let broken = Failing(std::io::ErrorKind::BrokenPipe);
+        assert!(serve(&NoTasks, input, broken).is_ok());
+        let other = Failing(std::io::ErrorKind::PermissionDenied);
+        assert!(serve(&NoTasks, input, other).is_err());
+        let mut replies = Vec::new();
+        serve(&NoTasks, input, &mut replies).unwrap();
+        let reply = String::from_utf8(replies).unwrap();
+        assert!(
+            reply.contains("worker could not decode the task"),
+            "{reply}"
+        );
     }
 
     #[test]
