@@ -2,9 +2,7 @@
 //! record generation and checksums (gensort/valsort), the partition writer (one
 //! `COPY ... PARTITION_BY` task) and the sort kernel (one `ORDER BY key` task).
 //!
-//!     cargo bench --workspace --profile dev --bench kernels
-//!
-//! (`--profile dev`: the default bench profile is release-based and would rebuild DuckDB.)
+//!     cargo bench --workspace --bench kernels
 
 use std::path::Path;
 

@@ -1,19 +1,23 @@
 //! The scheduler: runs an execution plan's tasks on a worker pool.
 //!
-//! Task lifecycle:
+//! Each task is in one [`TaskState`]:
 //! ```text
-//!  Pending ──deps succeeded──► Ready ──fits in free cpus──► Running(attempt)
-//!                                ▲                              │
-//!                                └── failed, retryable, ────────┤
-//!                                    attempts left              ├──► Succeeded(record)
-//!                                                               └──► Failed ──► job fails
+//!  Waiting(deps left) ──last dep succeeded──► Ready ──fits in the pool──► Running(attempts)
+//!                                               ▲                            │
+//!                                               └── failed, retryable, ──────┤
+//!                                                   attempts left            ├──► Succeeded(record)
+//!                                                                            └──► Failed(error)
+//!  Waiting | Ready ──the job failed──► Cancelled
 //! ```
-//! Ready tasks start in id order (inputs before users) as long as the sum of running
-//! tasks' cpus and memory fits the pool. With speculation on, a task running much longer
-//! than its finished siblings gets a second attempt on a free slot; the first attempt to
-//! finish wins, and the other's completion is ignored (its files are never referenced). A task whose completed record already exists in
-//! `staging/` (a resumed job) is not run again. When a task fails for good, no new task
-//! starts, the running ones are drained, and the error names the task and its last cause.
+//! A reverse-dependency index moves a task to `Ready` when its last input succeeds, so each
+//! completion costs time in the number of its users, not of the plan's tasks. Ready tasks
+//! start in id order (inputs before users) as long as the sum of running attempts' cpus and
+//! memory fits the pool. With speculation on, a task running much longer than its finished
+//! siblings gets a second attempt on a free slot; the first attempt to finish wins, and the
+//! other's completion is ignored (its files are never referenced). A task whose completed
+//! record already exists in `staging/` (a resumed job) is not run again. When a task fails
+//! for good, no new task starts, the running ones are drained, the rest are cancelled, and
+//! the error names the task and its last cause.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -137,28 +141,76 @@ pub fn run(
     result
 }
 
+/// Where one task is in this run.
+#[derive(Debug)]
+enum TaskState {
+    /// Waiting for this many inputs (distinct tasks) to succeed.
+    Waiting(usize),
+    /// Its inputs are there; it runs when the pool has room.
+    Ready,
+    /// Attempts in the pool (two when speculated), by attempt number.
+    Running(BTreeMap<u32, Attempt>),
+    Succeeded(TaskRecord),
+    Failed(TaskError),
+    /// Never ran: the job failed first.
+    Cancelled,
+}
+
+/// Why no new task starts: the first task that failed for good, or the pool refused one.
+enum Stop {
+    Task(TaskId),
+    Pool(Error),
+}
+
+/// A running attempt.
+#[derive(Debug)]
+struct Attempt {
+    resources: Resources,
+    started: Instant,
+}
+
+struct Task<'a> {
+    spec: &'a TaskSpec,
+    state: TaskState,
+    /// Attempts started so far, the first included.
+    attempts: u32,
+    /// Doublings of the task's memory after it ran out of memory.
+    memory_boost: u32,
+    /// Whether it got its one speculative attempt.
+    speculated: bool,
+}
+
+/// Finished tasks of one node, for speculation.
+#[derive(Default)]
+struct StageStats {
+    tasks: usize,
+    /// Durations of its succeeded tasks, in microseconds.
+    durations: Vec<u64>,
+}
+
 struct Run<'a> {
-    specs: BTreeMap<TaskId, &'a TaskSpec>,
+    tasks: BTreeMap<TaskId, Task<'a>>,
+    /// The tasks that read each task's output.
+    users: HashMap<TaskId, Vec<TaskId>>,
+    /// Index of the tasks in [`TaskState::Ready`], in start order.
+    ready: BTreeSet<TaskId>,
+    /// Index of the tasks in [`TaskState::Running`]. Both indexes change only in
+    /// [`Run::set_state`].
+    running: BTreeSet<TaskId>,
+    /// Attempts still in the pool whose task another attempt already finished: they hold
+    /// resources until they end, and their results are ignored.
+    abandoned: HashMap<(TaskId, u32), Resources>,
+    stages: HashMap<NodeId, StageStats>,
     job: &'a JobDirs,
     config: &'a SchedulerConfig,
     /// What the pool holds: never more at once.
     capacity: Resources,
     /// What its largest machine holds: never more for one task.
     largest: Resources,
-    deps: HashMap<TaskId, Vec<TaskId>>,
-    pending: BTreeSet<TaskId>,
-    attempts: HashMap<TaskId, u32>,
-    running: HashMap<(TaskId, u32), Attempt>,
-    speculated: BTreeSet<TaskId>,
-    /// Doublings of a task's memory after it ran out of memory.
-    memory_boost: HashMap<TaskId, u32>,
-    done: HashMap<TaskId, TaskRecord>,
-}
-
-/// A running attempt.
-struct Attempt {
-    resources: Resources,
-    started: Instant,
+    /// The sum of the resources of the attempts in the pool.
+    in_use: Resources,
+    /// Attempts in the pool whose task is still running.
+    live: usize,
 }
 
 impl<'a> Run<'a> {
@@ -169,20 +221,46 @@ impl<'a> Run<'a> {
         largest: Resources,
         config: &'a SchedulerConfig,
     ) -> Self {
-        let specs: BTreeMap<TaskId, &TaskSpec> = plan.tasks.iter().map(|t| (t.id, t)).collect();
+        let mut users: HashMap<TaskId, Vec<TaskId>> = HashMap::new();
+        let mut stages: HashMap<NodeId, StageStats> = HashMap::new();
+        let mut tasks = BTreeMap::new();
+        let mut ready = BTreeSet::new();
+        for spec in &plan.tasks {
+            let deps = spec.deps();
+            for dep in &deps {
+                users.entry(*dep).or_default().push(spec.id);
+            }
+            stages.entry(spec.node).or_default().tasks += 1;
+            let state = if deps.is_empty() {
+                ready.insert(spec.id);
+                TaskState::Ready
+            } else {
+                TaskState::Waiting(deps.len())
+            };
+            tasks.insert(
+                spec.id,
+                Task {
+                    spec,
+                    state,
+                    attempts: 0,
+                    memory_boost: 0,
+                    speculated: false,
+                },
+            );
+        }
         Self {
-            deps: plan.tasks.iter().map(|t| (t.id, t.deps())).collect(),
-            pending: specs.keys().copied().collect(),
-            specs,
+            tasks,
+            users,
+            ready,
+            running: BTreeSet::new(),
+            abandoned: HashMap::new(),
+            stages,
             job,
             config,
             capacity,
             largest,
-            attempts: HashMap::new(),
-            running: HashMap::new(),
-            speculated: BTreeSet::new(),
-            memory_boost: HashMap::new(),
-            done: HashMap::new(),
+            in_use: Resources::new(0, 0),
+            live: 0,
         }
     }
 
@@ -192,47 +270,48 @@ impl<'a> Run<'a> {
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<HashMap<TaskId, TaskRecord>> {
         on_event(&Event::JobStarted {
-            stages: self.stages(),
+            stages: self.stage_list(),
         });
         if self.config.resume {
             self.reuse_records(on_event);
         }
-        let mut failure: Option<Error> = None;
+        let mut stopped: Option<Stop> = None;
         let tick = Duration::from_millis(100);
         loop {
-            if failure.is_none() {
-                if let Err(e) = self.start_ready(pool, on_event) {
-                    failure = Some(e);
-                }
-                if let Err(e) = self.speculate(pool, on_event) {
-                    failure = Some(e);
+            if stopped.is_none() {
+                if let Err(e) = self
+                    .start_ready(pool, on_event)
+                    .and_then(|()| self.speculate(pool, on_event))
+                {
+                    stopped = Some(Stop::Pool(e));
                 }
             }
-            // Attempts of tasks that are already done (speculation losers) are not waited for.
-            if !self.running.keys().any(|(t, _)| !self.done.contains_key(t)) {
+            // Abandoned attempts (speculation losers) are not waited for.
+            if self.live == 0 {
                 break;
             }
-            let completion = if self.config.speculation == Speculation::Disabled {
-                pool.wait()?
-            } else {
-                match pool.wait_timeout(tick)? {
-                    Some(c) => c,
-                    None => continue,
-                }
+            let Some(completion) = pool.wait_timeout(tick)? else {
+                continue;
             };
-            if self
-                .running
-                .remove(&(completion.task, completion.attempt))
-                .is_none()
-            {
-                continue; // an attempt of an earlier run, finished late
-            }
-            let spec = self.specs[&completion.task];
-            if self.done.contains_key(&spec.id) {
-                tracing::debug!(task = %spec, attempt = completion.attempt, "late attempt discarded");
+            let key = (completion.task, completion.attempt);
+            if let Some(resources) = self.abandoned.remove(&key) {
+                self.release(resources);
+                tracing::debug!(task = %completion.task, attempt = completion.attempt, "late attempt discarded");
                 continue;
             }
-            let sibling_running = self.running.keys().any(|(t, _)| *t == spec.id);
+            let Some(task) = self.tasks.get_mut(&completion.task) else {
+                continue; // not a task of this run
+            };
+            let TaskState::Running(attempts) = &mut task.state else {
+                continue; // an attempt of an earlier run, finished late
+            };
+            let Some(attempt) = attempts.remove(&completion.attempt) else {
+                continue;
+            };
+            let others_running = !attempts.is_empty();
+            let spec = task.spec;
+            self.live -= 1;
+            self.release(attempt.resources);
             match completion.result {
                 Ok(record) => {
                     on_event(&Event::TaskFinished {
@@ -242,9 +321,9 @@ impl<'a> Run<'a> {
                         bytes: record.bytes,
                         reused: false,
                     });
-                    self.done.insert(spec.id, record);
+                    self.succeed(spec.id, record);
                 }
-                Err(error) if sibling_running => {
+                Err(error) if others_running => {
                     // Another attempt of the task is still running; let it decide.
                     on_event(&Event::TaskFailed {
                         task: spec.id,
@@ -255,9 +334,10 @@ impl<'a> Run<'a> {
                     });
                 }
                 Err(error) => {
-                    let attempts = self.attempts[&spec.id];
-                    let will_retry =
-                        failure.is_none() && error.retryable && attempts < self.config.max_attempts;
+                    let task = self.tasks.get_mut(&spec.id).expect("a task of this run");
+                    let will_retry = stopped.is_none()
+                        && error.retryable
+                        && task.attempts < self.config.max_attempts;
                     tracing::warn!(task = %spec, attempt = completion.attempt, will_retry, "task failed: {error}");
                     on_event(&Event::TaskFailed {
                         task: spec.id,
@@ -269,36 +349,136 @@ impl<'a> Run<'a> {
                     if will_retry {
                         if error.kind == smallpond_core::task::TaskErrorKind::OutOfMemory {
                             // Retry with twice the memory, within what the pool has.
-                            *self.memory_boost.entry(spec.id).or_insert(0) += 1;
+                            task.memory_boost += 1;
                         }
-                        self.pending.insert(spec.id);
-                    } else if failure.is_none() {
-                        failure = Some(Error::TaskFailed {
-                            task: spec.id,
-                            node: spec.node,
-                            node_kind: spec.node_kind.clone(),
-                            partition: spec.partition,
-                            attempts,
-                            source: error,
-                        });
+                        self.set_state(spec.id, TaskState::Ready);
+                    } else {
+                        self.set_state(spec.id, TaskState::Failed(error));
+                        stopped.get_or_insert(Stop::Task(spec.id));
                     }
                 }
             }
         }
-        if let Some(e) = failure {
-            return Err(e);
+        if let Some(stop) = stopped {
+            self.cancel_rest();
+            return Err(match stop {
+                Stop::Pool(e) => e,
+                Stop::Task(id) => self.failure(id),
+            });
         }
-        if let Some(stuck) = self.pending.first() {
+        if let Some(stuck) = self
+            .tasks
+            .values()
+            .find(|t| matches!(t.state, TaskState::Waiting(_) | TaskState::Ready))
+        {
             return Err(Error::Pool(format!(
-                "{stuck} can never run: its inputs were not produced"
+                "{} can never run: its inputs were not produced",
+                stuck.spec.id
             )));
         }
-        Ok(self.done)
+        Ok(self
+            .tasks
+            .into_iter()
+            .filter_map(|(id, t)| match t.state {
+                TaskState::Succeeded(record) => Some((id, record)),
+                _ => None,
+            })
+            .collect())
     }
 
-    fn stages(&self) -> Vec<Stage> {
+    /// Marks `id` succeeded: its still-running attempts are abandoned, its users whose
+    /// last input it was become ready.
+    fn succeed(&mut self, id: TaskId, record: TaskRecord) {
+        if let Some(stats) = self.stages.get_mut(&self.tasks[&id].spec.node) {
+            stats
+                .durations
+                .push(record.end_us.saturating_sub(record.start_us));
+        }
+        if let TaskState::Running(attempts) = self.set_state(id, TaskState::Succeeded(record)) {
+            for (n, a) in attempts {
+                self.live -= 1;
+                self.abandoned.insert((id, n), a.resources);
+            }
+        }
+        for i in 0..self.users.get(&id).map_or(0, Vec::len) {
+            let user = self.users[&id][i];
+            let task = self
+                .tasks
+                .get_mut(&user)
+                .expect("users are tasks of this run");
+            if let TaskState::Waiting(left) = &mut task.state {
+                *left -= 1;
+                if *left == 0 {
+                    self.set_state(user, TaskState::Ready);
+                }
+            }
+        }
+    }
+
+    /// Every change of a task's state, so that the indexes of ready and running tasks
+    /// stay true. Returns the state it leaves.
+    fn set_state(&mut self, id: TaskId, state: TaskState) -> TaskState {
+        let task = self.tasks.get_mut(&id).expect("a task of this run");
+        let previous = std::mem::replace(&mut task.state, state);
+        for (set, was, is) in [
+            (
+                &mut self.ready,
+                matches!(previous, TaskState::Ready),
+                matches!(task.state, TaskState::Ready),
+            ),
+            (
+                &mut self.running,
+                matches!(previous, TaskState::Running(_)),
+                matches!(task.state, TaskState::Running(_)),
+            ),
+        ] {
+            match (was, is) {
+                (false, true) => {
+                    set.insert(id);
+                }
+                (true, false) => {
+                    set.remove(&id);
+                }
+                _ => {}
+            }
+        }
+        previous
+    }
+
+    /// The job's error when task `id` failed for good.
+    fn failure(&self, id: TaskId) -> Error {
+        let task = &self.tasks[&id];
+        let TaskState::Failed(error) = &task.state else {
+            unreachable!("{id} stopped the job without failing");
+        };
+        let spec = task.spec;
+        Error::TaskFailed {
+            task: spec.id,
+            node: spec.node,
+            node_kind: spec.node_kind.clone(),
+            partition: spec.partition,
+            attempts: task.attempts,
+            source: error.clone(),
+        }
+    }
+
+    /// After a failure: tasks that never started will not.
+    fn cancel_rest(&mut self) {
+        let unstarted: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TaskState::Waiting(_) | TaskState::Ready))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in unstarted {
+            self.set_state(id, TaskState::Cancelled);
+        }
+    }
+
+    fn stage_list(&self) -> Vec<Stage> {
         let mut stages: Vec<Stage> = Vec::new();
-        for spec in self.specs.values() {
+        for task in self.tasks.values() {
+            let spec = task.spec;
             match stages.iter_mut().find(|s| s.node == spec.node) {
                 Some(stage) => stage.tasks += 1,
                 None => stages.push(Stage {
@@ -313,8 +493,9 @@ impl<'a> Run<'a> {
 
     /// Takes over the records of tasks completed by an earlier run of this job.
     fn reuse_records(&mut self, on_event: &mut dyn FnMut(&Event)) {
-        for id in self.pending.clone() {
-            let spec = self.specs[&id];
+        let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
+        for id in ids {
+            let spec = self.tasks[&id].spec;
             let Ok(text) = std::fs::read_to_string(self.job.task_record(id)) else {
                 continue;
             };
@@ -333,19 +514,16 @@ impl<'a> Run<'a> {
                     bytes: record.bytes,
                     reused: true,
                 });
-                self.pending.remove(&id);
-                self.done.insert(id, record);
+                self.succeed(id, record);
             }
         }
     }
 
-    fn in_use(&self) -> Resources {
-        self.running
-            .values()
-            .map(|a| a.resources)
-            .fold(Resources::new(0, 0), |a, r| {
-                Resources::new(a.cpus + r.cpus, a.memory_bytes + r.memory_bytes)
-            })
+    fn release(&mut self, r: Resources) {
+        self.in_use = Resources::new(
+            self.in_use.cpus - r.cpus,
+            self.in_use.memory_bytes - r.memory_bytes,
+        );
     }
 
     fn start_ready(
@@ -353,21 +531,14 @@ impl<'a> Run<'a> {
         pool: &mut dyn WorkerPool,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<()> {
-        let ready: Vec<TaskId> = self
-            .pending
-            .iter()
-            .copied()
-            .filter(|id| self.deps[id].iter().all(|d| self.done.contains_key(d)))
-            .collect();
-        for id in ready {
-            let spec = self.specs[&id];
+        while let Some(&id) = self.ready.first() {
             // A task never asks for more than the pool has, or it could never start.
-            let want = self.want(spec);
+            let want = self.want(id);
             if !self.fits(want) {
                 break; // keep id order: a big task is not starved by later small ones
             }
-            self.pending.remove(&id);
-            let attempt = self.launch(pool, spec, want)?;
+            let attempt = self.launch(pool, id, want)?;
+            let spec = self.tasks[&id].spec;
             on_event(&Event::TaskStarted {
                 task: id,
                 node: spec.node,
@@ -378,46 +549,45 @@ impl<'a> Run<'a> {
     }
 
     fn fits(&self, want: Resources) -> bool {
-        let used = self.in_use();
+        let used = self.in_use;
+        let empty = self.live == 0 && self.abandoned.is_empty();
         used.cpus + want.cpus <= self.capacity.cpus.max(1)
-            && (self.running.is_empty()
-                || used.memory_bytes + want.memory_bytes <= self.capacity.memory_bytes)
+            && (empty || used.memory_bytes + want.memory_bytes <= self.capacity.memory_bytes)
     }
 
-    fn want(&self, spec: &TaskSpec) -> Resources {
-        let boost = self
-            .memory_boost
-            .get(&spec.id)
-            .copied()
-            .unwrap_or(0)
-            .min(16);
+    fn want(&self, id: TaskId) -> Resources {
+        let task = &self.tasks[&id];
+        let boost = task.memory_boost.min(16);
         Resources {
-            memory_bytes: spec.resources.memory_bytes.saturating_mul(1 << boost),
-            ..spec.resources
+            memory_bytes: task.spec.resources.memory_bytes.saturating_mul(1 << boost),
+            ..task.spec.resources
         }
         .at_most(self.largest)
     }
 
-    fn launch(
-        &mut self,
-        pool: &mut dyn WorkerPool,
-        spec: &TaskSpec,
-        want: Resources,
-    ) -> Result<u32> {
-        let attempt = {
-            let n = self.attempts.entry(spec.id).or_insert(0);
-            *n += 1;
-            *n
-        };
-        let task = self.resolve(spec, attempt, want);
+    fn launch(&mut self, pool: &mut dyn WorkerPool, id: TaskId, want: Resources) -> Result<u32> {
+        let task = self.tasks.get_mut(&id).expect("a task of this run");
+        task.attempts += 1;
+        let attempt = task.attempts;
+        let resolved = self.resolve(id, attempt, want);
         // Only a submitted attempt is running: one the pool refused is never waited for.
-        pool.submit(task)?;
-        self.running.insert(
-            (spec.id, attempt),
-            Attempt {
-                resources: want,
-                started: Instant::now(),
-            },
+        pool.submit(resolved)?;
+        let running = Attempt {
+            resources: want,
+            started: Instant::now(),
+        };
+        match &mut self.tasks.get_mut(&id).expect("a task of this run").state {
+            TaskState::Running(attempts) => {
+                attempts.insert(attempt, running);
+            }
+            _ => {
+                self.set_state(id, TaskState::Running(BTreeMap::from([(attempt, running)])));
+            }
+        }
+        self.live += 1;
+        self.in_use = Resources::new(
+            self.in_use.cpus + want.cpus,
+            self.in_use.memory_bytes + want.memory_bytes,
         );
         Ok(attempt)
     }
@@ -433,45 +603,49 @@ impl<'a> Run<'a> {
             Speculation::Enabled => (0.5, 2.0),
             Speculation::Aggressive => (0.25, 1.5),
         };
-        let waiting = self
-            .pending
-            .iter()
-            .any(|id| self.deps[id].iter().all(|d| self.done.contains_key(d)));
-        if waiting && self.config.speculation == Speculation::Enabled {
+        if !self.ready.is_empty() && self.config.speculation == Speculation::Enabled {
             return Ok(());
         }
         let candidates: Vec<(TaskId, Duration)> = self
             .running
             .iter()
-            .filter(|((t, _), _)| !self.done.contains_key(t) && !self.speculated.contains(t))
-            .map(|((t, _), a)| (*t, a.started.elapsed()))
+            .map(|id| (*id, &self.tasks[id]))
+            .filter(|(_, t)| !t.speculated)
+            .filter_map(|(id, t)| match &t.state {
+                TaskState::Running(attempts) => attempts
+                    .values()
+                    .map(|a| a.started.elapsed())
+                    .max()
+                    .map(|elapsed| (id, elapsed)),
+                _ => None,
+            })
             .collect();
         for (id, elapsed) in candidates {
-            let spec = self.specs[&id];
+            let spec = self.tasks[&id].spec;
             // A sink publishes into the user's directory: two at once would race.
             if matches!(spec.kind, smallpond_core::task::TaskKind::Sink { .. })
                 || elapsed < self.config.speculation_min
             {
                 continue;
             }
-            let siblings = self.specs.values().filter(|s| s.node == spec.node).count();
-            let mut durations: Vec<u64> = self
-                .done
-                .values()
-                .filter(|r| r.node == spec.node)
-                .map(|r| r.end_us.saturating_sub(r.start_us))
-                .collect();
-            if durations.is_empty() || (durations.len() as f64) < fraction * siblings as f64 {
+            let stats = &self.stages[&spec.node];
+            if stats.durations.is_empty()
+                || (stats.durations.len() as f64) < fraction * stats.tasks as f64
+            {
                 continue;
             }
-            durations.sort_unstable();
-            let median = Duration::from_micros(durations[durations.len() / 2]);
-            let want = self.want(spec);
+            let mut durations = stats.durations.clone();
+            let middle = durations.len() / 2;
+            let median = Duration::from_micros(*durations.select_nth_unstable(middle).1);
+            let want = self.want(id);
             if elapsed.as_secs_f64() < factor * median.as_secs_f64() || !self.fits(want) {
                 continue;
             }
-            self.speculated.insert(id);
-            let attempt = self.launch(pool, spec, want)?;
+            self.tasks
+                .get_mut(&id)
+                .expect("a task of this run")
+                .speculated = true;
+            let attempt = self.launch(pool, id, want)?;
             tracing::info!(task = %spec, attempt, ?elapsed, ?median, "speculating a straggler");
             on_event(&Event::TaskSpeculated {
                 task: id,
@@ -483,8 +657,14 @@ impl<'a> Run<'a> {
     }
 
     /// Binds a task's inputs to the files its dependencies produced.
-    fn resolve(&self, spec: &TaskSpec, attempt: u32, resources: Resources) -> TaskAttempt {
-        let outputs = |task: TaskId, slot: u32| -> DataSet { self.done[&task].slot(slot) };
+    fn resolve(&self, id: TaskId, attempt: u32, resources: Resources) -> TaskAttempt {
+        let spec = self.tasks[&id].spec;
+        let outputs = |task: TaskId, slot: u32| -> DataSet {
+            match &self.tasks[&task].state {
+                TaskState::Succeeded(record) => record.slot(slot),
+                state => unreachable!("{task} is read by {id} while {state:?}"),
+            }
+        };
         TaskAttempt {
             task: spec.id,
             attempt,
