@@ -34,6 +34,7 @@
 pub mod dataset;
 mod error;
 mod ids;
+pub mod job;
 pub mod plan;
 pub mod planner;
 pub mod task;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::job::JobDirs;
 use crate::plan::{ExternalFunction, ParquetOptions, PartitionMethod, Udf};
 use crate::{DataSet, NodeId, TaskId};
 
@@ -290,42 +291,6 @@ impl fmt::Display for TaskSpec {
             "{} ({} {}, partition {})",
             self.id, self.node_kind, self.node, self.partition
         )
-    }
-}
-
-/// Directories of the job that tasks write into.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobDirs {
-    pub root: PathBuf,
-}
-
-impl JobDirs {
-    pub fn config(&self) -> PathBuf {
-        self.root.join("config")
-    }
-    pub fn log(&self) -> PathBuf {
-        self.root.join("log")
-    }
-    pub fn staging(&self) -> PathBuf {
-        self.root.join("staging")
-    }
-    pub fn temp(&self) -> PathBuf {
-        self.root.join("temp")
-    }
-    pub fn output(&self) -> PathBuf {
-        self.root.join("output")
-    }
-    pub fn status_file(&self) -> PathBuf {
-        self.root.join("status")
-    }
-    /// Where an attempt's output is published (each attempt has its own, so a late
-    /// attempt can never overwrite files that a finished one already reported).
-    pub fn task_output(&self, task: TaskId, attempt: u32) -> PathBuf {
-        self.staging().join(format!("{task}.{attempt}"))
-    }
-    /// The completed-task record, written after the output is published.
-    pub fn task_record(&self, task: TaskId) -> PathBuf {
-        self.staging().join(format!("{task}.json"))
     }
 }
 

@@ -35,6 +35,16 @@ pub enum Error {
     Parquet { path: PathBuf, message: String },
 }
 
+/// Job-directory operations (`smallpond_core::job`) fail on a path.
+impl From<smallpond_core::Error> for Error {
+    fn from(e: smallpond_core::Error) -> Self {
+        match e {
+            smallpond_core::Error::Io { path, source } => Error::Io { path, source },
+            other => Error::InvalidInput(other.to_string()),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {

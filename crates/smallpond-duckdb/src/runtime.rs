@@ -1,14 +1,7 @@
 //! The DuckDB task runner: runs one attempt, publishes its output, writes its record.
 //!
-//! ```text
-//!  staging/.tmp-task-000007.2-<pid>/   private: the attempt writes here
-//!        │ rename (atomic)
-//!        ▼
-//!  staging/task-000007.2/              published output of attempt 2
-//!  staging/task-000007.json            the completed-task record, written last
-//! ```
-//! A reader only ever learns of files through a record, and a record is only written
-//! after the files it names have been published, so partly written output is never used.
+//! An attempt writes into its private directory, which is published by one rename; its
+//! record is written last (the job-directory protocol: `smallpond_core::job`).
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -45,16 +38,7 @@ impl DuckDbRunner {
     fn run_attempt(&self, a: &TaskAttempt) -> Result<TaskRecord> {
         let start = unix_now();
         let pid = std::process::id();
-        let staging = a.job.staging();
-        let private = staging.join(format!(".tmp-{}.{}-{pid}", a.task, a.attempt));
-        let published = a.job.task_output(a.task, a.attempt);
-        let temp = a.job.temp().join(format!("{}.{}-{pid}", a.task, a.attempt));
-        for dir in [&private, &temp] {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(io(dir))?;
-            }
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
+        let (private, temp) = a.job.attempt_dirs(a.task, a.attempt, pid)?;
         // Faults are injected after the work and before publishing, where a crash hurts
         // most; a sink publishes inside its work, so its fault comes first.
         let sink = matches!(a.kind, TaskKind::Sink { .. });
@@ -77,11 +61,7 @@ impl DuckDbRunner {
                 return Err(e);
             }
         };
-        if published.exists() {
-            // Left by an attempt of an earlier run that died before writing its record.
-            std::fs::remove_dir_all(&published).map_err(io(&published))?;
-        }
-        std::fs::rename(&private, &published).map_err(io(&published))?;
+        let published = a.job.publish_attempt(&private, a.task, a.attempt)?;
         let relocate = |p: PathBuf| match p.strip_prefix(&private) {
             Ok(rest) => published.join(rest),
             Err(_) => p,
@@ -111,7 +91,7 @@ impl DuckDbRunner {
             outputs,
             schema_file: output.schema_file.map(relocate),
         };
-        write_record(&a.job.task_record(a.task), &record)?;
+        a.job.write_record(&record)?;
         tracing::debug!(task = %a.task, rows = record.rows, "task finished");
         Ok(record)
     }
@@ -323,13 +303,6 @@ fn inject_fault(a: &TaskAttempt) -> bool {
     h.write_u64(unix_now());
     let draw = (h.finish() >> 11) as f64 / (1u64 << 53) as f64;
     draw < a.fault_inject_prob
-}
-
-fn write_record(path: &Path, record: &TaskRecord) -> Result<()> {
-    let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-    let json = serde_json::to_vec_pretty(record).expect("records serialise");
-    std::fs::write(&tmp, json).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 fn unix_now() -> u64 {

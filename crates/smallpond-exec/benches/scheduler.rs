@@ -10,11 +10,12 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use smallpond_core::job::JobDirs;
 use smallpond_core::plan::{
     DataSourceNode, HashPartitionNode, LogicalPlan, Node, PartitionMethod, SqlNode, TaskOptions,
 };
 use smallpond_core::planner::{Planner, PlannerConfig};
-use smallpond_core::task::{ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskRecord};
+use smallpond_core::task::{ExecutionPlan, Resources, TaskAttempt, TaskRecord};
 use smallpond_core::{DataSet, NodeId};
 use smallpond_exec::pool::{Completion, WorkerPool};
 use smallpond_exec::scheduler::{self, SchedulerConfig, Speculation};

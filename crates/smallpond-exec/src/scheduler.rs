@@ -22,8 +22,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use smallpond_core::job::JobDirs;
 use smallpond_core::task::{
-    ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskError, TaskRecord, TaskSpec,
+    ExecutionPlan, Resources, TaskAttempt, TaskError, TaskRecord, TaskSpec,
 };
 use smallpond_core::{DataSet, NodeId, TaskId};
 
@@ -496,17 +497,7 @@ impl<'a> Run<'a> {
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
             let spec = self.tasks[&id].spec;
-            let Ok(text) = std::fs::read_to_string(self.job.task_record(id)) else {
-                continue;
-            };
-            let Ok(record) = serde_json::from_str::<TaskRecord>(&text) else {
-                continue;
-            };
-            let intact = record.node == spec.node
-                && record.partition == spec.partition
-                && record.fingerprint == spec.fingerprint()
-                && record.outputs.iter().flatten().all(|f| f.is_file());
-            if intact {
+            if let Some(record) = self.job.reusable_record(spec) {
                 on_event(&Event::TaskFinished {
                     task: id,
                     node: spec.node,

@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
+use smallpond_core::job::{JobDirs, JobStatus};
 use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions, Udf};
 use smallpond_core::planner::{Planner, PlannerConfig};
-use smallpond_core::task::{JobDirs, ResolvedPartition, Resources, TaskRecord};
+use smallpond_core::task::{ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
 use smallpond_duckdb::{DuckDbRunner, Plugins};
 use smallpond_exec::pool::{local_resources, LocalPool, WorkerCommand};
@@ -164,19 +165,7 @@ impl SessionBuilder {
             num_executors,
             self.memory_bytes.unwrap_or(local_resources().memory_bytes),
         );
-        let dirs = JobDirs {
-            root: job_dir(&data_root, &job_id, self.job_time)?,
-        };
-        for dir in [
-            dirs.config(),
-            dirs.log(),
-            dirs.staging(),
-            dirs.temp(),
-            dirs.output(),
-        ] {
-            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        }
-        std::fs::write(dirs.status_file(), "running\n").map_err(io(dirs.status_file()))?;
+        let dirs = JobDirs::open(&data_root, &job_id, self.job_time)?;
         let pool: Box<dyn WorkerPool> = match (self.custom_pool, self.pool) {
             (Some(custom), _) => custom,
             (None, pool) => match pool {
@@ -227,55 +216,6 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
         },
         Err(_) => Ok(None),
     }
-}
-
-/// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.
-fn job_dir(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<PathBuf> {
-    std::fs::create_dir_all(data_root).map_err(io(data_root))?;
-    let suffix = format!(".{job_id}");
-    let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
-        .map_err(io(data_root))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
-        })
-        .collect();
-    existing.sort();
-    if let Some(dir) = existing.pop() {
-        return Ok(dir);
-    }
-    let time = time.unwrap_or_else(job_time);
-    if time.is_empty() || time.contains(['/', '\\']) {
-        return Err(
-            PlanError::invalid("job_time", format!("{time:?} cannot be a directory name")).into(),
-        );
-    }
-    Ok(data_root.join(format!("{time}{suffix}")))
-}
-
-fn job_time() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}-{:02}-{:02}-{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 fn random_id() -> String {
@@ -409,7 +349,7 @@ impl Inner {
                 Ok(records) => records,
                 Err(e) => {
                     state.failed = true;
-                    let _ = std::fs::write(self.dirs.status_file(), "failure\n");
+                    let _ = self.dirs.set_status(JobStatus::Failure);
                     return Err(e.into());
                 }
             };
@@ -460,17 +400,9 @@ impl Inner {
         state.pool = None; // stops worker threads / processes
         state.computed.clear();
         if state.failed {
-            std::fs::write(self.dirs.status_file(), "failure\n")
-                .map_err(io(self.dirs.status_file()))?;
             tracing::info!(job = %self.job_id, "session ended after a failure; staging kept for inspection");
-            return Ok(());
         }
-        for dir in [self.dirs.staging(), self.dirs.temp()] {
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
-            }
-        }
-        std::fs::write(self.dirs.status_file(), "success\n").map_err(io(self.dirs.status_file()))
+        Ok(self.dirs.finish(!state.failed)?)
     }
 }
 
@@ -664,14 +596,4 @@ fn columns(schema: &[(&str, &str)]) -> Result<Vec<Column>> {
         return Err(PlanError::invalid("schema", "at least one column must be declared").into());
     }
     Ok(schema.iter().map(|(n, t)| Column::new(*n, *t)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn job_time_is_a_civil_date() {
-        let t = super::job_time();
-        assert_eq!(t.len(), "2026-11-28-04-30-00".len());
-        assert!(t.starts_with("20"), "{t}");
-    }
 }

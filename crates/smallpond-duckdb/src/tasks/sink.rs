@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
 use smallpond_core::dataset::DataSet;
+use smallpond_core::job::JobDirs;
 use smallpond_core::plan::ParquetOptions;
-use smallpond_core::task::{JobDirs, ResolvedPartition};
+use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, Output};
 use crate::connection::{parquet_rows, query_u64};

@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 
 use duckdb::Connection;
+use smallpond_core::job::JobDirs;
 use smallpond_core::plan::{ParquetOptions, PartitionMethod};
-use smallpond_core::task::{
-    JobDirs, ResolvedPartition, Resources, TaskAttempt, TaskErrorKind, TaskKind,
-};
+use smallpond_core::task::{ResolvedPartition, Resources, TaskAttempt, TaskErrorKind, TaskKind};
 use smallpond_core::{DataSet, NodeId, TaskId};
 use smallpond_duckdb::DuckDbRunner;
 use smallpond_exec::TaskRunner;

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use smallpond_core::job::JobDirs;
 use smallpond_core::plan::{
     DataSourceNode, HashPartitionNode, LogicalPlan, Node, PartitionMethod, SqlNode, TaskOptions,
 };
 use smallpond_core::planner::{Planner, PlannerConfig};
 use smallpond_core::task::{
-    ExecutionPlan, JobDirs, Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord,
+    ExecutionPlan, Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord,
 };
 use smallpond_core::{DataSet, TaskId};
 use smallpond_exec::pool::{LocalPool, WorkerCommand};

@@ -1,0 +1,239 @@
+//! The job directory: what a job leaves on disk, and the one protocol by which its driver,
+//! its workers (threads, processes, Ray tasks on other nodes) and a later run of the same
+//! job share it.
+//!
+//! ```text
+//!  data_root/<job_time>.<job_id>/
+//!    status                           running | success | failure   (written by the driver)
+//!    config/                          plans and tasks as JSON
+//!    log/                             task logs, copies of the records
+//!    staging/.tmp-<task>.<n>-<pid>/   attempt n's private output ─┐ one rename
+//!    staging/<task>.<n>/              attempt n's published output ◄┘
+//!    staging/<task>.json              the completed-task record, written last
+//!    temp/<task>.<n>-<pid>/           DuckDB's spill for that attempt
+//!    output/
+//! ```
+//! A reader learns of files only through a record, and a record is written only after the
+//! files it names are published, so a crash at any moment leaves either a usable record or
+//! nothing that anyone reads. A later run of the job reuses a record only for the same task
+//! ([`JobDirs::reusable_record`]). A successful job removes `staging/` and `temp/`; a failed
+//! one keeps them for inspection and for the next run.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::task::{TaskRecord, TaskSpec};
+use crate::{Error, JobId, Result, TaskId};
+
+/// The directories of one job: a plain path, so that a task carries it to any worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDirs {
+    pub root: PathBuf,
+}
+
+/// What the status file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Running,
+    Success,
+    Failure,
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JobStatus::Running => "running",
+            JobStatus::Success => "success",
+            JobStatus::Failure => "failure",
+        })
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl JobDirs {
+    /// The directory of job `job_id` under `data_root` (an existing one of that id, so that
+    /// a re-run resumes it, or a new `<job_time>.<job_id>`), created with its
+    /// subdirectories, its status `running`.
+    pub fn open(data_root: &Path, job_id: &JobId, job_time: Option<String>) -> Result<Self> {
+        let dirs = JobDirs {
+            root: resolve(data_root, job_id, job_time)?,
+        };
+        for dir in [
+            dirs.config(),
+            dirs.log(),
+            dirs.staging(),
+            dirs.temp(),
+            dirs.output(),
+        ] {
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        }
+        dirs.set_status(JobStatus::Running)?;
+        Ok(dirs)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.root.join("log")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+    pub fn temp(&self) -> PathBuf {
+        self.root.join("temp")
+    }
+    pub fn output(&self) -> PathBuf {
+        self.root.join("output")
+    }
+    pub fn status_file(&self) -> PathBuf {
+        self.root.join("status")
+    }
+
+    pub fn set_status(&self, status: JobStatus) -> Result<()> {
+        let path = self.status_file();
+        std::fs::write(&path, format!("{status}\n")).map_err(io(&path))
+    }
+
+    /// Ends the job: a successful one removes its intermediate data, a failed one keeps it
+    /// (for inspection, and so that a re-run resumes from it).
+    pub fn finish(&self, ok: bool) -> Result<()> {
+        if !ok {
+            return self.set_status(JobStatus::Failure);
+        }
+        for dir in [self.staging(), self.temp()] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+            }
+        }
+        self.set_status(JobStatus::Success)
+    }
+
+    /// Where an attempt's output is published (each attempt has its own, so a late
+    /// attempt can never overwrite files that a finished one already reported).
+    pub fn task_output(&self, task: TaskId, attempt: u32) -> PathBuf {
+        self.staging().join(format!("{task}.{attempt}"))
+    }
+
+    /// The completed-task record, written after the output is published.
+    pub fn task_record(&self, task: TaskId) -> PathBuf {
+        self.staging().join(format!("{task}.json"))
+    }
+
+    /// An attempt's private output directory, `(private, spill)`, created empty: only the
+    /// attempt running in process `pid` writes there.
+    pub fn attempt_dirs(&self, task: TaskId, attempt: u32, pid: u32) -> Result<(PathBuf, PathBuf)> {
+        let private = self.staging().join(format!(".tmp-{task}.{attempt}-{pid}"));
+        let spill = self.temp().join(format!("{task}.{attempt}-{pid}"));
+        for dir in [&private, &spill] {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        Ok((private, spill))
+    }
+
+    /// Publishes an attempt's private directory as its output, in one rename, and returns
+    /// where it now is.
+    pub fn publish_attempt(&self, private: &Path, task: TaskId, attempt: u32) -> Result<PathBuf> {
+        let published = self.task_output(task, attempt);
+        if published.exists() {
+            // Left by an attempt of an earlier run that died before writing its record.
+            std::fs::remove_dir_all(&published).map_err(io(&published))?;
+        }
+        std::fs::rename(private, &published).map_err(io(&published))?;
+        Ok(published)
+    }
+
+    /// Writes the completed-task record (whole or not at all: a temporary file renamed).
+    pub fn write_record(&self, record: &TaskRecord) -> Result<()> {
+        let path = self.task_record(record.task);
+        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
+        let json = serde_json::to_vec_pretty(record).expect("records serialise");
+        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    /// The record an earlier run of this job left for `spec`, if it describes the same
+    /// task (node, partition, fingerprint) and all its output files are still there.
+    pub fn reusable_record(&self, spec: &TaskSpec) -> Option<TaskRecord> {
+        let text = std::fs::read_to_string(self.task_record(spec.id)).ok()?;
+        let record: TaskRecord = serde_json::from_str(&text).ok()?;
+        let intact = record.node == spec.node
+            && record.partition == spec.partition
+            && record.fingerprint == spec.fingerprint()
+            && record.outputs.iter().flatten().all(|f| f.is_file());
+        intact.then_some(record)
+    }
+}
+
+/// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.
+fn resolve(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<PathBuf> {
+    std::fs::create_dir_all(data_root).map_err(io(data_root))?;
+    let suffix = format!(".{job_id}");
+    let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
+        .map_err(io(data_root))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
+        })
+        .collect();
+    existing.sort();
+    if let Some(dir) = existing.pop() {
+        return Ok(dir);
+    }
+    let time = time.unwrap_or_else(job_time);
+    if time.is_empty() || time.contains(['/', '\\']) {
+        return Err(Error::invalid(
+            "job_time",
+            format!("{time:?} cannot be a directory name"),
+        ));
+    }
+    Ok(data_root.join(format!("{time}{suffix}")))
+}
+
+/// Now, as `YYYY-MM-DD-HH-MM-SS` (UTC).
+fn job_time() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}-{:02}-{:02}-{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn job_time_is_a_civil_date() {
+        let t = super::job_time();
+        assert_eq!(t.len(), "2026-11-28-04-30-00".len());
+        assert!(t.starts_with("20"), "{t}");
+    }
+}
