@@ -170,3 +170,29 @@ def test_rerun_with_the_same_job_id_reuses_completed_tasks(tmp_path):
     fail.unlink()
     assert job() == list(range(20))
     assert len(list(calls.iterdir())) == 20, "stage 1 ran again instead of being reused"
+
+
+def test_rerun_with_the_same_job_id_but_other_data_computes_the_new_answer(tmp_path):
+    """Reported: a re-run with the same job id after a failure, with other in-memory data,
+    returned the old data's answer (its completed records were reused)."""
+    fail = tmp_path / "fail"
+    fail.write_text("x")
+
+    def gate(t):
+        if fail.exists():
+            raise RuntimeError("planned failure")
+        return t
+
+    def job(items):
+        s = smallpond.init(job_id="same-id", data_root=str(tmp_path / "root"), progress=False)
+        try:
+            df = s.from_items(items).repartition(2, hash_by="item")
+            df = s.partial_sql("SELECT item * 10 AS v FROM {0}", df)
+            return sorted(r["v"] for r in df.map_batches(gate).take_all())
+        finally:
+            s.shutdown()
+
+    with pytest.raises(smallpond.SmallpondError, match="planned failure"):
+        job([1, 2, 3])
+    fail.unlink()
+    assert job([7, 8, 9]) == [70, 80, 90]

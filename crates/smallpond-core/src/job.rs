@@ -164,17 +164,50 @@ impl JobDirs {
         std::fs::rename(&tmp, &path).map_err(io(&path))
     }
 
+    /// Stores an in-memory input, written to the file `written`, under `staging/arrow/`
+    /// with a name derived from its content: a re-run of the job with the same data finds
+    /// the same file (unchanged, so its tasks' records still hold), one with other data
+    /// gets another file (so nothing computed from the old data is reused).
+    pub fn store_input(&self, written: &Path) -> Result<PathBuf> {
+        let bytes = std::fs::read(written).map_err(io(written))?;
+        let dir = self.staging().join("arrow");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!("input-{:016x}.parquet", content_hash(&bytes)));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == bytes.len() as u64 => {
+                std::fs::remove_file(written).map_err(io(written))?;
+            }
+            _ => std::fs::rename(written, &path).map_err(io(&path))?,
+        }
+        Ok(path)
+    }
+
     /// The record an earlier run of this job left for `spec`, if it describes the same
-    /// task (node, partition, fingerprint) and all its output files are still there.
-    pub fn reusable_record(&self, spec: &TaskSpec) -> Option<TaskRecord> {
+    /// task (node, partition, and `fingerprint`, [`TaskSpec::fingerprint`] of this run) and
+    /// all its output files are still there.
+    pub fn reusable_record(&self, spec: &TaskSpec, fingerprint: u64) -> Option<TaskRecord> {
         let text = std::fs::read_to_string(self.task_record(spec.id)).ok()?;
         let record: TaskRecord = serde_json::from_str(&text).ok()?;
         let intact = record.node == spec.node
             && record.partition == spec.partition
-            && record.fingerprint == spec.fingerprint()
+            && record.fingerprint == fingerprint
             && record.outputs.iter().flatten().all(|f| f.is_file());
         intact.then_some(record)
     }
+}
+
+/// A stable 64-bit hash of `bytes` (FNV-1a over 8-byte words: several bytes per cycle).
+fn content_hash(bytes: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    for b in words.remainder() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h ^ bytes.len() as u64).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
 /// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.

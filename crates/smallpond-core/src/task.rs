@@ -265,15 +265,24 @@ pub struct TaskSpec {
 }
 
 impl TaskSpec {
-    /// A stable hash (FNV-1a over the JSON) of what the task computes: node, partition,
-    /// kind and inputs, not the resources it gets. Two runs of the same script give the
-    /// same fingerprints; a different task that happens to get the same id does not.
-    pub fn fingerprint(&self) -> u64 {
-        let json = serde_json::to_vec(&(&self.node, self.partition, &self.kind, &self.inputs))
-            .expect("tasks serialise");
-        json.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-        })
+    /// What identifies the task's result, so that a later run of the job reuses its record
+    /// only when it would compute the same thing: a stable hash (FNV-1a) of the engine's
+    /// version, the node, partition, kind (query, options) and inputs, the size and
+    /// modification time of every input file, and the fingerprint of every task whose
+    /// output it reads (`producer`), so that a change anywhere upstream changes it. Not the
+    /// resources it gets. A file that cannot be read hashes as missing.
+    pub fn fingerprint(&self, producer: &dyn Fn(TaskId) -> u64) -> u64 {
+        let json =
+            serde_json::to_vec(&(ENGINE, &self.node, self.partition, &self.kind, &self.inputs))
+                .expect("tasks serialise");
+        let mut h = Fnv::default();
+        h.write(&json);
+        for partition in &self.inputs {
+            for part in &partition.parts {
+                part.identity(producer, &mut h);
+            }
+        }
+        h.0
     }
 
     pub fn deps(&self) -> Vec<TaskId> {
@@ -281,6 +290,53 @@ impl TaskSpec {
         deps.sort();
         deps.dedup();
         deps
+    }
+}
+
+/// The engine's version, in every fingerprint: a record of another version is not reused.
+const ENGINE: &str = concat!("smallpond-rs ", env!("CARGO_PKG_VERSION"));
+
+/// FNV-1a, 64 bits: stable across runs, platforms and Rust versions.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+impl Part {
+    /// Feeds what the part's data is, beyond its description, to `h`: the fingerprints of
+    /// producing tasks and the size and modification time of files.
+    fn identity(&self, producer: &dyn Fn(TaskId) -> u64, h: &mut Fnv) {
+        match self {
+            Part::Data(dataset) => {
+                for file in dataset.files() {
+                    match std::fs::metadata(file) {
+                        Ok(m) => {
+                            h.write(&m.len().to_le_bytes());
+                            let mtime = m
+                                .modified()
+                                .ok()
+                                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                                .map_or(0, |d| d.as_nanos());
+                            h.write(&mtime.to_le_bytes());
+                        }
+                        Err(_) => h.write(b"missing"),
+                    }
+                }
+            }
+            Part::Task { task, .. } => h.write(&producer(*task).to_le_bytes()),
+            Part::Split { parts, .. } => parts.iter().for_each(|p| p.identity(producer, h)),
+        }
     }
 }
 

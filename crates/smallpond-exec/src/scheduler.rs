@@ -172,6 +172,8 @@ struct Attempt {
 
 struct Task<'a> {
     spec: &'a TaskSpec,
+    /// [`TaskSpec::fingerprint`], computed once per run (producers first).
+    fingerprint: u64,
     state: TaskState,
     /// Attempts started so far, the first included.
     attempts: u32,
@@ -226,7 +228,11 @@ impl<'a> Run<'a> {
         let mut stages: HashMap<NodeId, StageStats> = HashMap::new();
         let mut tasks = BTreeMap::new();
         let mut ready = BTreeSet::new();
+        let mut fingerprints: HashMap<TaskId, u64> = HashMap::new();
         for spec in &plan.tasks {
+            // Tasks come in a runnable order: producers' fingerprints are known.
+            let fingerprint = spec.fingerprint(&|producer| fingerprints[&producer]);
+            fingerprints.insert(spec.id, fingerprint);
             let deps = spec.deps();
             for dep in &deps {
                 users.entry(*dep).or_default().push(spec.id);
@@ -242,6 +248,7 @@ impl<'a> Run<'a> {
                 spec.id,
                 Task {
                     spec,
+                    fingerprint,
                     state,
                     attempts: 0,
                     memory_boost: 0,
@@ -496,8 +503,9 @@ impl<'a> Run<'a> {
     fn reuse_records(&mut self, on_event: &mut dyn FnMut(&Event)) {
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
-            let spec = self.tasks[&id].spec;
-            if let Some(record) = self.job.reusable_record(spec) {
+            let task = &self.tasks[&id];
+            let spec = task.spec;
+            if let Some(record) = self.job.reusable_record(spec, task.fingerprint) {
                 on_event(&Event::TaskFinished {
                     task: id,
                     node: spec.node,
@@ -649,7 +657,9 @@ impl<'a> Run<'a> {
 
     /// Binds a task's inputs to the files its dependencies produced.
     fn resolve(&self, id: TaskId, attempt: u32, resources: Resources) -> TaskAttempt {
-        let spec = self.tasks[&id].spec;
+        let Task {
+            spec, fingerprint, ..
+        } = &self.tasks[&id];
         let outputs = |task: TaskId, slot: u32| -> DataSet {
             match &self.tasks[&task].state {
                 TaskState::Succeeded(record) => record.slot(slot),
@@ -666,7 +676,7 @@ impl<'a> Run<'a> {
             inputs: spec.inputs.iter().map(|p| p.resolve(&outputs)).collect(),
             resources,
             job: self.job.clone(),
-            fingerprint: spec.fingerprint(),
+            fingerprint: *fingerprint,
             fault_inject_prob: self.config.fault_inject_prob,
         }
     }

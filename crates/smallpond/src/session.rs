@@ -386,9 +386,9 @@ impl Inner {
         };
         let dir = self.dirs.staging().join("arrow");
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(format!("input-{n:05}.parquet"));
-        smallpond_duckdb::read::write_arrow(batches, &path)?;
-        Ok(path)
+        let written = dir.join(format!(".new-{n:05}-{}.parquet", std::process::id()));
+        smallpond_duckdb::read::write_arrow(batches, &written)?;
+        Ok(self.dirs.store_input(&written)?)
     }
 
     fn shutdown(&self) -> Result<()> {

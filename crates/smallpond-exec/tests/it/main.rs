@@ -250,7 +250,11 @@ fn completed_records_are_reused_on_resume() {
     let (_d, job) = job();
     let plan = plan(2);
     // Pretend the producer finished in an earlier run of the job.
-    write_producer_record(&job, &plan, plan.tasks[0].fingerprint());
+    write_producer_record(
+        &job,
+        &plan,
+        plan.tasks[0].fingerprint(&|_| unreachable!("the producer reads no task")),
+    );
     let runner = Arc::new(MockRunner::default());
     let mut pool = LocalPool::threads(runner.clone(), capacity(2));
     let mut reused = 0;
@@ -357,7 +361,11 @@ fn a_worker_process_that_dies_fails_only_its_attempt() {
 fn a_record_of_a_different_task_with_the_same_id_is_not_reused() {
     let (_d, job) = job();
     let plan = plan(2);
-    write_producer_record(&job, &plan, plan.tasks[0].fingerprint() ^ 1);
+    write_producer_record(
+        &job,
+        &plan,
+        plan.tasks[0].fingerprint(&|_| unreachable!("the producer reads no task")) ^ 1,
+    );
     let runner = Arc::new(MockRunner::default());
     let mut pool = LocalPool::threads(runner.clone(), capacity(2));
     run_default(&plan, &job, &mut pool).unwrap();

@@ -196,3 +196,165 @@ fn concurrent_jobs_with_different_ids_do_not_see_each_others_files() {
         &format!("{} WHERE p = 1", read_glob(&input)),
     );
 }
+
+/// The events' count of reused and of started tasks.
+fn reused_and_started(events: &std::sync::Mutex<Vec<Event>>) -> (usize, usize) {
+    let events = events.lock().unwrap();
+    let reused = events
+        .iter()
+        .filter(|e| matches!(e, Event::TaskFinished { reused: true, .. }))
+        .count();
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Event::TaskStarted { .. }))
+        .count();
+    (reused, started)
+}
+
+/// sum(v) over the result of `df`.
+fn total(df: &smallpond::DataFrame) -> i64 {
+    use smallpond::arrow::array::{Array, Int64Array};
+    let batches = df.to_arrow().unwrap();
+    let mut sum = 0;
+    for b in &batches {
+        let col = b.column_by_name("s").unwrap();
+        let col =
+            smallpond::arrow::compute::cast(col, &smallpond::arrow::datatypes::DataType::Int64)
+                .unwrap();
+        let col = col.as_any().downcast_ref::<Int64Array>().unwrap();
+        sum += (0..col.len()).map(|i| col.value(i)).sum::<i64>();
+    }
+    sum
+}
+
+const SUM: &str = "SELECT k, sum(v) AS s FROM {0} GROUP BY k";
+// Both queries read (k, v), so they plan the same shuffle (a GROUP BY would be planned as a
+// pre-aggregating shuffle, a different task); only the first fails.
+const PASS: &str = "SELECT k, v AS s FROM {0}";
+const FAIL: &str = "SELECT k, v AS s FROM {0} WHERE error('stop') IS NULL";
+
+#[test]
+fn a_rerun_after_its_input_files_changed_in_place_recomputes() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let script = |sp: &Session, query: &str| {
+        let df = sp
+            .read_parquet(&[&input])
+            .unwrap()
+            .repartition(4, Partitioning::hash(&["k"]))
+            .unwrap();
+        sp.partial_sql(query, &[&df]).unwrap()
+    };
+    let (sp, _) = session(&fx, "changed-input", 0.0, 1);
+    assert!(script(&sp, FAIL).count().is_err());
+    sp.shutdown().unwrap();
+    drop(sp);
+    // The same path, other content: every v doubled.
+    fx.parquet(
+        "t",
+        &format!("SELECT id, k, v * 2 AS v, p FROM ({TABLE})"),
+        1,
+    );
+    let (sp, events) = session(&fx, "changed-input", 0.0, 1);
+    let expected: i64 = (0..10_000i64).map(|i| i * 31 % 1000 * 2).sum();
+    assert_eq!(
+        total(&script(&sp, PASS)),
+        expected,
+        "the old input's shuffle was reused"
+    );
+    assert_eq!(reused_and_started(&events).0, 0);
+}
+
+#[test]
+fn a_consumer_is_not_reused_when_its_producer_reruns() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let stage = |sp: &Session| {
+        let df = sp
+            .read_parquet(&[&input])
+            .unwrap()
+            .repartition(4, Partitioning::hash(&["k"]))
+            .unwrap();
+        sp.partial_sql("SELECT k, v FROM {0} WHERE v >= 0", &[&df])
+            .unwrap()
+    };
+    // First run: the shuffle and the filter complete (records for both), the sum fails.
+    let (sp, _) = session(&fx, "upstream-changed", 0.0, 1);
+    let filtered = stage(&sp);
+    filtered.compute().unwrap();
+    let failing = sp
+        .partial_sql(
+            "SELECT k, sum(v) AS s FROM {0} WHERE error('stop') IS NULL GROUP BY k",
+            &[&filtered],
+        )
+        .unwrap();
+    assert!(failing.count().is_err());
+    sp.shutdown().unwrap();
+    drop(sp);
+    fx.parquet(
+        "t",
+        &format!("SELECT id, k, v + 1 AS v, p FROM ({TABLE})"),
+        1,
+    );
+    // Second run: the shuffle reruns on the new input, so the filter's record (of the old
+    // shuffle's output) must not be reused either.
+    let (sp, events) = session(&fx, "upstream-changed", 0.0, 1);
+    let summed = sp.partial_sql(SUM, &[&stage(&sp)]).unwrap();
+    let expected: i64 = (0..10_000i64).map(|i| i * 31 % 1000 + 1).sum();
+    assert_eq!(total(&summed), expected, "a stale filter record was reused");
+    assert_eq!(reused_and_started(&events).0, 0);
+}
+
+#[test]
+fn a_rerun_with_other_in_memory_data_recomputes_and_with_the_same_data_resumes() {
+    use smallpond::arrow::array::{Int64Array, StringArray};
+    use smallpond::arrow::datatypes::{DataType, Field, Schema};
+    use smallpond::arrow::record_batch::RecordBatch;
+    let fx = Fixture::new();
+    let batch = |factor: i64| {
+        let schema = Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("v", DataType::Int64, false),
+        ]);
+        let keys: Vec<String> = (0..1000).map(|i| format!("key-{}", i % 7)).collect();
+        let values: Vec<i64> = (0..1000).map(|i| i * factor).collect();
+        RecordBatch::try_new(
+            std::sync::Arc::new(schema),
+            vec![
+                std::sync::Arc::new(StringArray::from(keys)),
+                std::sync::Arc::new(Int64Array::from(values)),
+            ],
+        )
+        .unwrap()
+    };
+    let script = |sp: &Session, factor: i64, query: &str| {
+        let df = sp
+            .from_arrow(&[batch(factor)])
+            .unwrap()
+            .repartition(3, Partitioning::hash(&["k"]))
+            .unwrap();
+        sp.partial_sql(query, &[&df]).unwrap()
+    };
+    let (sp, _) = session(&fx, "in-memory", 0.0, 1);
+    assert!(script(&sp, 1, FAIL).count().is_err());
+    sp.shutdown().unwrap();
+    drop(sp);
+    // Other values under the same job id: nothing of the first run is reused.
+    let (sp, events) = session(&fx, "in-memory", 0.0, 1);
+    assert!(script(&sp, 3, FAIL).count().is_err());
+    assert_eq!(
+        reused_and_started(&events).0,
+        0,
+        "the old data's shuffle was reused"
+    );
+    sp.shutdown().unwrap();
+    drop(sp);
+    // The same values as the last run: its shuffle is reused, and the answer is right.
+    let (sp, events) = session(&fx, "in-memory", 0.0, 1);
+    assert_eq!(total(&script(&sp, 3, PASS)), 3 * (0..1000).sum::<i64>());
+    assert_eq!(
+        reused_and_started(&events),
+        (1, 3),
+        "identical data should resume"
+    );
+}
