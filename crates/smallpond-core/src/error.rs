@@ -33,6 +33,17 @@ pub enum Error {
     #[error("unknown node {0}")]
     UnknownNode(crate::NodeId),
 
+    #[error(
+        "job {job_id:?} is in use by another driver ({holder}): its directory {} has one \
+         driver at a time; choose another job_id, or wait until that job ends",
+        dir.display()
+    )]
+    JobInUse {
+        job_id: String,
+        dir: PathBuf,
+        holder: String,
+    },
+
     #[error("I/O error on {}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -3,7 +3,8 @@
 //! job share it.
 //!
 //! ```text
-//!  data_root/<job_time>.<job_id>/
+//!  data_root/<job_time>.<job_id>/     (job_time has no '.': the first '.' ends it)
+//!    lock                             locked by the driver while it runs (pid, host inside)
 //!    status                           running | success | failure   (written by the driver)
 //!    config/                          plans and tasks as JSON
 //!    log/                             task logs, copies of the records
@@ -18,6 +19,10 @@
 //! nothing that anyone reads. A later run of the job reuses a record only for the same task
 //! ([`JobDirs::reusable_record`]). A successful job removes `staging/` and `temp/`; a failed
 //! one keeps them for inspection and for the next run.
+//!
+//! A job directory has one driver at a time: [`JobDirs::open`] takes an exclusive lock on
+//! `lock` (an OS file lock, so a driver that is killed releases it with its process) and a
+//! second driver is refused with the first one's pid and host.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -59,14 +64,27 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// The driver's hold on a job directory: while it lives, no other driver opens the job.
+#[derive(Debug)]
+pub struct JobLock {
+    _file: std::fs::File,
+}
+
 impl JobDirs {
     /// The directory of job `job_id` under `data_root` (an existing one of that id, so that
-    /// a re-run resumes it, or a new `<job_time>.<job_id>`), created with its
-    /// subdirectories, its status `running`.
-    pub fn open(data_root: &Path, job_id: &JobId, job_time: Option<String>) -> Result<Self> {
+    /// a re-run resumes it, or a new `<job_time>.<job_id>`), locked for this driver and
+    /// created with its subdirectories, its status `running`. A job in use by another
+    /// driver is refused.
+    pub fn open(
+        data_root: &Path,
+        job_id: &JobId,
+        job_time: Option<String>,
+    ) -> Result<(Self, JobLock)> {
         let dirs = JobDirs {
             root: resolve(data_root, job_id, job_time)?,
         };
+        std::fs::create_dir_all(&dirs.root).map_err(io(&dirs.root))?;
+        let lock = dirs.lock(job_id)?;
         for dir in [
             dirs.config(),
             dirs.log(),
@@ -77,7 +95,49 @@ impl JobDirs {
             std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         }
         dirs.set_status(JobStatus::Running)?;
-        Ok(dirs)
+        Ok((dirs, lock))
+    }
+
+    fn lock(&self, job_id: &JobId) -> Result<JobLock> {
+        use std::io::{Read, Seek, Write};
+        let path = self.root.join("lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                return Err(Error::JobInUse {
+                    job_id: job_id.to_string(),
+                    dir: self.root.clone(),
+                    holder: holder.trim().to_string(),
+                });
+            }
+            // A file system without locks (some network and FUSE ones): run unguarded.
+            Err(std::fs::TryLockError::Error(e))
+                if e.kind() == std::io::ErrorKind::Unsupported
+                    || e.raw_os_error() == Some(37 /* ENOLCK */) =>
+            {
+                tracing::warn!(
+                    "{}: this file system cannot lock files ({e}); a second driver on this job \
+                     would not be detected",
+                    path.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+        let me = format!("pid {} on {}\n", std::process::id(), hostname());
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(me.as_bytes()))
+            .map_err(io(&path))?;
+        Ok(JobLock { _file: file })
     }
 
     pub fn config(&self) -> PathBuf {
@@ -210,17 +270,28 @@ fn content_hash(bytes: &[u8]) -> u64 {
     (h ^ bytes.len() as u64).wrapping_mul(0x0000_0100_0000_01b3)
 }
 
-/// `data_root/<job_time>.<job_id>`, or the existing directory of that job id.
+/// `data_root/<job_time>.<job_id>`: the existing directory of exactly that job id (the
+/// latest, if several), or a new one.
 fn resolve(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<PathBuf> {
+    if let Some(time) = &time {
+        if time.is_empty() || time.contains(['/', '\\', '.']) {
+            return Err(Error::invalid(
+                "job_time",
+                format!("{time:?} cannot start a job directory's name (no '/', '\\' or '.')"),
+            ));
+        }
+    }
     std::fs::create_dir_all(data_root).map_err(io(data_root))?;
-    let suffix = format!(".{job_id}");
     let mut existing: Vec<PathBuf> = std::fs::read_dir(data_root)
         .map_err(io(data_root))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with(&suffix))
+                && p.file_name().is_some_and(|n| {
+                    n.to_str()
+                        .and_then(|n| n.split_once('.'))
+                        .is_some_and(|(_, id)| id == job_id.as_str())
+                })
         })
         .collect();
     existing.sort();
@@ -228,13 +299,15 @@ fn resolve(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<Pat
         return Ok(dir);
     }
     let time = time.unwrap_or_else(job_time);
-    if time.is_empty() || time.contains(['/', '\\']) {
-        return Err(Error::invalid(
-            "job_time",
-            format!("{time:?} cannot be a directory name"),
-        ));
-    }
-    Ok(data_root.join(format!("{time}{suffix}")))
+    Ok(data_root.join(format!("{time}.{job_id}")))
+}
+
+/// This machine's name (for locks and task records).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 /// Now, as `YYYY-MM-DD-HH-MM-SS` (UTC).

@@ -311,10 +311,4 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// This machine's name, for task records.
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "localhost".into())
-}
+pub use smallpond_core::job::hostname;

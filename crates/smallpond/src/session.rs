@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
-use smallpond_core::job::{JobDirs, JobStatus};
+use smallpond_core::job::{JobDirs, JobLock, JobStatus};
 use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions, Udf};
 use smallpond_core::planner::{Planner, PlannerConfig};
 use smallpond_core::task::{ResolvedPartition, Resources, TaskRecord};
@@ -165,7 +165,7 @@ impl SessionBuilder {
             num_executors,
             self.memory_bytes.unwrap_or(local_resources().memory_bytes),
         );
-        let dirs = JobDirs::open(&data_root, &job_id, self.job_time)?;
+        let (dirs, lock) = JobDirs::open(&data_root, &job_id, self.job_time)?;
         let pool: Box<dyn WorkerPool> = match (self.custom_pool, self.pool) {
             (Some(custom), _) => custom,
             (None, pool) => match pool {
@@ -201,6 +201,7 @@ impl SessionBuilder {
                     pool: Some(pool),
                     on_event: self.on_event,
                     arrow_inputs: 0,
+                    lock: Some(lock),
                 }),
             }),
         })
@@ -247,6 +248,8 @@ struct State {
     pool: Option<Box<dyn WorkerPool>>,
     on_event: Option<EventHandler>,
     arrow_inputs: u32,
+    /// Held until shutdown: no other driver opens this job meanwhile.
+    lock: Option<JobLock>,
 }
 
 impl Inner {
@@ -402,7 +405,9 @@ impl Inner {
         if state.failed {
             tracing::info!(job = %self.job_id, "session ended after a failure; staging kept for inspection");
         }
-        Ok(self.dirs.finish(!state.failed)?)
+        let finished = self.dirs.finish(!state.failed);
+        state.lock = None; // the final status is written: another driver may take over
+        Ok(finished?)
     }
 }
 

@@ -358,3 +358,76 @@ fn a_rerun_with_other_in_memory_data_recomputes_and_with_the_same_data_resumes()
         "identical data should resume"
     );
 }
+
+#[test]
+fn job_ids_that_end_alike_get_directories_of_their_own() {
+    // Reported: ids `b` and `x.b` ended up in one job directory (found by its suffix).
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let run = |id: &str, p: i64| {
+        let (sp, _) = session(&fx, id, 0.0, 1);
+        let df = sp.read_parquet(&[&input]).unwrap();
+        let df = sp
+            .partial_sql(&format!("SELECT * FROM {{0}} WHERE p = {p}"), &[&df])
+            .unwrap();
+        df.write_parquet(fx.path(&format!("out-{id}"))).unwrap();
+        let dir = sp.job_dir().to_path_buf();
+        sp.shutdown().unwrap();
+        dir
+    };
+    let b = run("b", 0);
+    let xb = run("x.b", 1);
+    let b_again = run("b", 2);
+    assert_ne!(b, xb);
+    assert_eq!(b, b_again, "a job id still finds its own directory");
+    assert!(xb.file_name().unwrap().to_string_lossy().ends_with(".x.b"));
+    for (id, p) in [("b", 2), ("x.b", 1)] {
+        assert_same_rows(
+            &read_glob(&fx.path(&format!("out-{id}"))),
+            &format!("{} WHERE p = {p}", read_glob(&input)),
+        );
+    }
+}
+
+#[test]
+fn a_second_driver_on_a_job_in_use_is_refused() {
+    let fx = Fixture::new();
+    let (first, _) = session(&fx, "owned", 0.0, 1);
+    let err = Session::builder()
+        .data_root(fx.path("faulty-root"))
+        .job_id("owned")
+        .build()
+        .err()
+        .expect("a second driver on a job directory in use must be refused");
+    let text = err.to_string();
+    assert!(text.contains("in use") && text.contains("owned"), "{text}");
+    assert!(
+        text.contains(&std::process::id().to_string()),
+        "names the holder: {text}"
+    );
+    // The first driver is unaffected, and once it ends the job can be opened again.
+    assert_eq!(
+        first
+            .partial_sql("SELECT 1 AS x", &[])
+            .unwrap()
+            .count()
+            .unwrap(),
+        1
+    );
+    first.shutdown().unwrap();
+    let (again, _) = session(&fx, "owned", 0.0, 1);
+    again.shutdown().unwrap();
+}
+
+#[test]
+fn a_job_time_that_would_make_ids_ambiguous_is_refused() {
+    let fx = Fixture::new();
+    let err = Session::builder()
+        .data_root(fx.path("faulty-root"))
+        .job_id("t")
+        .job_time("2026.12")
+        .build()
+        .err()
+        .expect("a job_time with '.' must be refused");
+    assert!(err.to_string().contains("job_time"), "{err}");
+}
