@@ -638,3 +638,188 @@ fn the_query_writes_the_asked_compression_so_the_output_is_not_encoded_twice() {
     }
     assert_eq!(sql_bytes, vec![std::fs::metadata(&file).unwrap().len()]);
 }
+
+/// Replaces `dest` by an earlier result of `files` files (links to one small Parquet file
+/// named as our outputs are).
+fn earlier_result(d: &Dir, dest: &Path, files: usize) {
+    let one = d.parquet("old-row.parquet", "SELECT -1 AS k");
+    if dest.exists() {
+        std::fs::remove_dir_all(dest).unwrap();
+    }
+    std::fs::create_dir_all(dest).unwrap();
+    for i in 0..files {
+        std::fs::hard_link(&one, dest.join(format!("part-{i:05}-0000.parquet"))).unwrap();
+    }
+}
+
+/// What `dest` holds: the earlier result (`files` files), the new one (one file of the
+/// new rows), or something else (a failure of the test).
+fn whole_result(dest: &Path, files: usize) -> Result<&'static str, String> {
+    let names: Vec<String> = match std::fs::read_dir(dest) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(e) => return Err(format!("{} is not there: {e}", dest.display())),
+    };
+    if names.len() == files {
+        return Ok("earlier");
+    }
+    if names == ["part-00000-0000.parquet"]
+        && scalar(&format!(
+            "SELECT count(*) FROM read_parquet('{}/*.parquet') WHERE k >= 0",
+            dest.display()
+        )) == 1000
+    {
+        return Ok("new");
+    }
+    Err(format!(
+        "{} holds {} entries: {:?}",
+        dest.display(),
+        names.len(),
+        &names[..names.len().min(5)]
+    ))
+}
+
+/// Leftovers of publishing beside `dest` (hidden siblings).
+fn leftovers(dest: &Path) -> Vec<String> {
+    std::fs::read_dir(dest.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+fn pids_of_children(parent: u32) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-P", &parent.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Reported: `kill -9` of the worker running the sink while it removed an earlier result
+/// of 20,000 files left the destination so that the retry failed ("Directory not empty")
+/// and every later job writing there failed too. Kills at moments spread over the sink's
+/// work (assembling, swapping, removing), first of its workers (the job retries), then of
+/// the whole job (a later job writes there); the destination is always one whole result.
+#[test]
+fn publishing_survives_a_kill_at_any_moment_while_it_replaces_20000_files() {
+    const OLD: usize = 20_000;
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT i AS k FROM range(1000) t(i)");
+    let dest = d.path("published/out");
+    let job = |group: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smallpond"));
+        cmd.args([
+            "query",
+            "SELECT k FROM {0}",
+            "-i",
+            s(&input),
+            "-o",
+            s(&dest),
+        ])
+        .args([
+            "--max-attempts",
+            "4",
+            "--quiet",
+            "--data-root",
+            s(&d.path("root")),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        if group {
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        }
+        cmd.spawn().unwrap()
+    };
+    for delay_ms in [150, 300, 450, 600, 750, 900] {
+        // The workers are killed; the driver retries the sink.
+        earlier_result(&d, &dest, OLD);
+        let child = job(false);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        for pid in pids_of_children(child.id()) {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        whole_result(&dest, OLD)
+            .unwrap_or_else(|e| panic!("after killing workers at {delay_ms} ms: {e}"));
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "killed workers at {delay_ms} ms: {}",
+            text(&out)
+        );
+        assert_eq!(
+            whole_result(&dest, OLD),
+            Ok("new"),
+            "killed workers at {delay_ms} ms"
+        );
+        assert_eq!(
+            leftovers(&dest),
+            Vec::<String>::new(),
+            "killed workers at {delay_ms} ms"
+        );
+
+        // The whole job is killed; a later job writes the destination.
+        earlier_result(&d, &dest, OLD);
+        let child = job(true);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // `--`: without it, procps kill reads "-PGID" as an option and kills everything
+        // it may signal (kill(-1, SIGKILL)).
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .status();
+        let _ = child.wait_with_output();
+        whole_result(&dest, OLD)
+            .unwrap_or_else(|e| panic!("after killing the job at {delay_ms} ms: {e}"));
+        let out = job(false).wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a job after one killed at {delay_ms} ms: {}",
+            text(&out)
+        );
+        assert_eq!(whole_result(&dest, OLD), Ok("new"));
+        assert_eq!(
+            leftovers(&dest),
+            Vec::<String>::new(),
+            "after a job killed at {delay_ms} ms"
+        );
+    }
+}
+
+#[test]
+fn an_output_directory_with_a_250_byte_name_is_written() {
+    // Reported: it failed with an I/O error (the publishing directory beside it was named
+    // after it, longer than a file name may be).
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT 1 AS k");
+    let dest = d.path(&"o".repeat(250));
+    let out = d.smallpond(&[
+        "query",
+        "SELECT k FROM {0}",
+        "-i",
+        s(&input),
+        "-o",
+        s(&dest),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        scalar(&format!(
+            "SELECT count(*) FROM read_parquet('{}/*.parquet')",
+            dest.display()
+        )),
+        1
+    );
+    // Again, replacing the first result.
+    let out = d.smallpond(&[
+        "query",
+        "SELECT k FROM {0}",
+        "-i",
+        s(&input),
+        "-o",
+        s(&dest),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}

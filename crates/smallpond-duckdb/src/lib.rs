@@ -25,6 +25,7 @@ pub mod analyze;
 pub mod connection;
 mod error;
 pub mod plugin;
+mod publish;
 pub mod read;
 mod runtime;
 pub mod source;

@@ -162,7 +162,7 @@ impl DuckDbRunner {
                 parquet,
                 keep_encoding: *keep_encoding,
                 job: &a.job,
-                tag: format!("{}.{}-{}", a.task, a.attempt, std::process::id()),
+                tag: format!("{}.{}", a.task, a.attempt),
             }
             .run(&conn, &a.inputs),
         }

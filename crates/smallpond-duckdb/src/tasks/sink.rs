@@ -1,10 +1,10 @@
 //! Publishing a result into the user's directory, all or nothing.
 //!
 //! Files are first assembled in a hidden sibling directory (hard links to the job's own
-//! staged files where possible, rewritten by DuckDB otherwise), then the directory is
-//! renamed into place. A destination that already holds an earlier smallpond result
-//! (only `part-*.parquet` files) is swapped out and removed; one holding anything else is
-//! refused rather than mixed with or deleted.
+//! staged files where possible, rewritten by DuckDB otherwise), then swapped into place
+//! (`crate::publish`: whole at any instant of a kill). A destination that already holds an
+//! earlier smallpond result (only `part-*.parquet` files) is replaced; one holding anything
+//! else is refused rather than mixed with or deleted.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,7 @@ use smallpond_core::task::ResolvedPartition;
 use super::{copy_to_file, Output};
 use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
+use crate::publish::Destination;
 use crate::source::{partition_sql, path_literal};
 use crate::{Error, Result};
 
@@ -26,30 +27,23 @@ pub struct SinkTask<'a> {
     /// Link task outputs whatever their encoding.
     pub keep_encoding: bool,
     pub job: &'a JobDirs,
-    /// Unique per attempt, for the staging directory's name.
+    /// Names the attempt (`task-000005.1`) in the staging directory's name.
     pub tag: String,
 }
 
 impl SinkTask<'_> {
     pub fn run(&self, conn: &Connection, inputs: &[ResolvedPartition]) -> Result<Output> {
-        check_destination(self.path)?;
-        let parent = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-        let name = self.path.file_name().map_or_else(
-            || "output".to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let stage = parent.join(format!(".{name}.smallpond-{}", self.tag));
-        let result = self.assemble(conn, inputs, &stage);
-        let result = result.and_then(|rows| {
-            publish(&stage, self.path)?;
-            Ok(rows)
-        });
-        if stage.exists() {
-            let _ = std::fs::remove_dir_all(&stage);
+        let dest = Destination::new(self.path);
+        // Completes or rolls back an interrupted earlier publish before looking at it.
+        let stage = dest.stage(&self.tag)?;
+        let result = check_destination(dest.path())
+            .and_then(|()| self.assemble(conn, inputs, &stage))
+            .and_then(|rows| {
+                dest.publish(&stage)?;
+                Ok(rows)
+            });
+        if result.is_err() {
+            dest.discard(&stage);
         }
         let rows = result?;
         let files = super::parquet_files(self.path)?;
@@ -66,10 +60,6 @@ impl SinkTask<'_> {
         inputs: &[ResolvedPartition],
         stage: &Path,
     ) -> Result<u64> {
-        if stage.exists() {
-            std::fs::remove_dir_all(stage).map_err(io(stage))?;
-        }
-        std::fs::create_dir_all(stage).map_err(io(stage))?;
         let staging = self.job.staging();
         let mut rows = 0;
         for (p, input) in inputs.iter().enumerate() {
@@ -150,19 +140,4 @@ fn check_destination(path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Moves `stage` to `dest`, replacing an earlier result at `dest` in one rename.
-fn publish(stage: &Path, dest: &Path) -> Result<()> {
-    if !dest.exists() {
-        return std::fs::rename(stage, dest).map_err(io(dest));
-    }
-    let old = stage.with_extension("old");
-    std::fs::rename(dest, &old).map_err(io(dest))?;
-    if let Err(e) = std::fs::rename(stage, dest) {
-        // Put the earlier result back: the destination stays as it was.
-        let _ = std::fs::rename(&old, dest);
-        return Err(io(dest)(e));
-    }
-    std::fs::remove_dir_all(&old).map_err(io(&old))
 }
