@@ -133,6 +133,7 @@ pub fn resolve_paths<P: AsRef<Path>>(
     let mut out = Vec::new();
     for path in paths {
         let path = path.as_ref();
+        check_local(path)?;
         let text = path.to_string_lossy();
         if text.contains(['*', '?', '[']) {
             let options = glob::MatchOptions {
@@ -162,7 +163,8 @@ pub fn resolve_paths<P: AsRef<Path>>(
             out.extend(matched);
         } else if path.is_dir() {
             let mut found = Vec::new();
-            collect_dir(path, recursive, extension, &mut found)?;
+            let mut seen = std::collections::HashSet::new();
+            collect_dir(path, recursive, extension, &mut seen, &mut found)?;
             if found.is_empty() {
                 return Err(Error::EmptyGlob {
                     pattern: format!(
@@ -185,11 +187,47 @@ pub fn resolve_paths<P: AsRef<Path>>(
     Ok(out)
 }
 
-fn collect_dir(dir: &Path, recursive: bool, extension: &str, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Refuses a path with a URL scheme (`s3://`, `https://`, ...): it would otherwise be taken
+/// as a local path (`write_parquet("s3://b/t")` writing a directory `s3:` here).
+pub fn check_local(path: &Path) -> Result<()> {
+    let text = path.to_string_lossy();
+    if let Some((scheme, _)) = text.split_once("://") {
+        let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if is_scheme {
+            return Err(Error::UnsupportedScheme {
+                path: text.to_string(),
+                scheme: scheme.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Lists `dir`'s files; `seen` holds the directories already listed (by device and inode),
+/// so that a symlink back up the tree is not followed around.
+fn collect_dir(
+    dir: &Path,
+    recursive: bool,
+    extension: &str,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+    out: &mut Vec<PathBuf>,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
     };
+    let meta = std::fs::metadata(dir).map_err(io)?;
+    if !seen.insert((meta.dev(), meta.ino())) {
+        tracing::debug!(
+            "{}: already listed (a symlink loop), skipped",
+            dir.display()
+        );
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         let hidden = path
@@ -200,7 +238,7 @@ fn collect_dir(dir: &Path, recursive: bool, extension: &str, out: &mut Vec<PathB
         }
         if path.is_dir() {
             if recursive {
-                collect_dir(&path, recursive, extension, out)?;
+                collect_dir(&path, recursive, extension, seen, out)?;
             }
         } else if path.to_string_lossy().ends_with(extension) {
             out.push(path);

@@ -12,6 +12,12 @@ pub enum Error {
     #[error("input path does not exist: {}", path.display())]
     PathNotFound { path: PathBuf },
 
+    #[error(
+        "{path:?}: the {scheme}:// scheme is not supported; smallpond reads and writes local or \
+         shared file systems (mounted paths)"
+    )]
+    UnsupportedScheme { path: String, scheme: String },
+
     #[error("no file matches {pattern:?}")]
     EmptyGlob { pattern: String },
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use duckdb::Connection;
 use smallpond_core::task::Resources;
 
-use crate::source::path_literal;
+use crate::source::{input_literal, path_literal};
 use crate::{Error, Result};
 
 /// Opens an in-memory database with `threads` = the task's cpus, `memory_limit` = its
@@ -67,7 +67,7 @@ pub fn parquet_rows(conn: &Connection, files: &[&std::path::PathBuf]) -> Result<
     if files.is_empty() {
         return Ok(0);
     }
-    let list: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    let list: Vec<String> = files.iter().map(|f| input_literal(f)).collect();
     let sql = format!(
         "SELECT sum(num_rows)::BIGINT FROM parquet_file_metadata([{}])",
         list.join(", ")

@@ -17,12 +17,35 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// A path DuckDB writes to or uses as it is (COPY targets, settings).
 pub fn path_literal(path: &Path) -> String {
     literal(&path.to_string_lossy())
 }
 
+/// A file DuckDB reads. Its readers expand every path with `*`, `?` or `[` as a glob, so a
+/// file whose name has them would read its look-alikes too (`b*.parquet` matches
+/// `bb.parquet`); here they are bracketed (`[*]`, `[?]`, `[[]`), which matches them alone.
+pub fn input_literal(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if !text.contains(['*', '?', '[']) {
+        return literal(&text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                escaped.push('[');
+                escaped.push(c);
+                escaped.push(']');
+            }
+            c => escaped.push(c),
+        }
+    }
+    literal(&escaped)
+}
+
 fn file_list(files: &[std::path::PathBuf]) -> String {
-    let items: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    let items: Vec<String> = files.iter().map(|f| input_literal(f)).collect();
     format!("[{}]", items.join(", "))
 }
 
@@ -55,7 +78,7 @@ pub fn dataset_sql(dataset: &DataSet) -> Result<String> {
                 ),
                 (true, Some(schema)) => format!(
                     "(SELECT * FROM read_parquet({}, hive_partitioning = false) LIMIT 0)",
-                    path_literal(schema)
+                    input_literal(schema)
                 ),
                 (true, None) => {
                     return Err(Error::InvalidInput(

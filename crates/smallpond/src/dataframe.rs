@@ -221,6 +221,7 @@ impl DataFrame {
         options: TaskOptions,
         keep_encoding: bool,
     ) -> Result<DataFrame> {
+        smallpond_core::dataset::check_local(path.as_ref())?;
         let path = absolute(path.as_ref())?;
         self.session.add(Node::DataSink(DataSinkNode {
             input: self.node,

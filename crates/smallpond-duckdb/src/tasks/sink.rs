@@ -18,7 +18,7 @@ use super::{copy_to_file, Output};
 use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
 use crate::publish::Destination;
-use crate::source::{partition_sql, path_literal};
+use crate::source::{input_literal, partition_sql};
 use crate::{Error, Result};
 
 pub struct SinkTask<'a> {
@@ -103,7 +103,7 @@ fn encoded_as(conn: &Connection, files: &[&PathBuf], options: &ParquetOptions) -
         "lz4" => "lz4_raw",
         other => other,
     };
-    let list: Vec<String> = files.iter().map(|f| path_literal(f)).collect();
+    let list: Vec<String> = files.iter().map(|f| input_literal(f)).collect();
     let sql = format!(
         "SELECT (count(DISTINCT lower(compression)) = 1 AND min(lower(compression)) = {} \
                  AND max(row_group_num_rows) <= {})::INTEGER \

@@ -3,6 +3,7 @@
 
 mod errors;
 mod faults;
+mod inputs;
 mod ops;
 mod partitioning;
 mod util;
