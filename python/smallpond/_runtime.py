@@ -63,9 +63,22 @@ class BatchFunction:
                 f"{'a dict' if self.mode == 'map' else 'dicts'} (one per output row), "
                 f"got {type(rows[0]).__name__}"
             )
-        schema = self.schema or self._seen
-        table = pa.Table.from_pylist(rows, schema=schema)
-        if schema is None and rows:
+        if self.schema is not None:
+            return pa.Table.from_pylist(rows, schema=self.schema)
+        # Every key any row has is a column (NULL where a row lacks it); pyarrow alone
+        # would take the first row's keys and drop the others' values.
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        if self._seen is not None:
+            new = [k for k in keys if k not in self._seen.names]
+            if new:
+                raise ValueError(
+                    f"{self.mode} function {_name(self.func)} returned rows with keys {new} "
+                    f"that the partition's earlier rows did not have (their columns: "
+                    f"{self._seen.names}); give schema= to declare the output's columns"
+                )
+            return pa.Table.from_pylist(rows, schema=self._seen)
+        table = pa.Table.from_pylist([{k: row.get(k) for k in keys} for row in rows])
+        if rows:
             self._seen = table.schema
         return table
 

@@ -196,3 +196,28 @@ def test_rerun_with_the_same_job_id_but_other_data_computes_the_new_answer(tmp_p
         job([1, 2, 3])
     fail.unlink()
     assert job([7, 8, 9]) == [70, 80, 90]
+
+
+def test_map_rows_with_different_keys_keep_every_key(sp):
+    """Reported: a map returning dicts whose keys differ between rows dropped the later
+    keys' values (0 of 5 kept)."""
+    df = sp.from_items(list(range(10))).map(
+        lambda r: {"k": r["item"]} if r["item"] < 5 else {"k": r["item"], "extra": r["item"] * 2}
+    )
+    rows = sorted(df.take_all(), key=lambda r: r["k"])
+    assert [r["extra"] for r in rows] == [None] * 5 + [10, 12, 14, 16, 18]
+
+
+def test_new_keys_in_a_later_batch_are_an_error_not_a_silent_drop():
+    import pyarrow as pa
+
+    from smallpond._runtime import BatchFunction
+
+    f = BatchFunction("map", lambda r: {"k": r["x"], **({"late": 1} if r["x"] > 2 else {})})
+    first = f.apply(pa.record_batch({"x": [1, 2]}))
+    assert first[0].schema.names == ["k"]
+    with pytest.raises(ValueError, match=r"keys \['late'\].*schema="):
+        f.apply(pa.record_batch({"x": [3, 4]}))
+    # With a declared schema, the declared columns are the output.
+    g = BatchFunction("map", lambda r: {"k": r["x"], "late": 1}, pa.schema([("k", pa.int64())]))
+    assert g.apply(pa.record_batch({"x": [3]}))[0].schema.names == ["k"]
