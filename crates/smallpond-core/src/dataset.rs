@@ -152,6 +152,8 @@ pub fn resolve_paths<P: AsRef<Path>>(
                 })?;
                 if entry.is_file() {
                     matched.push(entry);
+                } else if !entry.is_dir() {
+                    return Err(not_regular(&entry));
                 }
             }
             if matched.is_empty() {
@@ -178,6 +180,8 @@ pub fn resolve_paths<P: AsRef<Path>>(
             out.extend(found);
         } else if path.is_file() {
             out.push(path.to_path_buf());
+        } else if path.exists() {
+            return Err(not_regular(path));
         } else {
             return Err(Error::PathNotFound {
                 path: path.to_path_buf(),
@@ -185,6 +189,21 @@ pub fn resolve_paths<P: AsRef<Path>>(
         }
     }
     Ok(out)
+}
+
+/// A special file (a FIFO would block the reader forever, waiting for a writer).
+fn not_regular(path: &Path) -> Error {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = match std::fs::metadata(path).map(|m| m.file_type()) {
+        Ok(t) if t.is_fifo() => "a FIFO",
+        Ok(t) if t.is_socket() => "a socket",
+        Ok(t) if t.is_block_device() || t.is_char_device() => "a device",
+        _ => "a special file",
+    };
+    Error::NotARegularFile {
+        path: path.to_path_buf(),
+        kind,
+    }
 }
 
 /// Refuses a path with a URL scheme (`s3://`, `https://`, ...): it would otherwise be taken
@@ -241,6 +260,9 @@ fn collect_dir(
                 collect_dir(&path, recursive, extension, seen, out)?;
             }
         } else if path.to_string_lossy().ends_with(extension) {
+            if !path.is_file() {
+                return Err(not_regular(&path));
+            }
             out.push(path);
         }
     }

@@ -18,6 +18,9 @@ pub enum Error {
     )]
     UnsupportedScheme { path: String, scheme: String },
 
+    #[error("input {} is not a regular file but {kind}; give files or directories of files", path.display())]
+    NotARegularFile { path: PathBuf, kind: &'static str },
+
     #[error("no file matches {pattern:?}")]
     EmptyGlob { pattern: String },
 

@@ -102,3 +102,47 @@ fn paths_with_a_url_scheme_are_refused_as_not_supported() {
         "a local directory named 's3:' was created"
     );
 }
+
+#[test]
+fn a_fifo_among_the_inputs_is_an_error_at_once() {
+    // Reported: an input that is a FIFO hung the job (DuckDB waits for a writer forever).
+    let fx = Fixture::new();
+    let dir = fx.path("with-fifo");
+    std::fs::create_dir_all(&dir).unwrap();
+    let one = fx.parquet("src", &hundred(0), 1);
+    std::fs::rename(one.join("src-0.parquet"), dir.join("a.parquet")).unwrap();
+    let fifo = dir.join("b.parquet");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let root = fx.path("fifo-root");
+    let (d, f) = (dir.clone(), fifo.clone());
+    std::thread::spawn(move || {
+        let sp = smallpond::Session::builder()
+            .data_root(root)
+            .build()
+            .unwrap();
+        let through_dir = sp
+            .read_parquet(&[&d])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let named = sp
+            .read_parquet(&[&f])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let _ = tx.send((through_dir, named));
+    });
+    let (through_dir, named) = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("reading a FIFO hung");
+    for result in [through_dir, named] {
+        let err = result.expect_err("a FIFO is not an input file");
+        assert!(
+            err.contains("b.parquet") && err.contains("not a regular file"),
+            "{err}"
+        );
+    }
+}
