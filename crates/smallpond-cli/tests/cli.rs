@@ -689,6 +689,28 @@ fn leftovers(dest: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The running worker processes that driver `driver` started, wherever they are now
+/// (they carry the driver's pid in their environment).
+fn workers_of(driver: u32) -> Vec<String> {
+    let mark = format!("SMALLPOND_DRIVER_PID={driver}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|var| var == mark.as_bytes()))
+        })
+        .filter(running)
+        .collect()
+}
+
+/// Whether process `pid` is running (not gone, nor a zombie waiting to be reaped).
+fn running(pid: &String) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
 fn pids_of_children(parent: u32) -> Vec<String> {
     let out = Command::new("pgrep")
         .args(["-P", &parent.to_string()])
@@ -766,12 +788,23 @@ fn publishing_survives_a_kill_at_any_moment_while_it_replaces_20000_files() {
         earlier_result(&d, &dest, OLD);
         let child = job(true);
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let driver = child.id();
         // `--`: without it, procps kill reads "-PGID" as an option and kills everything
         // it may signal (kill(-1, SIGKILL)).
         let _ = Command::new("kill")
             .args(["-s", "KILL", "--", &format!("-{}", child.id())])
             .status();
         let _ = child.wait_with_output();
+        // Its workers (in groups of their own) die with it; a re-run comes after that.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !workers_of(driver).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(
+            workers_of(driver),
+            Vec::<String>::new(),
+            "workers outlived the driver"
+        );
         whole_result(&dest, OLD)
             .unwrap_or_else(|e| panic!("after killing the job at {delay_ms} ms: {e}"));
         let out = job(false).wait_with_output().unwrap();
@@ -822,4 +855,50 @@ fn an_output_directory_with_a_250_byte_name_is_written() {
         s(&dest),
     ]);
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn the_workers_of_a_killed_driver_do_not_run_on() {
+    let d = Dir::new();
+    let input = d.parquet("one.parquet", "SELECT 1 AS x");
+    let child = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args([
+            "query",
+            "SELECT count(*) AS n, min(hash(i + x)) AS h FROM range(4000000000) t(i), {0}",
+            "-i",
+            s(&input),
+            "-o",
+            s(&d.path("out")),
+            "--data-root",
+            s(&d.path("root")),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut workers = Vec::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        workers = pids_of_children(child.id());
+        if workers.len() >= 2 {
+            break;
+        }
+    }
+    assert!(!workers.is_empty(), "no worker processes");
+    std::thread::sleep(std::time::Duration::from_millis(500)); // the task is running
+    assert!(Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !workers_of(child.id()).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let survivors = workers_of(child.id());
+    assert!(
+        survivors.is_empty(),
+        "workers {survivors:?} outlived their driver"
+    );
+    let mut child = child;
+    let _ = child.wait();
 }

@@ -16,4 +16,4 @@ pub mod scheduler;
 pub use error::{Error, Result};
 pub use pool::{Completion, WorkerPool};
 pub use runner::TaskRunner;
-pub use scheduler::{Event, SchedulerConfig, Stage};
+pub use scheduler::{CancelToken, Event, SchedulerConfig, Stage};

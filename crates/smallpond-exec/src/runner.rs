@@ -10,4 +10,8 @@ pub trait TaskRunner: Send + Sync {
     /// Done once by a worker process before its first task (while the driver is still
     /// planning): whatever makes the first task as cheap as the next ones.
     fn warm_up(&self) {}
+
+    /// Makes the attempts this runner is running (on threads of this process) stop soon,
+    /// failing: the job was cancelled.
+    fn interrupt(&self) {}
 }

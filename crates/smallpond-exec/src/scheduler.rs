@@ -31,6 +31,27 @@ use smallpond_core::{DataSet, NodeId, TaskId};
 use crate::pool::WorkerPool;
 use crate::{Error, Result};
 
+/// Cancels a running job from any thread (Ctrl-C, a signal, the user): the scheduler
+/// notices within a tick, starts nothing more, stops the running attempts
+/// ([`WorkerPool::cancel`]) and returns [`Error::Cancelled`].
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Ready for the next job (after a cancelled one).
+    pub fn reset(&self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Scheduler options.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -43,6 +64,7 @@ pub struct SchedulerConfig {
     pub speculation: Speculation,
     /// A task is never speculated before it has run this long.
     pub speculation_min: Duration,
+    pub cancel: CancelToken,
 }
 
 impl Default for SchedulerConfig {
@@ -53,6 +75,7 @@ impl Default for SchedulerConfig {
             fault_inject_prob: 0.0,
             speculation: Speculation::Enabled,
             speculation_min: Duration::from_secs(10),
+            cancel: CancelToken::default(),
         }
     }
 }
@@ -157,11 +180,17 @@ enum TaskState {
     Cancelled,
 }
 
-/// Why no new task starts: the first task that failed for good, or the pool refused one.
+/// Why no new task starts: the first task that failed for good, the pool refused one, or
+/// the job was cancelled.
 enum Stop {
     Task(TaskId),
     Pool(Error),
+    Cancelled,
 }
+
+/// How long a cancelled job waits for its stopped attempts to report before it returns
+/// anyway (an attempt that cannot be stopped, e.g. Python code on a thread, is abandoned).
+const CANCEL_DRAIN: Duration = Duration::from_secs(5);
 
 /// A running attempt.
 #[derive(Debug)]
@@ -284,8 +313,15 @@ impl<'a> Run<'a> {
             self.reuse_records(on_event);
         }
         let mut stopped: Option<Stop> = None;
+        let mut drain_until: Option<Instant> = None;
         let tick = Duration::from_millis(100);
         loop {
+            if self.config.cancel.is_cancelled() && !matches!(stopped, Some(Stop::Cancelled)) {
+                tracing::info!(running = self.live, "job cancelled: stopping its attempts");
+                stopped = Some(Stop::Cancelled);
+                pool.cancel();
+                drain_until = Some(Instant::now() + CANCEL_DRAIN);
+            }
             if stopped.is_none() {
                 if let Err(e) = self
                     .start_ready(pool, on_event)
@@ -295,7 +331,7 @@ impl<'a> Run<'a> {
                 }
             }
             // Abandoned attempts (speculation losers) are not waited for.
-            if self.live == 0 {
+            if self.live == 0 || drain_until.is_some_and(|t| Instant::now() >= t) {
                 break;
             }
             let Some(completion) = pool.wait_timeout(tick)? else {
@@ -372,6 +408,7 @@ impl<'a> Run<'a> {
             return Err(match stop {
                 Stop::Pool(e) => e,
                 Stop::Task(id) => self.failure(id),
+                Stop::Cancelled => Error::Cancelled,
             });
         }
         if let Some(stuck) = self

@@ -18,7 +18,13 @@ pub(crate) trait Slot: Send + 'static {
     /// here what the first attempt would otherwise wait for (a worker process).
     fn start(&mut self) {}
     fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError>;
+    /// What stops the slot's running attempt from another thread (see
+    /// [`WorkerPool::cancel`]).
+    fn canceller(&self) -> Canceller;
 }
+
+/// Stops a slot's running attempt.
+pub(crate) type Canceller = Box<dyn Fn() + Send + Sync>;
 
 /// A pool of slots on this machine: see [`LocalPool::threads`] and
 /// [`LocalPool::processes`].
@@ -27,6 +33,7 @@ pub struct LocalPool {
     jobs: Option<Sender<TaskAttempt>>,
     done: Receiver<Completion>,
     threads: Vec<JoinHandle<()>>,
+    cancellers: Vec<Canceller>,
     running: usize,
 }
 
@@ -36,11 +43,13 @@ impl LocalPool {
         let (jobs_tx, jobs_rx) = channel::<TaskAttempt>();
         let (done_tx, done) = channel();
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+        let mut cancellers = Vec::new();
         let threads = (0..capacity.cpus.max(1))
             .map(|i| {
                 let jobs = Arc::clone(&jobs_rx);
                 let done = done_tx.clone();
                 let mut slot = make(i);
+                cancellers.push(slot.canceller());
                 std::thread::Builder::new()
                     .name(format!("{name}-{i}"))
                     .spawn(move || {
@@ -66,6 +75,7 @@ impl LocalPool {
             jobs: Some(jobs_tx),
             done,
             threads,
+            cancellers,
             running: 0,
         }
     }
@@ -108,6 +118,12 @@ impl WorkerPool for LocalPool {
             Ok(completion) => Ok(Some(self.received(completion))),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(gone()),
+        }
+    }
+
+    fn cancel(&mut self) {
+        for cancel in &self.cancellers {
+            cancel();
         }
     }
 }

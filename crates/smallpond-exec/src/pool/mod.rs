@@ -44,6 +44,11 @@ pub trait WorkerPool: Send {
     /// Like [`WorkerPool::wait`], but gives up after `timeout` (so the scheduler can look
     /// for stragglers meanwhile).
     fn wait_timeout(&mut self, timeout: std::time::Duration) -> Result<Option<Completion>>;
+
+    /// Stops every running attempt now (the job was cancelled): worker processes are
+    /// killed, DuckDB queries on threads interrupted. Their completions still arrive, as
+    /// failures.
+    fn cancel(&mut self) {}
 }
 
 /// Machine resources seen by this process.

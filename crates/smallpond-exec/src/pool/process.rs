@@ -13,10 +13,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord};
 
-use super::local::{LocalPool, Slot};
+use super::local::{Canceller, LocalPool, Slot};
 use crate::{Result, TaskRunner};
 
 /// How to start a worker process. The process must call [`serve`] on its stdin/stdout.
@@ -61,8 +63,13 @@ struct Worker {
     stdout: BufReader<ChildStdout>,
 }
 
+/// The pid of a slot's current worker process (0: none), for its canceller. It is cleared
+/// before the process is reaped: until then its pid cannot belong to another process.
+type WorkerPid = Arc<AtomicU32>;
+
 impl Worker {
     fn spawn(command: &WorkerCommand) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
         let mut child = Command::new(&command.program)
             .args(&command.args)
             .envs(allocator_env(|k| std::env::var_os(k)))
@@ -70,6 +77,10 @@ impl Worker {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
+            .env(DRIVER_PID, std::process::id().to_string())
+            // A process group of its own: a terminal's Ctrl-C reaches the driver, which
+            // decides, and a cancel kills the worker with whatever it started.
+            .process_group(0)
             .spawn()?;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
@@ -112,21 +123,47 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// A slot that hands attempts to its worker process, started on first use and again
+/// A slot that hands attempts to its worker process, started with the pool and again
 /// after it dies.
 struct ProcessSlot {
     index: u32,
     command: WorkerCommand,
     worker: Option<Worker>,
+    pid: WorkerPid,
+}
+
+impl ProcessSlot {
+    fn spawn(&mut self) -> std::io::Result<Worker> {
+        let w = Worker::spawn(&self.command)?;
+        self.pid.store(w.child.id(), Ordering::SeqCst);
+        Ok(w)
+    }
+
+    fn reap(&mut self, w: Worker) -> String {
+        self.pid.store(0, Ordering::SeqCst);
+        w.reap()
+    }
 }
 
 impl Slot for ProcessSlot {
+    fn canceller(&self) -> Canceller {
+        let pid = Arc::clone(&self.pid);
+        Box::new(move || {
+            let pid = pid.load(Ordering::SeqCst);
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                // The worker's group (it and what it started, which may hold its pipe): the
+                // slot's read of the reply ends, its attempt fails as crashed.
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+        })
+    }
+
     /// Starts the worker process with the pool, so that its start-up (exec, loading DuckDB,
     /// its warm-up) overlaps the driver's planning instead of delaying the first task: tens
     /// of milliseconds per worker with the shared DuckDB library (docs/benchmarks.md).
     fn start(&mut self) {
         if self.worker.is_none() {
-            match Worker::spawn(&self.command) {
+            match self.spawn() {
                 Ok(w) => self.worker = Some(w),
                 // The first attempt tries again and reports the error.
                 Err(e) => tracing::debug!(slot = self.index, "worker not started early: {e}"),
@@ -135,11 +172,11 @@ impl Slot for ProcessSlot {
     }
 
     fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
-        let mut w = match self
-            .worker
-            .take()
-            .map_or_else(|| Worker::spawn(&self.command), Ok)
-        {
+        let spawned = match self.worker.take() {
+            Some(w) => Ok(w),
+            None => self.spawn(),
+        };
+        let mut w = match spawned {
             Ok(w) => w,
             Err(e) => {
                 return Err(TaskError {
@@ -158,7 +195,7 @@ impl Slot for ProcessSlot {
                 result
             }
             Err(io) => {
-                let how = w.reap();
+                let how = self.reap(w);
                 tracing::warn!(slot = self.index, task = %attempt.task, "worker process {how}");
                 Err(TaskError {
                     kind: TaskErrorKind::Crashed,
@@ -173,7 +210,7 @@ impl Slot for ProcessSlot {
 impl Drop for ProcessSlot {
     fn drop(&mut self) {
         if let Some(w) = self.worker.take() {
-            w.reap();
+            self.reap(w);
         }
     }
 }
@@ -185,7 +222,34 @@ impl LocalPool {
             index,
             command: command.clone(),
             worker: None,
+            pid: WorkerPid::default(),
         })
+    }
+}
+
+/// Tells a worker process which driver started it (see [`die_with_driver`]).
+const DRIVER_PID: &str = "SMALLPOND_DRIVER_PID";
+
+/// Makes this worker process die with the driver that started it: a killed driver leaves
+/// no worker running on (the kernel sends SIGKILL when the parent goes). If the driver
+/// died before that was in place, the worker is already orphaned and exits now.
+fn die_with_driver() {
+    let Some(driver) = std::env::var(DRIVER_PID)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return; // not started by a local pool (e.g. by hand)
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getppid, set_parent_process_death_signal, Signal};
+        if let Err(e) = set_parent_process_death_signal(Some(Signal::KILL)) {
+            tracing::debug!("worker: no parent-death signal: {e}");
+        }
+        if getppid().map(|p| p.as_raw_nonzero().get()) != Some(driver) {
+            tracing::debug!("worker: the driver (pid {driver}) is gone; exiting");
+            std::process::exit(0);
+        }
     }
 }
 
@@ -196,6 +260,7 @@ pub fn serve(
     input: impl BufRead,
     mut output: impl Write,
 ) -> std::io::Result<()> {
+    die_with_driver();
     runner.warm_up();
     for line in input.lines() {
         let line = line?;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord};
 
-use super::local::{LocalPool, Slot};
+use super::local::{Canceller, LocalPool, Slot};
 use crate::TaskRunner;
 
 /// A slot that runs attempts on its own thread; a panic fails only its attempt.
@@ -23,6 +23,11 @@ impl Slot for ThreadSlot {
                 retryable: true,
             })
         })
+    }
+
+    fn canceller(&self) -> Canceller {
+        let runner = Arc::clone(&self.0);
+        Box::new(move || runner.interrupt())
     }
 }
 

@@ -569,3 +569,98 @@ fn worker_processes_keep_freed_memory_for_the_next_task() {
         assert_eq!(line, expected.join(" "));
     }
 }
+
+/// Runs `plan` on `pool` in a thread, cancels it after `after`, and returns the result with
+/// the time from the cancel to the return.
+fn cancel_after(
+    pool: Box<dyn smallpond_exec::WorkerPool>,
+    after: Duration,
+) -> (
+    Result<HashMap<TaskId, TaskRecord>, Error>,
+    Duration,
+    Vec<Event>,
+) {
+    let (_d, job) = job();
+    let config = SchedulerConfig {
+        speculation: Speculation::Disabled,
+        ..SchedulerConfig::default()
+    };
+    let token = config.cancel.clone();
+    let handle = std::thread::spawn(move || {
+        let mut pool = pool;
+        let mut events = Vec::new();
+        let result = scheduler::run(&plan(2), &job, pool.as_mut(), &config, &mut |e| {
+            events.push(e.clone())
+        });
+        (result, std::time::Instant::now(), events)
+    });
+    std::thread::sleep(after);
+    let cancelled = std::time::Instant::now();
+    token.cancel();
+    let (result, returned, events) = handle.join().unwrap();
+    (result, returned.duration_since(cancelled), events)
+}
+
+#[test]
+fn a_cancelled_job_kills_its_worker_processes_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("pids");
+    // Every task hangs; the worker writes its pid first.
+    let command = shell_worker(&format!("echo $$ >> {}; sleep 60", pids.display()));
+    let pool = LocalPool::processes(command, capacity(2));
+    let (result, took, events) = cancel_after(Box::new(pool), Duration::from_millis(500));
+    assert!(
+        matches!(result, Err(Error::Cancelled)),
+        "{:?}",
+        result.err()
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?} to stop");
+    let started = events
+        .iter()
+        .filter(|e| matches!(e, Event::TaskStarted { .. }))
+        .count();
+    assert_eq!(started, 1, "nothing starts after the cancel: {events:?}");
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    for pid in pids.split_whitespace() {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} survived the cancel"
+        );
+    }
+}
+
+/// Runs until interrupted (or a minute).
+#[derive(Default)]
+struct UntilInterrupted(std::sync::atomic::AtomicBool);
+
+impl TaskRunner for UntilInterrupted {
+    fn run(&self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if self.0.load(Ordering::SeqCst) {
+                return Err(TaskError {
+                    kind: TaskErrorKind::Other,
+                    message: "interrupted".into(),
+                    retryable: true,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(record(attempt))
+    }
+    fn interrupt(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_cancelled_job_interrupts_attempts_on_threads() {
+    let pool = LocalPool::threads(Arc::new(UntilInterrupted::default()), capacity(2));
+    let (result, took, _) = cancel_after(Box::new(pool), Duration::from_millis(300));
+    assert!(
+        matches!(result, Err(Error::Cancelled)),
+        "{:?}",
+        result.err()
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?} to stop");
+}
