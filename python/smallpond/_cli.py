@@ -8,9 +8,12 @@ import sys
 
 
 def main() -> None:
-    # Behave as the native command does: Ctrl-C ends it at once. (Python's own handler only
-    # sets a flag, which the Rust code running the job never looks at.)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Ctrl-C and SIGTERM are the engine's: it cancels the job (status `cancelled`, nothing
+    # published) and exits 130, as the native command does. Python's handlers step aside,
+    # or the engine's handler would chain to them and Python would raise the handled Ctrl-C
+    # again as a KeyboardInterrupt on the way out.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from smallpond import _core
 
     worker = [sys.executable, "-m", "smallpond._cli"]

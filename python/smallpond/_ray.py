@@ -99,6 +99,12 @@ class RayPool:
         except Exception as e:  # the worker or its node died, or Ray could not run it
             return task, attempt, "crashed", f"the Ray task running it failed: {type(e).__name__}: {e}"
 
+    def cancel(self) -> None:
+        """Stops every running task (the job was cancelled); each one's wait() still comes,
+        as a failure."""
+        for ref in list(self._pending):
+            ray.cancel(ref, force=True)
+
     # executors
 
     def start_executors(self, n: int, log_dir: str, timeout: float = 120.0) -> None:

@@ -221,3 +221,66 @@ def test_new_keys_in_a_later_batch_are_an_error_not_a_silent_drop():
     # With a declared schema, the declared columns are the output.
     g = BatchFunction("map", lambda r: {"k": r["x"], "late": 1}, pa.schema([("k", pa.int64())]))
     assert g.apply(pa.record_batch({"x": [3]}))[0].schema.names == ["k"]
+
+
+SLOW_JOB = r"""
+import sys, time
+import smallpond
+
+def slow(t):
+    time.sleep(60)
+    return t
+
+sp = smallpond.init(job_id="stoppable", data_root=sys.argv[1], progress=False)
+df = sp.from_items(list(range(4))).repartition(2, by_rows=True).map_batches(slow)
+print("started", flush=True)
+df.write_parquet(sys.argv[2])
+print("finished", flush=True)
+"""
+
+
+def test_ctrl_c_in_a_python_job_cancels_it_within_seconds(tmp_path):
+    """Reported: Ctrl-C printed two tracebacks, the job ran on, wrote its output and the
+    script exited 0; SIGINT while map_batches ran was ignored the same way."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "job.py"
+    script.write_text(SLOW_JOB)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "root"), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(2)  # map_batches is running in the worker processes
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    try:
+        _, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("the job did not stop within 15 s of Ctrl-C")
+    assert time.monotonic() - sent < 8, err
+    assert proc.returncode in (130, -signal.SIGINT), (proc.returncode, err)
+    assert err.count("Traceback") == 1 and "KeyboardInterrupt" in err, err
+    assert not out.exists(), "a cancelled job published its output"
+    (job,) = (tmp_path / "root").iterdir()
+    assert (job / "status").read_text().strip() == "cancelled"
+    # No worker of that driver runs on.
+    mark = f"SMALLPOND_DRIVER_PID={proc.pid}".encode()
+    survivors = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if mark in env and state != "Z":
+            survivors.append(pid)
+    assert survivors == []

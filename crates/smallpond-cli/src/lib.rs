@@ -42,9 +42,37 @@ pub fn run(args: impl IntoIterator<Item = OsString>, worker: WorkerCommand) -> i
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
-            1
+            match e.downcast_ref::<smallpond::Error>() {
+                // As a shell reports a command ended by SIGINT.
+                Some(smallpond::Error::Job(smallpond_exec::Error::Cancelled)) => 130,
+                _ => 1,
+            }
         }
     }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM cancel the session's job: its tasks are stopped, nothing is
+/// published, the status says `cancelled` and a re-run resumes it. A second signal ends
+/// the process at once.
+fn cancel_on_signals(sp: &Session) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("installing the Ctrl-C handler")?;
+    let token = sp.cancel_token();
+    std::thread::Builder::new()
+        .name("smallpond-signals".into())
+        .spawn(move || {
+            let mut received = signals.forever();
+            if received.next().is_some() {
+                eprintln!("smallpond: cancelling the job (Ctrl-C again to stop at once)");
+                token.cancel();
+            }
+            if let Some(signal) = received.next() {
+                std::process::exit(128 + signal);
+            }
+        })
+        .context("starting the Ctrl-C handler")?;
+    Ok(())
 }
 
 fn init_tracing() {
@@ -102,6 +130,7 @@ fn query(args: QueryArgs, worker: &WorkerCommand) -> Result<()> {
         builder = builder.pool(process_pool(worker));
     }
     let sp = builder.build()?;
+    cancel_on_signals(&sp)?;
 
     let mut inputs: Vec<DataFrame> = Vec::new();
     for input in &args.inputs {
@@ -151,6 +180,7 @@ fn graysort(args: args::GraysortArgs, worker: &WorkerCommand) -> Result<()> {
         builder = builder.num_executors(n);
     }
     let sp = builder.build()?;
+    cancel_on_signals(&sp)?;
     let output = match &args.output {
         Some(dir) => dir.clone(),
         None => sp.job_dir().join("output").join("graysort"),

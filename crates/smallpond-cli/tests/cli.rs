@@ -902,3 +902,73 @@ fn the_workers_of_a_killed_driver_do_not_run_on() {
     let mut child = child;
     let _ = child.wait();
 }
+
+/// The status file of the only job under `root`.
+fn job_status(root: &Path) -> String {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    std::fs::read_to_string(dirs[0].join("status"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn ctrl_c_cancels_the_job_and_says_so_in_its_status() {
+    // Reported: after a Ctrl-C the status file still said `running`.
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT i AS k FROM range(1000) t(i)");
+    for signal in ["INT", "TERM"] {
+        let root = d.path(&format!("root-{signal}"));
+        let out_dir = d.path(&format!("out-{signal}"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_smallpond"));
+        cmd.args([
+            "query",
+            "SELECT k, count(*) AS n FROM {0}, range(4000000000) r(i) WHERE hash(i, k) % 7 = 0 GROUP BY k",
+            "-i",
+            s(&input),
+            "-n",
+            "2",
+            "--hash-by",
+            "k",
+            "-o",
+            s(&out_dir),
+            "--job-id",
+            "interrupted",
+            "--data-root",
+            s(&root),
+        ])
+        .stderr(std::process::Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let driver = child.id();
+        let sent = std::time::Instant::now();
+        // A terminal's Ctrl-C goes to the foreground process group (`--`: see above).
+        assert!(Command::new("kill")
+            .args(["-s", signal, "--", &format!("-{driver}")])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let took = sent.elapsed();
+        let log = text(&out);
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "SIG{signal}: took {took:?}"
+        );
+        assert_eq!(out.status.code(), Some(130), "SIG{signal}: {log}");
+        assert!(log.contains("cancel"), "{log}");
+        assert_eq!(job_status(&root), "cancelled");
+        assert!(!out_dir.exists(), "a cancelled job published its output");
+        assert_eq!(
+            workers_of(driver),
+            Vec::<String>::new(),
+            "workers outlived the cancel"
+        );
+    }
+}

@@ -5,7 +5,7 @@
 //! ```text
 //!  data_root/<job_time>.<job_id>/     (job_time has no '.': the first '.' ends it)
 //!    lock                             locked by the driver while it runs (pid, host inside)
-//!    status                           running | success | failure   (written by the driver)
+//!    status                           running | success | failure | cancelled (by the driver)
 //!    config/                          plans and tasks as JSON
 //!    log/                             task logs, copies of the records
 //!    staging/.tmp-<task>.<n>-<pid>/   attempt n's private output ─┐ one rename
@@ -45,6 +45,8 @@ pub enum JobStatus {
     Running,
     Success,
     Failure,
+    /// Stopped by the user (Ctrl-C, a signal): kept like a failure, so a re-run resumes.
+    Cancelled,
 }
 
 impl fmt::Display for JobStatus {
@@ -53,6 +55,7 @@ impl fmt::Display for JobStatus {
             JobStatus::Running => "running",
             JobStatus::Success => "success",
             JobStatus::Failure => "failure",
+            JobStatus::Cancelled => "cancelled",
         })
     }
 }
@@ -164,11 +167,11 @@ impl JobDirs {
         std::fs::write(&path, format!("{status}\n")).map_err(io(&path))
     }
 
-    /// Ends the job: a successful one removes its intermediate data, a failed one keeps it
-    /// (for inspection, and so that a re-run resumes from it).
-    pub fn finish(&self, ok: bool) -> Result<()> {
-        if !ok {
-            return self.set_status(JobStatus::Failure);
+    /// Ends the job with `status`: a successful one removes its intermediate data, a failed
+    /// or cancelled one keeps it (for inspection, and so that a re-run resumes from it).
+    pub fn finish(&self, status: JobStatus) -> Result<()> {
+        if status != JobStatus::Success {
+            return self.set_status(status);
         }
         for dir in [self.staging(), self.temp()] {
             if dir.exists() {

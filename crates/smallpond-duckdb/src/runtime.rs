@@ -19,6 +19,9 @@ use crate::{connection, Error, Result};
 pub struct DuckDbRunner {
     worker: String,
     plugins: Plugins,
+    /// The connections of the attempts running now (several, on threads), for
+    /// [`TaskRunner::interrupt`].
+    running: std::sync::Mutex<Vec<std::sync::Arc<duckdb::InterruptHandle>>>,
 }
 
 impl DuckDbRunner {
@@ -26,6 +29,7 @@ impl DuckDbRunner {
         Self {
             worker: worker.into(),
             plugins: Plugins::new(),
+            running: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -104,6 +108,7 @@ impl DuckDbRunner {
         let extensions = matches!(&a.kind, TaskKind::Sql { udfs, .. }
             if udfs.iter().any(|u| matches!(u, Udf::Extension(_))));
         let conn = connection::open_with(&a.resources, temp, keep_order, extensions)?;
+        let _running = Running::register(&self.running, conn.interrupt_handle());
         let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
             match a.inputs.as_slice() {
                 [one] => Ok(one),
@@ -221,12 +226,50 @@ impl TaskRunner for DuckDbRunner {
     /// Opens and closes one database: a process's first DuckDB database costs more than the
     /// next (page faults over the library's code, its one-time set-up): 22 ms against 10 ms
     /// with the official library, measured in docs/benchmarks.md.
+    fn interrupt(&self) {
+        for handle in self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            handle.interrupt();
+        }
+    }
+
     fn warm_up(&self) {
         let warmed = crate::connection::in_memory()
             .and_then(|c| crate::connection::execute(&c, "SELECT 1", "SELECT 1"));
         if let Err(e) = warmed {
             tracing::debug!("DuckDB warm-up failed: {e}");
         }
+    }
+}
+
+/// An attempt's connection in [`DuckDbRunner`]'s list while it runs.
+struct Running<'a> {
+    list: &'a std::sync::Mutex<Vec<std::sync::Arc<duckdb::InterruptHandle>>>,
+    handle: std::sync::Arc<duckdb::InterruptHandle>,
+}
+
+impl<'a> Running<'a> {
+    fn register(
+        list: &'a std::sync::Mutex<Vec<std::sync::Arc<duckdb::InterruptHandle>>>,
+        handle: std::sync::Arc<duckdb::InterruptHandle>,
+    ) -> Self {
+        list.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(std::sync::Arc::clone(&handle));
+        Self { list, handle }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.list
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|h| !std::sync::Arc::ptr_eq(h, &self.handle));
     }
 }
 

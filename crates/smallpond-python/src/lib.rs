@@ -38,6 +38,50 @@ pub(crate) fn py_err(e: smallpond::Error) -> PyErr {
     SmallpondError::new_err(text)
 }
 
+/// Runs `job` (which may run a whole job) off the calling thread and without the GIL, while
+/// the calling thread keeps looking for Ctrl-C: Python's SIGINT handler only sets a flag,
+/// which Rust code running a job would never see. A `KeyboardInterrupt` (or another signal
+/// handler's exception) cancels the job through `cancel`, waits for it to stop (seconds:
+/// its tasks are killed or interrupted), and is raised. Any other outcome is the job's.
+pub(crate) fn interruptible<T: Send + 'static>(
+    py: Python<'_>,
+    cancel: &smallpond_exec::CancelToken,
+    job: impl FnOnce() -> smallpond::Result<T> + Send + 'static,
+) -> PyResult<T> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("smallpond-job".into())
+        .spawn(move || {
+            let _ = tx.send(job());
+        })
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("starting a job thread: {e}")))?;
+    let mut rx = rx;
+    loop {
+        // (The receiver moves in and out: the closure must be Send, a shared one is not.)
+        let (received, back) = py.detach(move || {
+            let r = rx.recv_timeout(std::time::Duration::from_millis(100));
+            (r, rx)
+        });
+        rx = back;
+        match received {
+            Ok(result) => return result.map_err(py_err),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "the job's thread ended without a result (it panicked; see stderr)",
+                ))
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    cancel.cancel();
+                    let _ = py.detach(move || rx.recv());
+                    return Err(interrupt);
+                }
+            }
+        }
+    }
+}
+
 /// Runs tasks read from the driver until it closes the pipe. `output_fd` is the protocol
 /// channel (the worker's stdout, duplicated before `sys.stdout` was pointed at stderr, so
 /// that user code that prints cannot corrupt it).

@@ -117,6 +117,13 @@ impl WorkerPool for PyPool {
     ) -> smallpond_exec::Result<Option<Completion>> {
         self.wait_for(Some(timeout.as_secs_f64()))
     }
+
+    fn cancel(&mut self) {
+        let cancelled = Python::attach(|py| self.pool.bind(py).call_method0("cancel").map(drop));
+        if let Err(e) = cancelled {
+            tracing::warn!("cancelling the pool's tasks: {e}");
+        }
+    }
 }
 
 fn resources(reply: &Bound<'_, PyAny>) -> PyResult<Resources> {

@@ -13,7 +13,7 @@ use smallpond::{
 };
 
 use crate::plugin::{PythonPlugin, RUNTIME};
-use crate::py_err;
+use crate::{interruptible, py_err};
 
 pub fn plugins() -> Plugins {
     Plugins::new().with(Arc::new(PythonPlugin))
@@ -325,11 +325,11 @@ impl Session {
 
     fn wait(&self, py: Python<'_>, dfs: Vec<PyRef<'_, DataFrame>>) -> PyResult<()> {
         let dfs: Vec<smallpond::DataFrame> = dfs.iter().map(|d| d.inner.clone()).collect();
-        py.detach(|| {
+        let session = self.inner.clone();
+        interruptible(py, &self.inner.cancel_token(), move || {
             let refs: Vec<&smallpond::DataFrame> = dfs.iter().collect();
-            self.inner.wait(&refs)
+            session.wait(&refs)
         })
-        .map_err(py_err)
     }
 
     fn graph(&self) -> PyResult<String> {
@@ -451,7 +451,8 @@ impl DataFrame {
     }
 
     fn compute(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.compute()).map_err(py_err)
+        let df = self.inner.clone();
+        interruptible(py, &self.inner.cancel_token(), move || df.compute())
     }
 
     fn is_computed(&self) -> bool {
@@ -463,21 +464,24 @@ impl DataFrame {
     }
 
     fn count(&self, py: Python<'_>) -> PyResult<u64> {
-        py.detach(|| self.inner.count()).map_err(py_err)
+        let df = self.inner.clone();
+        interruptible(py, &self.inner.cancel_token(), move || df.count())
     }
 
     /// A `pyarrow.Table` of all rows (or the first `limit`).
     #[pyo3(signature = (limit=None))]
     fn to_arrow<'py>(&self, py: Python<'py>, limit: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
-        let (schema, batches) = py
-            .detach(|| self.inner.to_arrow_table(limit))
-            .map_err(py_err)?;
+        let df = self.inner.clone();
+        let (schema, batches) = interruptible(py, &self.inner.cancel_token(), move || {
+            df.to_arrow_table(limit)
+        })?;
         table(py, schema, batches)
     }
 
     /// Paths of the computed partitions' files, one list per partition.
     fn files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let files = py.detach(|| self.inner.files()).map_err(py_err)?;
+        let df = self.inner.clone();
+        let files = interruptible(py, &self.inner.cancel_token(), move || df.files())?;
         let lists: Vec<Vec<String>> = files
             .into_iter()
             .map(|p| p.into_iter().map(|f| f.display().to_string()).collect())

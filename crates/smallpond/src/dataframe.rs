@@ -57,6 +57,11 @@ impl DataFrame {
         self.node
     }
 
+    /// Cancels its session's running job (see `Session::cancel`).
+    pub fn cancel_token(&self) -> smallpond_exec::CancelToken {
+        self.session.scheduler.cancel.clone()
+    }
+
     pub fn num_partitions(&self) -> Result<usize> {
         self.session.num_partitions(self.node)
     }

@@ -196,7 +196,7 @@ impl SessionBuilder {
                     computed: HashMap::new(),
                     next_task: 0,
                     runs: 0,
-                    failed: false,
+                    ended: JobStatus::Success,
                     closed: false,
                     pool: Some(pool),
                     on_event: self.on_event,
@@ -234,7 +234,7 @@ fn random_id() -> String {
 pub(crate) struct Inner {
     job_id: JobId,
     dirs: JobDirs,
-    scheduler: SchedulerConfig,
+    pub(crate) scheduler: SchedulerConfig,
     state: Mutex<State>,
 }
 
@@ -243,7 +243,8 @@ struct State {
     computed: HashMap<NodeId, Vec<ResolvedPartition>>,
     next_task: u32,
     runs: u32,
-    failed: bool,
+    /// How the session ends: success, unless a run failed or was cancelled (the latest).
+    ended: JobStatus,
     closed: bool,
     pool: Option<Box<dyn WorkerPool>>,
     on_event: Option<EventHandler>,
@@ -351,8 +352,16 @@ impl Inner {
             ) {
                 Ok(records) => records,
                 Err(e) => {
-                    state.failed = true;
-                    let _ = self.dirs.set_status(JobStatus::Failure);
+                    let status = match e {
+                        smallpond_exec::Error::Cancelled => {
+                            // Ready for the next job of the session.
+                            self.scheduler.cancel.reset();
+                            JobStatus::Cancelled
+                        }
+                        _ => JobStatus::Failure,
+                    };
+                    state.ended = status;
+                    let _ = self.dirs.set_status(status);
                     return Err(e.into());
                 }
             };
@@ -402,10 +411,10 @@ impl Inner {
         state.closed = true;
         state.pool = None; // stops worker threads / processes
         state.computed.clear();
-        if state.failed {
-            tracing::info!(job = %self.job_id, "session ended after a failure; staging kept for inspection");
+        if state.ended != JobStatus::Success {
+            tracing::info!(job = %self.job_id, status = %state.ended, "session ended; staging kept for inspection and resume");
         }
-        let finished = self.dirs.finish(!state.failed);
+        let finished = self.dirs.finish(state.ended);
         state.lock = None; // the final status is written: another driver may take over
         Ok(finished?)
     }
@@ -438,6 +447,8 @@ pub struct ParquetReadOptions {
 /// df.write_parquet("output/")?;
 /// # Ok(()) }
 /// ```
+/// Clones share the session (one job directory, one pool); it shuts down with the last.
+#[derive(Clone)]
 pub struct Session {
     inner: Arc<Inner>,
 }
@@ -593,6 +604,19 @@ impl Session {
     /// keeps them. Also happens when the session is dropped.
     pub fn shutdown(&self) -> Result<()> {
         self.inner.shutdown()
+    }
+
+    /// Cancels the job running now, from any thread: its running tasks are stopped, it
+    /// returns an error (`smallpond_exec::Error::Cancelled`), publishes nothing, and the
+    /// job's status is `cancelled` (a re-run with the same job id resumes it). The session
+    /// stays usable.
+    pub fn cancel(&self) {
+        self.inner.scheduler.cancel.cancel();
+    }
+
+    /// What [`Session::cancel`] sets, for a signal handler to hold.
+    pub fn cancel_token(&self) -> smallpond_exec::CancelToken {
+        self.inner.scheduler.cancel.clone()
     }
 }
 

@@ -431,3 +431,61 @@ fn a_job_time_that_would_make_ids_ambiguous_is_refused() {
         .expect("a job_time with '.' must be refused");
     assert!(err.to_string().contains("job_time"), "{err}");
 }
+
+#[test]
+fn a_cancelled_job_stops_within_seconds_and_a_rerun_resumes_it() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    // The shuffle is quick; the query after it would run for minutes.
+    let heavy = "SELECT k, count(*) AS n FROM {0}, range(2000000000) r(i) WHERE hash(i, v) % 7 = 0 GROUP BY k";
+    let script = |sp: &Session, query: &str| {
+        let df = sp
+            .read_parquet(&[&input])
+            .unwrap()
+            .repartition(2, Partitioning::hash(&["k"]))
+            .unwrap();
+        sp.partial_sql(&format!("SELECT * FROM ({query})"), &[&df])
+            .unwrap()
+    };
+    let (sp, events) = session(&fx, "cancelled", 0.0, 1);
+    let token = sp.cancel_token();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        token.cancel();
+        std::time::Instant::now()
+    });
+    let err = script(&sp, heavy)
+        .count()
+        .expect_err("the job was cancelled");
+    let stopped = std::time::Instant::now();
+    let cancelled_at = canceller.join().unwrap();
+    assert!(
+        stopped.duration_since(cancelled_at) < std::time::Duration::from_secs(3),
+        "took {:?} to stop",
+        stopped.duration_since(cancelled_at)
+    );
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    let status = std::fs::read_to_string(sp.job_dir().join("status")).unwrap();
+    assert_eq!(status.trim(), "cancelled");
+    assert!(reused_and_started(&events).1 >= 1);
+    // The session still works.
+    assert_eq!(
+        sp.partial_sql("SELECT 1 AS x", &[])
+            .unwrap()
+            .count()
+            .unwrap(),
+        1
+    );
+    sp.shutdown().unwrap();
+    let status = std::fs::read_to_string(sp.job_dir().join("status")).unwrap();
+    assert_eq!(
+        status.trim(),
+        "cancelled",
+        "a cancelled session ends cancelled"
+    );
+    drop(sp);
+    // A re-run resumes: the completed shuffle is reused.
+    let (sp, events) = session(&fx, "cancelled", 0.0, 1);
+    assert_eq!(script(&sp, PASS).count().unwrap(), 10_000);
+    assert_eq!(reused_and_started(&events).0, 1, "the shuffle is reused");
+}
