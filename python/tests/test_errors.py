@@ -12,6 +12,24 @@ def test_sql_error_contains_the_query(sp):
     assert "nope" in str(e.value)
 
 
+def test_a_bad_query_is_an_error_when_the_dataframe_is_built(sp):
+    df = sp.from_items([{"k": i % 3, "v": i} for i in range(30)]).repartition(3, hash_by="k")
+    query = "select k, sum(vv) from {0} group by k"
+    with pytest.raises(smallpond.SmallpondError) as e:
+        sp.partial_sql(query, df)  # no action: the DataFrame is not even built
+    msg = str(e.value)
+    assert msg.startswith("Binder Error") and '"vv"' in msg and '"v"' in msg, msg
+    assert msg.count(query) == 1, msg
+    assert "COPY" not in msg and "__smallpond" not in msg, msg
+    with pytest.raises(smallpond.SmallpondError, match="syntax error"):
+        df.filter("v >")
+    with pytest.raises(smallpond.SmallpondError, match='"kk"'):
+        df.repartition(2, hash_by="kk")
+    # What reads a function's output is checked when the function has run.
+    mapped = df.map(lambda row: {"w": row["v"]})
+    assert sorted(r["w"] for r in mapped.filter("w >= 0").take_all()) == list(range(30))
+
+
 def test_partition_key_out_of_range(sp):
     df = sp.from_items([{"p": 5}]).repartition(3, by="p")
     with pytest.raises(smallpond.SmallpondError, match=r"partition key 5 is out of range 0-2"):

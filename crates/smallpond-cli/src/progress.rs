@@ -96,20 +96,21 @@ impl Progress {
                     _ => {}
                 }
             }
+            // A failure for good ends the job, whose error says it (once).
             Event::TaskFailed {
                 task,
                 attempt,
                 error,
-                will_retry,
+                will_retry: true,
                 ..
             } => {
                 let line = format!(
-                    "{task} attempt {attempt} failed{}: {}",
-                    if *will_retry { " (will retry)" } else { "" },
+                    "{task} attempt {attempt} failed (will retry): {}",
                     error.message.lines().next().unwrap_or_default()
                 );
                 self.println(line);
             }
+            Event::TaskFailed { .. } => {}
             Event::JobFinished { .. } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();

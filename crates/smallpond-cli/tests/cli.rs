@@ -264,6 +264,75 @@ fn errors_exit_non_zero_with_a_clear_message_and_no_output() {
 }
 
 #[test]
+fn a_misspelt_column_is_reported_before_the_shuffle_runs_and_once() {
+    let d = Dir::new();
+    let input = d.parquet(
+        "t.parquet",
+        "SELECT i AS k, i * 2 AS v FROM range(1000) t(i)",
+    );
+    let out_dir = d.path("out");
+    let query = "SELECT k, sum(vv) FROM {0} GROUP BY k";
+    let out = d.smallpond(&[
+        "query",
+        query,
+        "-i",
+        s(&input),
+        "-n",
+        "4",
+        "--hash-by",
+        "k",
+        "-o",
+        s(&out_dir),
+    ]);
+    let msg = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{msg}");
+    assert!(
+        msg.contains("Binder Error") && msg.contains("\"vv\""),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("Candidate bindings: \"v\""),
+        "the input's columns: {msg}"
+    );
+    assert_eq!(msg.matches(query).count(), 1, "the query, once:\n{msg}");
+    assert_eq!(
+        msg.matches("Binder Error").count(),
+        1,
+        "the error, once:\n{msg}"
+    );
+    assert!(
+        !msg.contains("COPY") && !msg.contains("__smallpond"),
+        "{msg}"
+    );
+    assert!(!msg.contains("HashPartition"), "no task ran:\n{msg}");
+    assert!(!out_dir.exists());
+    // A caret under the misspelt name, as the user wrote the query.
+    let lines: Vec<&str> = msg.lines().collect();
+    let at = lines.iter().position(|l| l.ends_with(query)).unwrap();
+    let caret = lines[at + 1].find('^').unwrap();
+    assert_eq!(&lines[at][caret..caret + 2], "vv", "{msg}");
+    // A misspelt partition key, the same.
+    let out = d.smallpond(&[
+        "query",
+        "SELECT * FROM {0}",
+        "-i",
+        s(&input),
+        "-n",
+        "4",
+        "--hash-by",
+        "kk",
+        "-o",
+        s(&out_dir),
+    ]);
+    let msg = text(&out);
+    assert!(
+        msg.contains("\"kk\"") && msg.contains("the columns are k, v"),
+        "{msg}"
+    );
+    assert!(!msg.contains("HashPartition"), "no task ran:\n{msg}");
+}
+
+#[test]
 fn fault_injection_with_retries_gives_the_same_output() {
     let d = Dir::new();
     let input = d.parquet(

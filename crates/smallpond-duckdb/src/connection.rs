@@ -27,7 +27,7 @@ pub fn open_with(
     let conn = if unsigned_extensions {
         let sql_err = |source| Error::Sql {
             sql: "open in-memory database (allow_unsigned_extensions)".into(),
-            source,
+            error: source,
         };
         let config = duckdb::Config::default()
             .allow_unsigned_extensions()
@@ -55,7 +55,7 @@ pub fn open_with(
 pub fn in_memory() -> Result<Connection> {
     let conn = Connection::open_in_memory().map_err(|source| Error::Sql {
         sql: "open in-memory database".into(),
-        source,
+        error: source,
     })?;
     let setup = "SET enable_progress_bar = false;";
     execute(&conn, setup, setup)?;
@@ -79,7 +79,7 @@ pub fn parquet_rows(conn: &Connection, files: &[&std::path::PathBuf]) -> Result<
 pub fn execute(conn: &Connection, sql: &str, shown: &str) -> Result<()> {
     conn.execute_batch(sql).map_err(|source| Error::Sql {
         sql: shown.to_string(),
-        source,
+        error: source,
     })
 }
 
@@ -89,7 +89,7 @@ pub fn query_u64(conn: &Connection, sql: &str, shown: &str) -> Result<u64> {
         .query_row(sql, [], |row| row.get(0))
         .map_err(|source| Error::Sql {
             sql: shown.to_string(),
-            source,
+            error: source,
         })?;
     Ok(value.unwrap_or(0).max(0) as u64)
 }

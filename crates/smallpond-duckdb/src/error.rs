@@ -5,12 +5,10 @@ use smallpond_core::task::{TaskError, TaskErrorKind};
 /// What can go wrong inside one task (or one driver-side read).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{source}")]
-    Sql {
-        sql: String,
-        #[source]
-        source: duckdb::Error,
-    },
+    /// DuckDB's message without its excerpt of the statement (ours: `COPY (...) TO`, with
+    /// internal view names), which the user would not recognise: `sql` is what is shown.
+    #[error("{}", duckdb_message(error))]
+    Sql { sql: String, error: duckdb::Error },
 
     #[error("I/O error on {}: {source}", path.display())]
     Io {
@@ -45,6 +43,30 @@ impl From<smallpond_core::Error> for Error {
     }
 }
 
+/// A DuckDB error's message, without the `LINE n: <statement>` excerpt and its caret, and
+/// with internal view names given back as `{0}`, `{1}`, ...
+fn duckdb_message(error: &duckdb::Error) -> String {
+    let text = error.to_string();
+    let kept = match text.find("\n\nLINE ") {
+        Some(at) => {
+            let after = &text[at + 2..];
+            // The excerpt is two lines: the statement, then the caret.
+            let rest = after.splitn(3, '\n').nth(2).unwrap_or_default();
+            format!(
+                "{}{}",
+                &text[..at],
+                if rest.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{rest}")
+                }
+            )
+        }
+        None => text,
+    };
+    crate::bind::user_text(&kept)
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
@@ -71,8 +93,8 @@ impl Error {
     /// the message (`Binder Error: ...`); that class is the only part looked at.
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Sql { source, .. } => {
-                let message = source.to_string();
+            Error::Sql { error, .. } => {
+                let message = error.to_string();
                 !PERMANENT.iter().any(|class| message.starts_with(class))
             }
             Error::Io { .. } | Error::RowCountMismatch { .. } | Error::InjectedFault => true,
@@ -85,7 +107,7 @@ impl From<Error> for TaskError {
     fn from(e: Error) -> Self {
         let retryable = e.retryable();
         let kind = match &e {
-            Error::Sql { source, .. } if source.to_string().starts_with("Out of Memory Error") => {
+            Error::Sql { error, .. } if error.to_string().starts_with("Out of Memory Error") => {
                 TaskErrorKind::OutOfMemory
             }
             Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },

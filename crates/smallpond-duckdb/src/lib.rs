@@ -22,6 +22,7 @@
 //! ```
 
 pub mod analyze;
+pub mod bind;
 pub mod connection;
 mod error;
 pub mod plugin;

@@ -58,7 +58,7 @@ pub fn to_arrow_table(
     crate::connection::execute(&conn, "SET preserve_insertion_order = true;", "")?;
     let sql_err = |source| Error::Sql {
         sql: sql.clone(),
-        source,
+        error: source,
     };
     let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
     let arrow = stmt.query_arrow([]).map_err(sql_err)?;

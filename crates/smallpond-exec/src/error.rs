@@ -7,7 +7,7 @@ use smallpond_core::{NodeId, TaskId};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "{task} ({node_kind} {node}, partition {partition}) failed after {attempts} attempt(s): {source}"
+        "{task} ({node_kind} {node}, partition {partition}) failed after {attempts} attempt(s): {error}"
     )]
     TaskFailed {
         task: TaskId,
@@ -15,8 +15,8 @@ pub enum Error {
         node_kind: String,
         partition: u32,
         attempts: u32,
-        #[source]
-        source: TaskError,
+        /// Shown in the message; not a `source()` too, or a report of the chain says it twice.
+        error: TaskError,
     },
 
     #[error("worker pool: {0}")]

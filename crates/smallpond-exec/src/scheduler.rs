@@ -503,7 +503,7 @@ impl<'a> Run<'a> {
             node_kind: spec.node_kind.clone(),
             partition: spec.partition,
             attempts: task.attempts,
-            source: error.clone(),
+            error: error.clone(),
         }
     }
 

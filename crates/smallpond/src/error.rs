@@ -10,6 +10,10 @@ pub enum Error {
     #[error(transparent)]
     Runtime(#[from] smallpond_duckdb::Error),
 
+    /// A query that cannot run on its inputs, found when its DataFrame was built.
+    #[error(transparent)]
+    Query(#[from] smallpond_duckdb::bind::QueryError),
+
     #[error("I/O error on {}: {source}", path.display())]
     Io {
         path: std::path::PathBuf,

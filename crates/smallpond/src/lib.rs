@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checks;
 mod dataframe;
 mod error;
 mod optimizer;

@@ -26,6 +26,7 @@ use smallpond_exec::pool::{local_resources, LocalPool, WorkerCommand};
 use smallpond_exec::scheduler::{self, Event, SchedulerConfig, Speculation};
 use smallpond_exec::WorkerPool;
 
+use crate::checks::Checks;
 use crate::error::io;
 use crate::{DataFrame, Error, Result};
 
@@ -202,6 +203,7 @@ impl SessionBuilder {
                     on_event: self.on_event,
                     arrow_inputs: 0,
                     lock: Some(lock),
+                    checks: Default::default(),
                 }),
             }),
         })
@@ -251,6 +253,7 @@ struct State {
     arrow_inputs: u32,
     /// Held until shutdown: no other driver opens this job meanwhile.
     lock: Option<JobLock>,
+    checks: Checks,
 }
 
 impl Inner {
@@ -266,7 +269,18 @@ impl Inner {
     }
 
     pub(crate) fn add(self: &Arc<Self>, node: Node) -> Result<DataFrame> {
-        let id = self.state()?.plan.add(node)?;
+        let mut guard = self.state()?;
+        let state = &mut *guard;
+        // A data source's columns are read when something needs them, not when it is read.
+        let checked = match node {
+            Node::DataSource(_) => None,
+            _ => Some(state.checks.check(&state.plan, &node)?),
+        };
+        let id = state.plan.add(node)?;
+        if let Some(schema) = checked {
+            state.checks.record(id, schema);
+        }
+        drop(guard);
         Ok(DataFrame::new(Arc::clone(self), id))
     }
 
@@ -279,7 +293,14 @@ impl Inner {
         udfs: Vec<Udf>,
     ) -> Result<DataFrame> {
         let node = SqlNode::try_new(inputs, query, options)?;
-        let mut state = self.state()?;
+        let mut guard = self.state()?;
+        let state = &mut *guard;
+        // Bound as the user wrote it, over the inputs as they are, before any rewrite.
+        let as_written = Node::Sql(SqlNode {
+            udfs: udfs.clone(),
+            ..node.clone()
+        });
+        let schema = state.checks.check(&state.plan, &as_written)?;
         // The rewrites move parts of the query into the shuffle, where UDFs are not set up.
         let (query, inputs) = if udfs.is_empty() {
             crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs)
@@ -292,7 +313,8 @@ impl Inner {
             udfs,
             ..node
         }))?;
-        drop(state);
+        state.checks.record(id, schema);
+        drop(guard);
         Ok(DataFrame::new(Arc::clone(self), id))
     }
 

@@ -33,7 +33,7 @@ impl MapBatchesTask<'_> {
         let sql = format!("SELECT * FROM {}", partition_sql(input)?);
         let sql_err = |source| Error::Sql {
             sql: sql.clone(),
-            source,
+            error: source,
         };
         let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
         let arrow = stmt.query_arrow([]).map_err(sql_err)?;

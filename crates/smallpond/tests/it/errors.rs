@@ -40,21 +40,102 @@ fn corrupt_parquet_is_named_and_not_retried_forever() {
 }
 
 #[test]
-fn sql_syntax_error_carries_the_query_and_duckdbs_message() {
+fn sql_errors_are_found_when_the_dataframe_is_built_and_said_once() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let shuffled = df.repartition(3, Partitioning::hash(&["k"])).unwrap();
+    let cases = [
+        ("SELEC k FROM {0} GROUP BY", "Parser Error", "SELEC"),
+        (
+            "SELECT k, sum(vv) FROM {0} GROUP BY k",
+            "Binder Error",
+            "\"vv\"",
+        ),
+        (
+            "SELECT k FROM {0} JOIN nosuch USING (k)",
+            "Catalog Error",
+            "nosuch",
+        ),
+        ("SELECT sum(k) FROM {0}", "Binder Error", "sum(VARCHAR)"),
+    ];
+    for (query, class, named) in cases {
+        let err = fx
+            .sp
+            .partial_sql(query, &[&shuffled])
+            .err()
+            .unwrap_or_else(|| panic!("{query} was accepted"))
+            .to_string();
+        assert!(err.starts_with(class), "{query}: {err}");
+        assert!(err.contains(named), "{query}: {err}");
+        assert_eq!(err.matches(query).count(), 1, "the query once: {err}");
+        assert!(
+            !err.contains("COPY") && !err.contains("__smallpond"),
+            "{err}"
+        );
+    }
+    // Nothing ran: no plan was handed to the scheduler.
+    let config = fx.sp.job_dir().join("config");
+    let plans = std::fs::read_dir(&config).map_or(0, |d| d.count());
+    assert_eq!(plans, 0, "no job ran in {}", config.display());
+    // The candidates DuckDB suggests are the input's columns, not those a rewrite kept.
+    let err = fx
+        .sp
+        .partial_sql("SELECT k, count(vv) FROM {0} GROUP BY k", &[&shuffled])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("\"v\""), "{err}");
+    // A good query after a bad one works.
+    let good = fx
+        .sp
+        .partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&shuffled]);
+    assert!(good.unwrap().count().unwrap() > 0);
+}
+
+#[test]
+fn a_query_over_a_query_is_checked_against_the_first_ones_columns() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let first = fx
+        .sp
+        .partial_sql("SELECT k AS key, v * 2 AS doubled FROM {0}", &[&df])
+        .unwrap();
+    let err = fx
+        .sp
+        .partial_sql("SELECT k FROM {0}", &[&first])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("\"k\"") && err.contains("key"), "{err}");
+    let ok = fx
+        .sp
+        .partial_sql("SELECT key, doubled FROM {0}", &[&first])
+        .unwrap();
+    assert_eq!(ok.count().unwrap(), df.count().unwrap());
+}
+
+#[test]
+fn a_query_that_fails_on_the_data_fails_its_task_and_the_job() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 1);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    // Binds (VARCHAR to DATE is a valid cast); the values are not dates.
     let bad = fx
         .sp
-        .partial_sql("SELEC k FROM {0} GROUP BY", &[&df])
+        .partial_sql("SELECT k::DATE FROM {0}", &[&df])
         .unwrap();
     let err = bad.count().unwrap_err().to_string();
-    assert!(err.contains("SELEC k FROM {0} GROUP BY"), "{err}");
-    assert!(err.contains("Parser Error"), "{err}");
-    assert!(err.contains("SqlEngine"), "{err}");
+    assert!(err.contains("Conversion Error"), "{err}");
     assert!(
-        err.contains("1 attempt"),
-        "a syntax error is not retried: {err}"
+        err.contains("SqlEngine") && err.contains("1 attempt"),
+        "not retried: {err}"
+    );
+    assert_eq!(err.matches("SELECT k::DATE FROM {0}").count(), 1, "{err}");
+    assert!(
+        !err.contains("COPY") && !err.contains("__smallpond"),
+        "{err}"
     );
     // The failed session keeps its staging directory and says so in the status file.
     let job = fx.sp.job_dir().to_path_buf();
@@ -146,13 +227,15 @@ fn unknown_hash_column_is_named() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
+    // When the DataFrame is built, with the columns there are.
     let err = df
         .repartition(3, Partitioning::hash(&["nope"]))
+        .err()
         .unwrap()
-        .count()
-        .unwrap_err()
         .to_string();
-    assert!(err.contains("nope"), "{err}");
+    assert!(err.contains("\"nope\"") && err.contains("k, "), "{err}");
+    let err = df.select(&["k", "nope"]).err().unwrap().to_string();
+    assert!(err.contains("\"nope\""), "{err}");
 }
 
 #[test]

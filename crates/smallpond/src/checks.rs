@@ -1,0 +1,116 @@
+//! Checks made while DataFrames are built, before any task runs: every SQL query is bound
+//! against its inputs' columns, and partition keys and selected columns must exist.
+//!
+//! Each node's output columns are worked out once (memoised) from its inputs': a data
+//! source's from its first file's footer, a query's from DuckDB binding it over empty views
+//! (`smallpond_duckdb::bind`). A function's output columns are unknown until it runs; what
+//! reads it is only parsed. Whatever cannot be checked here is left to the task, which
+//! reports it as before: a check never refuses a plan that could run.
+
+use std::collections::HashMap;
+
+use smallpond_core::plan::{LogicalPlan, Node, PartitionMethod};
+use smallpond_core::{Error as PlanError, NodeId};
+use smallpond_duckdb::bind::{Binder, Schema};
+use smallpond_duckdb::source::ident;
+
+use crate::Result;
+
+#[derive(Default)]
+pub(crate) struct Checks {
+    /// Opened at the first check; `Err` if it could not be (then nothing is checked).
+    binder: Option<std::result::Result<Binder, ()>>,
+    schemas: HashMap<NodeId, Option<Schema>>,
+}
+
+impl Checks {
+    /// Checks `node` (not yet in `plan`) and returns its output columns, when known.
+    pub(crate) fn check(&mut self, plan: &LogicalPlan, node: &Node) -> Result<Option<Schema>> {
+        let inputs: Vec<Option<Schema>> = node
+            .inputs()
+            .into_iter()
+            .map(|i| self.schema(plan, i))
+            .collect();
+        let Some(binder) = self.binder() else {
+            return Ok(None);
+        };
+        let first = inputs.first().cloned().flatten();
+        Ok(match node {
+            Node::DataSource(src) => binder.dataset_schema(&src.dataset),
+            Node::EvenlyDistributed(_) | Node::Limit(_) | Node::Consolidate(_) => first,
+            Node::MapBatches(_) | Node::DataSink(_) => None,
+            Node::Sql(n) => binder.bind(&n.query, &inputs, !n.udfs.is_empty())?,
+            Node::HashPartition(n) => {
+                let rows = match &n.pre_query {
+                    Some(q) => binder.bind(q, &inputs, false)?,
+                    None => first,
+                };
+                if let Some(columns) = &rows {
+                    let keys = match &n.method {
+                        PartitionMethod::Hash(keys) => keys.clone(),
+                        PartitionMethod::Column(c) => vec![c.clone()],
+                        PartitionMethod::Random => vec![],
+                    };
+                    require_columns("partition key", &keys, columns)?;
+                }
+                rows
+            }
+            Node::Projection(n) => {
+                if let Some(columns) = &first {
+                    require_columns("selected column", &n.columns, columns)?;
+                }
+                let list: Vec<String> = n.columns.iter().map(|c| ident(c)).collect();
+                binder.bind(
+                    &format!("SELECT {} FROM {{0}}", list.join(", ")),
+                    &inputs,
+                    false,
+                )?
+            }
+            Node::Union(n) => {
+                let selects: Vec<String> = (0..n.inputs.len())
+                    .map(|i| format!("SELECT * FROM {{{i}}}"))
+                    .collect();
+                binder.bind(&selects.join(" UNION ALL BY NAME "), &inputs, false)?
+            }
+        })
+    }
+
+    /// Remembers the output columns of a node just added.
+    pub(crate) fn record(&mut self, id: NodeId, schema: Option<Schema>) {
+        self.schemas.insert(id, schema);
+    }
+
+    /// The output columns of `id`, working them out (and its inputs') the first time.
+    fn schema(&mut self, plan: &LogicalPlan, id: NodeId) -> Option<Schema> {
+        if let Some(known) = self.schemas.get(&id) {
+            return known.clone();
+        }
+        let node = plan.get(id).ok()?.clone();
+        // A node that was added passed its checks: here only the columns matter.
+        let schema = self.check(plan, &node).ok().flatten();
+        self.schemas.insert(id, schema.clone());
+        schema
+    }
+
+    fn binder(&mut self) -> Option<&Binder> {
+        let binder = self.binder.get_or_insert_with(|| {
+            Binder::new().map_err(|e| tracing::warn!("plan-time checks are off: {e}"))
+        });
+        binder.as_ref().ok()
+    }
+}
+
+/// Every name in `wanted` is a column of `columns` (DuckDB's names are case-insensitive).
+fn require_columns(what: &str, wanted: &[String], columns: &Schema) -> Result<()> {
+    for name in wanted {
+        if !columns.iter().any(|c| c.name.eq_ignore_ascii_case(name)) {
+            let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(PlanError::invalid(
+                what,
+                format!("no column {name:?}; the columns are {}", names.join(", ")),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
