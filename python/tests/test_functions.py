@@ -223,6 +223,25 @@ def test_new_keys_in_a_later_batch_are_an_error_not_a_silent_drop():
     assert g.apply(pa.record_batch({"x": [3]}))[0].schema.names == ["k"]
 
 
+def test_a_function_returning_int_here_and_str_there_gives_one_schema(sp, tmp_path):
+    """Reported: partitions of one map published files with different schemas."""
+    import pyarrow.parquet as pq
+
+    df = sp.from_items(list(range(10))).repartition(2, by_rows=True)
+    mapped = df.map(lambda r: {"x": r["item"] if r["item"] < 5 else f"s{r['item']}"})
+    out = tmp_path / "out"
+    mapped.write_parquet(str(out))
+    files = sorted(out.iterdir())
+    assert len(files) == 2
+    schemas = {str(pq.read_schema(f).remove_metadata()) for f in files}
+    assert len(schemas) == 1, schemas
+    table = pq.read_table(str(out))  # a dataset of files with one schema
+    assert sorted(table.column("x").to_pylist()) == sorted(
+        [str(i) for i in range(5)] + [f"s{i}" for i in range(5, 10)]
+    )
+    assert sorted(r["x"] for r in mapped.take_all()) == sorted(table.column("x").to_pylist())
+
+
 SLOW_JOB = r"""
 import sys, time
 import smallpond

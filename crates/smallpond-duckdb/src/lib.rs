@@ -31,6 +31,7 @@ pub mod read;
 mod runtime;
 pub mod source;
 pub mod tasks;
+pub mod unify;
 
 pub use error::{Error, Result};
 pub use plugin::{Plugin, Plugins};

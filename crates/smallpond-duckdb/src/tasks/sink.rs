@@ -39,6 +39,7 @@ impl SinkTask<'_> {
         let result = check_destination(dest.path())
             .and_then(|()| self.assemble(conn, inputs, &stage))
             .and_then(|rows| {
+                crate::unify::one_schema(conn, &super::parquet_files(&stage)?, self.parquet)?;
                 dest.publish(&stage)?;
                 Ok(rows)
             });

@@ -146,3 +146,97 @@ fn a_fifo_among_the_inputs_is_an_error_at_once() {
         );
     }
 }
+
+/// Column names and DuckDB types of one Parquet file.
+fn columns_of(file: &std::path::Path) -> Vec<(String, String)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "DESCRIBE SELECT * FROM read_parquet('{}')",
+            file.display()
+        ))
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+#[test]
+fn a_result_whose_partitions_drifted_apart_is_written_with_one_schema() {
+    let fx = Fixture::new();
+    let dir = fx.path("drift");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    // The old files have k BIGINT, the new one k VARCHAR and one more column.
+    conn.execute_batch(&format!(
+        "COPY (SELECT i AS id, i AS k FROM range(0, 100) t(i)) TO '{0}/a.parquet' (FORMAT parquet);
+         COPY (SELECT i AS id, i AS k FROM range(100, 200) t(i)) TO '{0}/b.parquet' (FORMAT parquet);
+         COPY (SELECT i AS id, 'v' || i AS k, 1.5 AS x FROM range(200, 300) t(i))
+             TO '{0}/c.parquet' (FORMAT parquet);",
+        dir.display()
+    ))
+    .unwrap();
+    let df = fx.sp.read_parquet(&[&dir]).unwrap();
+    let df = df.repartition(3, Partitioning::Files).unwrap();
+    let out = fx.path("out");
+    df.map("*").unwrap().write_parquet(&out).unwrap();
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 3);
+    let schemas: Vec<_> = files.iter().map(|f| columns_of(f)).collect();
+    let expected: Vec<(String, String)> =
+        [("id", "BIGINT"), ("k", "VARCHAR"), ("x", "DECIMAL(2,1)")]
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+    for (file, schema) in files.iter().zip(&schemas) {
+        assert_eq!(schema, &expected, "{}", file.display());
+    }
+    // Every row is there, with its value.
+    let check = format!(
+        "SELECT count(*), count(DISTINCT id), sum(CASE WHEN k = CAST(id AS VARCHAR) OR k = 'v' || id THEN 1 ELSE 0 END), count(x) \
+         FROM read_parquet('{}/*.parquet')",
+        out.display()
+    );
+    let row: (i64, i64, i64, i64) = conn
+        .query_row(&check, [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap();
+    assert_eq!(row, (300, 300, 300, 100));
+    // Read back by the driver: the same one schema.
+    let batches = fx.sp.read_parquet(&[&out]).unwrap().to_arrow().unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 300);
+}
+
+#[test]
+fn partitions_whose_types_cannot_combine_are_an_error_naming_files_and_columns() {
+    let fx = Fixture::new();
+    let dir = fx.path("clash");
+    std::fs::create_dir_all(&dir).unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    conn.execute_batch(&format!(
+        "COPY (SELECT 1 AS id, {{'a': 1}} AS s) TO '{0}/a.parquet' (FORMAT parquet);
+         COPY (SELECT 2 AS id, [1, 2] AS s) TO '{0}/b.parquet' (FORMAT parquet);",
+        dir.display()
+    ))
+    .unwrap();
+    let df = fx.sp.read_parquet(&[&dir]).unwrap();
+    let df = df.repartition(2, Partitioning::Files).unwrap();
+    let out = fx.path("out");
+    let err = df
+        .map("*")
+        .unwrap()
+        .write_parquet(&out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("column \"s\""), "{err}");
+    assert!(
+        err.contains("part-00000-0000.parquet") && err.contains("part-00001-0000.parquet"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is published");
+}
