@@ -195,8 +195,22 @@ fn alive(tag: &str) -> bool {
         return true;
     };
     match (u32::from_str_radix(host, 16), pid.parse::<u32>()) {
-        (Ok(host), Ok(pid)) if host == host_hash() => Path::new(&format!("/proc/{pid}")).exists(),
+        (Ok(host), Ok(pid)) if host == host_hash() => process_runs(pid),
         _ => true,
+    }
+}
+
+/// Whether process `pid` of this host exists and is not a zombie: a killed worker whose
+/// parent died stays a zombie until its new parent reaps it, and uses nothing meanwhile.
+fn process_runs(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) S ...": the state follows the last parenthesis (comm may hold one).
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
     }
 }
 
@@ -222,6 +236,25 @@ fn exchange_unsupported(e: &std::io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zombie_does_not_hold_its_stage() {
+        assert!(process_runs(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        // Not waited for: once it has exited it is a zombie until reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while process_runs(pid) {
+            assert!(std::time::Instant::now() < deadline, "{pid} still runs");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "a zombie, not reaped yet"
+        );
+        child.wait().unwrap();
+        assert!(!process_runs(pid));
+    }
 
     fn dir_with(path: &Path, files: &[&str]) {
         std::fs::create_dir_all(path).unwrap();
