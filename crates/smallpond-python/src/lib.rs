@@ -43,7 +43,72 @@ pub(crate) fn py_err(e: smallpond::Error) -> PyErr {
 /// which Rust code running a job would never see. A `KeyboardInterrupt` (or another signal
 /// handler's exception) cancels the job through `cancel`, waits for it to stop (seconds:
 /// its tasks are killed or interrupted), and is raised. Any other outcome is the job's.
+/// SIGTERM does the same meanwhile (see [`SigtermAsExit`]).
 pub(crate) fn interruptible<T: Send + 'static>(
+    py: Python<'_>,
+    cancel: &smallpond_exec::CancelToken,
+    job: impl FnOnce() -> smallpond::Result<T> + Send + 'static,
+) -> PyResult<T> {
+    let sigterm = SigtermAsExit::install(py);
+    let result = run_interruptible(py, cancel, job);
+    if let Some(sigterm) = sigterm {
+        sigterm.restore(py);
+    }
+    result
+}
+
+/// While a job runs on the main thread, SIGTERM raises `SystemExit(143)` instead of killing
+/// the driver on the spot, which would leave the job's status `running`: the exception is
+/// raised where Ctrl-C's is, so the job is cancelled first. Only replaces the default
+/// disposition; a handler the program set (or an ignored SIGTERM) is left alone.
+struct SigtermAsExit {
+    signal: Py<PyAny>,
+}
+
+impl SigtermAsExit {
+    fn install(py: Python<'_>) -> Option<SigtermAsExit> {
+        let installed = (|| -> PyResult<Option<Bound<'_, PyAny>>> {
+            let threading = py.import("threading")?;
+            let main = threading.call_method0("main_thread")?;
+            if !threading.call_method0("current_thread")?.is(&main) {
+                return Ok(None); // signal handlers can only be set on the main thread
+            }
+            let signal = py.import("signal")?;
+            let term = signal.getattr("SIGTERM")?;
+            let current = signal.call_method1("getsignal", (&term,))?;
+            if !current.eq(signal.getattr("SIG_DFL")?)? {
+                return Ok(None);
+            }
+            let handler = pyo3::types::PyCFunction::new_closure(
+                py,
+                None,
+                None,
+                |_args, _kwargs| -> PyResult<()> {
+                    Err(pyo3::exceptions::PySystemExit::new_err(128 + 15))
+                },
+            )?;
+            signal.call_method1("signal", (&term, handler))?;
+            Ok(Some(signal.into_any()))
+        })();
+        match installed {
+            Ok(Some(signal)) => Some(SigtermAsExit {
+                signal: signal.unbind(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn restore(self, py: Python<'_>) {
+        let signal = self.signal.bind(py);
+        if let Ok(term) = signal.getattr("SIGTERM") {
+            let _ = signal
+                .getattr("SIG_DFL")
+                .and_then(|dfl| signal.call_method1("signal", (term, dfl)));
+        }
+    }
+}
+
+fn run_interruptible<T: Send + 'static>(
     py: Python<'_>,
     cancel: &smallpond_exec::CancelToken,
     job: impl FnOnce() -> smallpond::Result<T> + Send + 'static,
