@@ -8,7 +8,7 @@ use duckdb::Connection;
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::DataSet;
 
-use crate::connection::in_memory as connect;
+use crate::connection::shared as connect;
 use crate::source::{bind_query, dataset_sql, ident, input_view};
 
 /// Column names of a dataset, from its schema (Parquet footers, declared CSV/JSON columns).

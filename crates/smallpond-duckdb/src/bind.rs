@@ -153,7 +153,7 @@ pub struct Binder {
 impl Binder {
     /// An in-memory database that reports errors as JSON (class, message, position).
     pub fn new() -> crate::Result<Self> {
-        let conn = crate::connection::in_memory()?;
+        let conn = crate::connection::shared()?;
         let setup = "SET errors_as_json = true;";
         crate::connection::execute(&conn, setup, setup)?;
         Ok(Self { conn })

@@ -26,7 +26,7 @@ fn union_sql(partitions: &[ResolvedPartition]) -> Result<Option<String>> {
 
 /// Rows in all partitions (Parquet row counts come from file metadata).
 pub fn count(partitions: &[ResolvedPartition]) -> Result<u64> {
-    let conn = crate::connection::in_memory()?;
+    let conn = crate::connection::shared()?;
     let mut total = 0;
     for p in partitions.iter().filter(|p| crate::source::is_readable(p)) {
         let sql = format!("SELECT count(*) FROM {}", partition_sql(p)?);
@@ -53,7 +53,7 @@ pub fn to_arrow_table(
         Some(n) => format!("SELECT * FROM ({body}) LIMIT {n}"),
         None => body,
     };
-    let conn = crate::connection::in_memory()?;
+    let conn = crate::connection::shared()?;
     // Keep the partitions' order, as the original smallpond returns them.
     crate::connection::execute(&conn, "SET preserve_insertion_order = true;", "")?;
     let sql_err = |source| Error::Sql {

@@ -180,6 +180,11 @@ impl SessionBuilder {
                 PoolKind::Processes(command) => Box::new(LocalPool::processes(command, capacity)),
             },
         };
+        // The driver's own DuckDB (plan-time checks, reads of results) opens meanwhile, as
+        // the workers start: the first DataFrame operation would otherwise wait for it.
+        let _ = std::thread::Builder::new()
+            .name("smallpond-warm-up".into())
+            .spawn(|| drop(smallpond_duckdb::connection::shared()));
         tracing::info!(job = %job_id, root = %dirs.root.display(), "session started");
         Ok(Session {
             inner: Arc::new(Inner {
