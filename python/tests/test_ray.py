@@ -203,3 +203,41 @@ def test_local_ray_with_executors_as_the_original_init_num_executors(tmp_path):
     finally:
         s.shutdown()
     assert not ray.is_initialized(), "the cluster the session started is stopped"
+
+
+def test_ctrl_c_cancels_a_ray_job_and_kills_its_tasks(cluster, tmp_path):
+    """Ctrl-C (or a notebook's 'interrupt kernel', also SIGINT) while tasks run on Ray:
+    the tasks are killed on their nodes, the job is cancelled, the session goes on."""
+    import _thread
+    import signal
+    import threading
+
+    marker = tmp_path / "markers"
+    marker.mkdir()
+
+    def slow(table):
+        time.sleep(12)
+        # Only a task that was not killed gets here.
+        open(os.path.join(str(marker), f"{os.getpid()}-{time.time()}"), "w").close()
+        return table
+
+    s = smallpond.init(data_root=str(tmp_path / "ray"), ray_address=cluster.address, progress=False)
+    # What a terminal does; this test may run where SIGINT is ignored (a background job).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        df = s.from_items(list(range(4))).repartition(2, by_rows=True).map_batches(slow)
+        threading.Timer(3, _thread.interrupt_main).start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            df.compute()
+        stopped = time.monotonic() - started
+        assert stopped < 10, f"took {stopped:.1f} s to stop"
+        assert open(os.path.join(s.job_dir, "status")).read().strip() == "cancelled"
+        # Past the moment the tasks would have finished: none did.
+        time.sleep(max(0, 14 - (time.monotonic() - started)))
+        assert os.listdir(str(marker)) == [], "a cancelled Ray task ran on"
+        # The session is still usable.
+        assert job(s) == local_result(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        s.shutdown()
