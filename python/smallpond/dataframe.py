@@ -240,9 +240,10 @@ class Session:
     def read_csv(
         self, paths: Union[str, List[str]], schema: Dict[str, str], delim: str = ","
     ) -> "DataFrame":
-        """CSV files (no header line) with ``schema`` = {column: DuckDB type}."""
-        if not isinstance(delim, str) or len(delim) != 1:
-            raise ValueError(f"delim must be a single character, got {delim!r}")
+        """CSV files (no header line) with ``schema`` = {column: DuckDB type}; ``delim`` is
+        one character, or ``r"\\t"`` for a tab as DuckDB reads it."""
+        if not isinstance(delim, str):
+            raise ValueError(f"delim must be a string, got {delim!r}")
         return DataFrame(
             self, self._core.read_csv(_paths(paths), _schema_pairs(schema, "read_csv"), delim)
         )

@@ -41,7 +41,8 @@ def test_from_arrow_and_to_arrow(sp):
     t = pa.table({"a": pa.array([1, 2, 3], pa.int32()), "s": ["p", "q", "r"]})
     out = sp.from_arrow(t).to_arrow()
     assert isinstance(out, pa.Table)
-    assert out.equals(t)
+    # Strings come back as large_string, as the original smallpond returns them.
+    assert out.equals(t.cast(pa.schema([("a", pa.int32()), ("s", pa.large_string())])))
 
 
 def test_empty_arrow_table_keeps_its_columns(sp):
@@ -76,6 +77,12 @@ def test_read_csv_and_json(sp, tmp_path):
     csv.write_text("1|x\n2|y\n")
     df = sp.read_csv(str(csv), schema={"k": "INTEGER", "v": "VARCHAR"}, delim="|")
     assert df.take_all() == [{"k": 1, "v": "x"}, {"k": 2, "v": "y"}]
+    # Tab-separated, as the original's scripts write it: DuckDB's escape, or a real tab.
+    tsv = tmp_path / "a.tsv"
+    tsv.write_text("1\tx y\n2\ty,z\n")
+    for delim in (r"\t", "\t"):
+        df = sp.read_csv(str(tsv), schema={"k": "INTEGER", "v": "VARCHAR"}, delim=delim)
+        assert df.take_all() == [{"k": 1, "v": "x y"}, {"k": 2, "v": "y,z"}], delim
     js = tmp_path / "a.json"
     js.write_text('{"k": 1, "v": "x"}\n{"k": 2, "v": "y"}\n')
     df = sp.read_json(str(js), schema={"k": "INTEGER", "v": "VARCHAR"})
@@ -236,3 +243,53 @@ def test_importing_the_package_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert smallpond.Session is smallpond.dataframe.Session
+
+
+def test_repartition_by_an_expression_as_the_original(sp):
+    df = sp.from_items(list(range(1000))).repartition(10, by="item % 10")
+    df = df.map("min(item % 10) as min, max(item % 10) as max")
+    assert df.take_all() == [{"min": i, "max": i} for i in range(10)]
+    # Columns the key expression reads are kept even when the query after it needs others.
+    rows = sp.from_items([{"a": i, "b": -i} for i in range(100)]).repartition(4, by="a % 4")
+    parts = sp.partial_sql("select count(*) as n, sum(b) as s from {0}", rows).take_all()
+    assert [p["n"] for p in parts] == [25] * 4
+    assert sum(p["s"] for p in parts) == -sum(range(100))
+    with pytest.raises(smallpond.SmallpondError, match="partition key 10 is out of range 0-9"):
+        sp.from_items(list(range(1000))).repartition(10, by="item % 11").to_arrow()
+    with pytest.raises(smallpond.SmallpondError, match="nosuch"):
+        sp.from_items(list(range(10))).repartition(2, by="nosuch % 2")
+
+
+def test_strings_and_blobs_come_back_large_as_in_the_original(sp):
+    import pyarrow as pa
+
+    df = sp.from_items([{"s": "a", "b": b"x", "l": ["p", "q"]}])
+    schema = df.to_arrow().schema
+    assert schema.field("s").type == pa.large_string()
+    assert schema.field("b").type == pa.large_binary()
+    # What a function is handed, in its worker process.
+    got = df.map_batches(lambda t: pa.table({"t": [str(t.schema.field("s").type)]})).take_all()
+    assert got == [{"t": "large_string"}]
+
+
+def test_partial_sql_fills_the_originals_named_placeholders(sp):
+    query = (
+        "select {__data_partition__} as p, {cpu_limit} as cpus, {memory_limit} as mem, "
+        "{rand_seed} as seed, {batch_index} as b, {query_index} as q, "
+        "'{output_filename}' as f, count(*) as n from {0}"
+    )
+
+    def job(session):
+        df = session.from_items(list(range(30))).repartition(3, by_rows=True)
+        return sorted(session.partial_sql(query, df).take_all(), key=lambda r: r["p"]), df
+
+    rows, df = job(sp)
+    assert [r["p"] for r in rows] == [0, 1, 2]
+    assert [r["n"] for r in rows] == [10, 10, 10]
+    assert all(r["cpus"] >= 1 and r["mem"] > 0 and r["b"] == 0 and r["q"] == 0 for r in rows)
+    assert len({r["seed"] for r in rows}) == 3, "a seed per task"
+    assert rows[1]["f"] == "part-00001-0.0"
+    # Braces as in str.format: doubled for a literal one; an unknown name is an error.
+    assert sp.partial_sql("select '{{x}}' as t").take_all() == [{"t": "{x}"}]
+    with pytest.raises(smallpond.SmallpondError, match=r"\{nosuch\} is not a placeholder"):
+        sp.partial_sql("select {nosuch} from {0}", df)

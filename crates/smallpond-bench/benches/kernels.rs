@@ -92,7 +92,7 @@ fn tasks_kernels(c: &mut Criterion) {
                     &conn,
                     "SELECT key, value FROM {0} ORDER BY key",
                     std::slice::from_ref(&input),
-                    0,
+                    &Default::default(),
                     &parquet,
                     out.path(),
                 )

@@ -263,9 +263,8 @@ fn read(sp: &Session, args: &QueryArgs, input: &str) -> Result<DataFrame> {
                 .collect();
             if args.format == Format::Csv {
                 let delim = match args.delim.as_str() {
-                    "\\t" | "tab" => '\t',
-                    d if d.chars().count() == 1 => d.chars().next().expect("one char"),
-                    d => bail!("--delim must be one character (or \\t), got {d:?}"),
+                    "tab" => '\t',
+                    d => smallpond::csv_delimiter(d)?,
                 };
                 sp.read_csv(&paths, &schema, delim)?
             } else {

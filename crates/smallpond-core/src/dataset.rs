@@ -48,6 +48,22 @@ pub struct CsvDataSet {
     pub header: bool,
 }
 
+impl CsvDataSet {
+    /// The delimiter a user wrote: one character, or DuckDB's escape `\t` for a tab (the
+    /// original smallpond passes its `delim` to DuckDB, so scripts write `delim=r"\t"`).
+    pub fn delimiter(text: &str) -> crate::Result<char> {
+        let mut chars = text.chars();
+        match (text, chars.next(), chars.next()) {
+            ("\\t", _, _) => Ok('\t'),
+            (_, Some(c), None) => Ok(c),
+            _ => Err(crate::Error::invalid(
+                "delim",
+                format!("{text:?} is not one character or \\t (a tab)"),
+            )),
+        }
+    }
+}
+
 /// Newline-delimited JSON files with an explicit schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JsonDataSet {

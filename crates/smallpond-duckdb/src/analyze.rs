@@ -30,7 +30,10 @@ pub fn columns(dataset: &DataSet, projection: Option<&[String]>) -> Option<Vec<S
 /// column is kept that could have been dropped.
 pub fn referenced_columns(template: &str) -> Option<BTreeSet<String>> {
     let conn = connect().ok()?;
-    let tree = parse(&conn, &bind_query(template, usize::MAX).ok()?)?;
+    let tree = parse(
+        &conn,
+        &bind_query(template, usize::MAX, &Default::default()).ok()?,
+    )?;
     let mut names = BTreeSet::new();
     collect(&tree, &mut names).then_some(names)
 }
@@ -221,7 +224,7 @@ pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
 /// directly, without CTEs, HAVING, QUALIFY or sampling: the shape both pre-shuffle
 /// rewrites start from. Returns the connection and bound SQL for further analysis.
 fn select_over_input(template: &str) -> Option<(Connection, String, serde_json::Value)> {
-    let sql = bind_query(template, 1).ok()?; // only `{0}`
+    let sql = bind_query(template, 1, &Default::default()).ok()?; // only `{0}`
     let conn = connect().ok()?;
     let tree = parse(&conn, &sql)?;
     let [statement] = tree.get("statements")?.as_array()?.as_slice() else {

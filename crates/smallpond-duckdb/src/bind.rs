@@ -129,6 +129,14 @@ impl Bound {
                     text.push_str(&input_view(i));
                     at += placeholder.len();
                 }
+                Piece::Named(n) => {
+                    // Bound with a value of its kind: a number (or a name, for the file).
+                    let placeholder = format!("{{{n}}}");
+                    at += template[at..].find(&placeholder).unwrap_or(0);
+                    spans.push((text.len(), at, true));
+                    text.push_str(if n == "output_filename" { "part" } else { "1" });
+                    at += placeholder.len();
+                }
             }
         }
         Self { text, spans }

@@ -21,6 +21,12 @@ pub trait Plugin: Send + Sync {
     /// The `runtime` name in [`ExternalFunction`]s this plugin runs.
     fn runtime(&self) -> &str;
 
+    /// Whether its functions get strings and blobs as `LargeUtf8` / `LargeBinary` (as the
+    /// original smallpond hands them to Python) rather than `Utf8` / `Binary`.
+    fn large_strings(&self) -> bool {
+        false
+    }
+
     /// Registers `function` as a scalar function named `function.name` in `conn`.
     fn register_scalar(
         &self,

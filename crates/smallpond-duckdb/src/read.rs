@@ -37,14 +37,17 @@ pub fn count(partitions: &[ResolvedPartition]) -> Result<u64> {
 
 /// All rows (or the first `limit`), partition after partition, as Arrow batches.
 pub fn to_arrow(partitions: &[ResolvedPartition], limit: Option<u64>) -> Result<Vec<RecordBatch>> {
-    Ok(to_arrow_table(partitions, limit)?.1)
+    Ok(to_arrow_table(partitions, limit, false)?.1)
 }
 
 /// Like [`to_arrow`], with the schema (known even without rows; `None` when no partition
 /// has known columns).
+/// `large_strings`: strings and blobs as `LargeUtf8` / `LargeBinary`, as the original
+/// smallpond returns them to Python (no 2 GiB offset limit per column).
 pub fn to_arrow_table(
     partitions: &[ResolvedPartition],
     limit: Option<u64>,
+    large_strings: bool,
 ) -> Result<(Option<SchemaRef>, Vec<RecordBatch>)> {
     let Some(body) = union_sql(partitions)? else {
         return Ok((None, Vec::new()));
@@ -55,7 +58,10 @@ pub fn to_arrow_table(
     };
     let conn = crate::connection::shared()?;
     // Keep the partitions' order, as the original smallpond returns them.
-    crate::connection::execute(&conn, "SET preserve_insertion_order = true;", "")?;
+    let setup = format!(
+        "SET preserve_insertion_order = true; SET arrow_large_buffer_size = {large_strings};"
+    );
+    crate::connection::execute(&conn, &setup, &setup)?;
     let sql_err = |source| Error::Sql {
         sql: sql.clone(),
         error: source,

@@ -125,7 +125,8 @@ impl DuckDbRunner {
                 udfs,
             } => {
                 self.set_up_udfs(&conn, udfs)?;
-                tasks::sql::run(&conn, query, &a.inputs, a.partition, parquet, dir)
+                let values = crate::source::QueryValues::of(a);
+                tasks::sql::run(&conn, query, &a.inputs, &values, parquet, dir)
             }
             TaskKind::MapBatches {
                 function,
@@ -143,15 +144,18 @@ impl DuckDbRunner {
                 method,
                 pre_query,
                 parquet,
-            } => tasks::hash_partition::run(
-                &conn,
-                single("partition")?,
-                method,
-                pre_query.as_deref(),
-                *npartitions,
-                parquet,
-                dir,
-            ),
+            } => {
+                let values = crate::source::QueryValues::of(a);
+                tasks::hash_partition::run(
+                    &conn,
+                    single("partition")?,
+                    method,
+                    pre_query.as_deref().map(|q| (q, &values)),
+                    *npartitions,
+                    parquet,
+                    dir,
+                )
+            }
             TaskKind::RowsPartition {
                 npartitions,
                 parquet,

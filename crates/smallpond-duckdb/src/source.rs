@@ -174,8 +174,48 @@ pub fn create_input_views(conn: &duckdb::Connection, inputs: &[ResolvedPartition
     Ok(())
 }
 
-/// Substitutes `{i}` in a query template with the name of input `i`'s view.
-pub fn bind_query(template: &str, inputs: usize) -> Result<String> {
+/// What a task's named placeholders stand for (`smallpond_core::plan::sql::NAMED`).
+#[derive(Debug, Clone, Default)]
+pub struct QueryValues {
+    pub partition: u32,
+    pub cpu_limit: u32,
+    pub memory_limit: u64,
+    pub rand_seed: u32,
+}
+
+impl QueryValues {
+    /// The values of one task attempt: its partition, resources, and a seed derived from
+    /// what it computes (so every attempt of it, and a resumed run, draws the same numbers).
+    pub fn of(attempt: &smallpond_core::task::TaskAttempt) -> Self {
+        let f = attempt.fingerprint;
+        Self {
+            partition: attempt.partition,
+            cpu_limit: attempt.resources.cpus.max(1),
+            memory_limit: attempt.resources.memory_bytes,
+            rand_seed: (f ^ (f >> 32)) as u32,
+        }
+    }
+
+    fn get(&self, name: &str) -> Result<String> {
+        Ok(match name {
+            "batch_index" | "query_index" => "0".into(),
+            "cpu_limit" => self.cpu_limit.to_string(),
+            "memory_limit" => self.memory_limit.to_string(),
+            "rand_seed" => self.rand_seed.to_string(),
+            "output_filename" => format!("part-{:05}-0.0", self.partition),
+            "__data_partition__" => self.partition.to_string(),
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{{{other}}} is not a placeholder of a query"
+                )))
+            }
+        })
+    }
+}
+
+/// Substitutes `{i}` in a query template with the name of input `i`'s view, and named
+/// placeholders with their `values`.
+pub fn bind_query(template: &str, inputs: usize, values: &QueryValues) -> Result<String> {
     use smallpond_core::plan::sql::{pieces, Piece};
     let mut out = String::with_capacity(template.len());
     for piece in pieces(template) {
@@ -187,6 +227,7 @@ pub fn bind_query(template: &str, inputs: usize) -> Result<String> {
                     "query references {{{i}}} but the task has {inputs} input(s)"
                 )))
             }
+            Piece::Named(n) => out.push_str(&values.get(n)?),
         }
     }
     Ok(out)

@@ -50,6 +50,11 @@ impl Plugin for PythonPlugin {
         RUNTIME
     }
 
+    /// As the original smallpond hands tables to Python functions.
+    fn large_strings(&self) -> bool {
+        true
+    }
+
     fn register_scalar(
         &self,
         conn: &Connection,

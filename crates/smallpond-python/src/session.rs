@@ -271,8 +271,10 @@ impl Session {
         &self,
         paths: Vec<String>,
         schema: Vec<(String, String)>,
-        delim: char,
+        delim: &str,
     ) -> PyResult<DataFrame> {
+        let delim = smallpond::csv_delimiter(delim)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         self.inner
             .read_csv(&self::paths(paths), &schema_pairs(&schema), delim)
             .map(DataFrame::from)
@@ -473,7 +475,7 @@ impl DataFrame {
     fn to_arrow<'py>(&self, py: Python<'py>, limit: Option<u64>) -> PyResult<Bound<'py, PyAny>> {
         let df = self.inner.clone();
         let (schema, batches) = interruptible(py, &self.inner.cancel_token(), move || {
-            df.to_arrow_table(limit)
+            df.to_arrow_table(limit, true)
         })?;
         table(py, schema, batches)
     }

@@ -13,6 +13,7 @@ use smallpond_core::plan::{LogicalPlan, Node, PartitionMethod};
 use smallpond_core::{Error as PlanError, NodeId};
 use smallpond_duckdb::bind::{Binder, Schema};
 use smallpond_duckdb::source::ident;
+use smallpond_duckdb::tasks::hash_partition::partition_key_sql;
 
 use crate::Result;
 
@@ -46,12 +47,25 @@ impl Checks {
                     None => first,
                 };
                 if let Some(columns) = &rows {
-                    let keys = match &n.method {
-                        PartitionMethod::Hash(keys) => keys.clone(),
-                        PartitionMethod::Column(c) => vec![c.clone()],
-                        PartitionMethod::Random => vec![],
-                    };
-                    require_columns("partition key", &keys, columns)?;
+                    match &n.method {
+                        PartitionMethod::Hash(keys) => {
+                            require_columns("partition key", keys, columns)?
+                        }
+                        PartitionMethod::Column(by) => {
+                            let key = partition_key_sql(by);
+                            if key.starts_with('"') {
+                                require_columns(
+                                    "partition key",
+                                    std::slice::from_ref(by),
+                                    columns,
+                                )?;
+                            } else {
+                                let query = format!("SELECT {key} FROM {{0}}");
+                                binder.bind(&query, std::slice::from_ref(&rows), false)?;
+                            }
+                        }
+                        PartitionMethod::Random => {}
+                    }
                 }
                 rows
             }

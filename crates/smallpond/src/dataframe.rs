@@ -279,14 +279,17 @@ impl DataFrame {
     }
 
     /// Every row (or the first `limit`) with the schema, known even when there are no rows
-    /// (`None` only when no partition has known columns).
+    /// (`None` only when no partition has known columns). `large_strings`: strings and
+    /// blobs as `LargeUtf8` / `LargeBinary` (what the original smallpond returns to Python).
     pub fn to_arrow_table(
         &self,
         limit: Option<u64>,
+        large_strings: bool,
     ) -> Result<(Option<arrow::datatypes::SchemaRef>, Vec<RecordBatch>)> {
         Ok(smallpond_duckdb::read::to_arrow_table(
             &self.partitions()?,
             limit,
+            large_strings,
         )?)
     }
 

@@ -40,6 +40,12 @@ pub use smallpond_duckdb::{Plugin, Plugins};
 pub use smallpond_exec::pool::WorkerCommand;
 pub use smallpond_exec::scheduler::{Event, Speculation, Stage};
 
+/// The CSV delimiter a user wrote (one character, or `\t` for a tab), for
+/// [`Session::read_csv`].
+pub fn csv_delimiter(text: &str) -> Result<char> {
+    Ok(smallpond_core::dataset::CsvDataSet::delimiter(text)?)
+}
+
 /// Pretty-prints Arrow batches as a table.
 pub fn pretty(batches: &[arrow::record_batch::RecordBatch]) -> String {
     arrow::util::pretty::pretty_format_batches(batches)

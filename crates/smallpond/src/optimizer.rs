@@ -27,6 +27,10 @@ pub fn optimize_sql(
     query: &str,
     inputs: &[NodeId],
 ) -> (String, Vec<NodeId>) {
+    // Per-task values ({rand_seed}, {__data_partition__}, ...) do not move into a shuffle.
+    if !smallpond_core::plan::sql::named(query).is_empty() {
+        return (query.to_string(), inputs.to_vec());
+    }
     if let [input] = inputs {
         if let Some((query, input)) = pre_aggregate(plan, query, *input) {
             return (query, vec![input]);
@@ -105,6 +109,12 @@ fn prune_one(plan: &mut LogicalPlan, used: &BTreeSet<String>, input: NodeId) -> 
     let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref())?;
     let keys: Vec<String> = match &hash.method {
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),
+        // An expression (`by="a % 10"`) may read any column: nothing is pruned.
+        PartitionMethod::Column(c)
+            if !smallpond_duckdb::tasks::hash_partition::partition_key_sql(c).starts_with('"') =>
+        {
+            return None
+        }
         PartitionMethod::Column(c) => vec![c.to_lowercase()],
         PartitionMethod::Random => vec![],
     };

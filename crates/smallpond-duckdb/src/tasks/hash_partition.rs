@@ -19,6 +19,19 @@ use crate::{Error, Result};
 /// Name of the partition index column while writing; never in the output files.
 pub const PARTITION_COLUMN: &str = "__smallpond_partition";
 
+/// The SQL of `repartition(by=...)`: a column name (quoted), or, as in the original
+/// smallpond, an expression (`item % 10`), parenthesised.
+pub fn partition_key_sql(by: &str) -> String {
+    let mut chars = by.chars();
+    let is_name = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_');
+    if is_name {
+        ident(by)
+    } else {
+        format!("({by})")
+    }
+}
+
 /// The SQL expression giving a row's partition in `0..n`.
 pub fn partition_expr(method: &PartitionMethod, n: u32) -> String {
     match method {
@@ -28,7 +41,7 @@ pub fn partition_expr(method: &PartitionMethod, n: u32) -> String {
         }
         PartitionMethod::Random => format!("floor(random() * {n})::BIGINT"),
         PartitionMethod::Column(col) => {
-            let c = ident(col);
+            let c = partition_key_sql(col);
             format!(
                 "CASE WHEN {c} >= 0 AND {c} < {n} THEN {c}::BIGINT \
                  ELSE error('partition key ' || coalesce({c}::VARCHAR, 'NULL') || ' is out of range 0-{}') END",
@@ -42,16 +55,17 @@ pub fn run(
     conn: &Connection,
     input: &ResolvedPartition,
     method: &PartitionMethod,
-    pre_query: Option<&str>,
+    // The query each row goes through first, and its placeholders' values.
+    pre_query: Option<(&str, &crate::source::QueryValues)>,
     n: u32,
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
     let source = match pre_query {
         None => partition_sql(input)?,
-        Some(template) => {
+        Some((template, values)) => {
             create_input_views(conn, std::slice::from_ref(input))?;
-            format!("({})", bind_query(super::strip_query(template), 1)?)
+            format!("({})", bind_query(super::strip_query(template), 1, values)?)
         }
     };
     let expr = partition_expr(method, n);

@@ -35,6 +35,8 @@ impl MapBatchesTask<'_> {
             sql: sql.clone(),
             error: source,
         };
+        let setup = format!("SET arrow_large_buffer_size = {};", plugin.large_strings());
+        crate::connection::execute(conn, &setup, &setup)?;
         let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
         let arrow = stmt.query_arrow([]).map_err(sql_err)?;
         let input_schema = arrow.get_schema();

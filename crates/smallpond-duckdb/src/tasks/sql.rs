@@ -6,7 +6,7 @@ use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, strip_query, Output};
 use crate::connection::query_u64;
-use crate::source::{bind_query, create_input_views};
+use crate::source::{bind_query, create_input_views, QueryValues};
 use crate::Result;
 
 /// Runs the query over the inputs and writes the result as one Parquet file.
@@ -14,12 +14,13 @@ pub fn run(
     conn: &Connection,
     query: &str,
     inputs: &[ResolvedPartition],
-    partition: u32,
+    values: &QueryValues,
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
     create_input_views(conn, inputs)?;
-    let bound = bind_query(strip_query(query), inputs.len())?;
+    let bound = bind_query(strip_query(query), inputs.len(), values)?;
+    let partition = values.partition;
     let file = dir.join(format!("part-{partition:05}.parquet"));
     let rows = query_u64(conn, &copy_to_file(&bound, &file, parquet), query)?;
     Ok(Output {

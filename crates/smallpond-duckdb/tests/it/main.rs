@@ -150,3 +150,27 @@ fn rows_partition_is_balanced() {
         "{counts:?}"
     );
 }
+
+#[test]
+fn every_attempt_of_a_task_fills_in_the_same_rand_seed() {
+    use smallpond_duckdb::source::{bind_query, QueryValues};
+    let (_dir, job, input) = setup(10);
+    let kind = TaskKind::RowsPartition {
+        npartitions: 1,
+        parquet: ParquetOptions::default(),
+    };
+    let mut first = attempt(&job, kind, input);
+    first.partition = 3;
+    let mut retry = first.clone();
+    retry.attempt += 1; // a retry, or a speculative twin: both must draw the same numbers
+    let query = "SELECT {rand_seed}, {__data_partition__}, {cpu_limit}, {memory_limit} FROM {0}";
+    let a = bind_query(query, 1, &QueryValues::of(&first)).unwrap();
+    assert_eq!(a, bind_query(query, 1, &QueryValues::of(&retry)).unwrap());
+    assert!(
+        a.contains(", 3, 2, 1073741824 FROM __smallpond_input_0"),
+        "{a}"
+    );
+    let mut other = first.clone();
+    other.fingerprint += 1; // another task computes something else: another seed
+    assert_ne!(a, bind_query(query, 1, &QueryValues::of(&other)).unwrap());
+}
