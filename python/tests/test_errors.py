@@ -12,19 +12,22 @@ def test_sql_error_contains_the_query(sp):
     assert "nope" in str(e.value)
 
 
-def test_a_bad_query_is_an_error_when_the_dataframe_is_built(sp):
+def test_a_bad_query_is_an_error_before_any_task_runs(sp, tmp_path):
     df = sp.from_items([{"k": i % 3, "v": i} for i in range(30)]).repartition(3, hash_by="k")
     query = "select k, sum(vv) from {0} group by k"
+    bad = sp.partial_sql(query, df)  # built as in the original: the action raises
     with pytest.raises(smallpond.SmallpondError) as e:
-        sp.partial_sql(query, df)  # no action: the DataFrame is not even built
+        bad.write_parquet(str(tmp_path / "out"))
     msg = str(e.value)
     assert msg.startswith("Binder Error") and '"vv"' in msg and '"v"' in msg, msg
     assert msg.count(query) == 1, msg
     assert "COPY" not in msg and "__smallpond" not in msg, msg
+    assert not os.listdir(os.path.join(sp.job_dir, "config")), "no job ran"
     with pytest.raises(smallpond.SmallpondError, match="syntax error"):
-        df.filter("v >")
+        df.filter("v >").compute()
     with pytest.raises(smallpond.SmallpondError, match='"kk"'):
-        df.repartition(2, hash_by="kk")
+        df.repartition(2, hash_by="kk").count()
+    assert not os.listdir(os.path.join(sp.job_dir, "config")), "no job ran"
     # What reads a function's output is checked when the function has run.
     mapped = df.map(lambda row: {"w": row["v"]})
     assert sorted(r["w"] for r in mapped.filter("w >= 0").take_all()) == list(range(30))

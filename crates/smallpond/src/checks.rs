@@ -1,11 +1,19 @@
-//! Checks made while DataFrames are built, before any task runs: every SQL query is bound
-//! against its inputs' columns, and partition keys and selected columns must exist.
+//! Checks made before any task runs: every SQL query is bound against its inputs' columns,
+//! and partition keys and selected columns must exist.
 //!
-//! Each node's output columns are worked out once (memoised) from its inputs': a data
-//! source's from its first file's footer, a query's from DuckDB binding it over empty views
+//! A node is recorded as the user wrote it when its DataFrame is built (no DuckDB is
+//! opened then), and checked when an action computes it, before planning: a script that
+//! builds a bad query and catches the error around the action (as the original smallpond's
+//! tests do) keeps working, and the error still comes before the first task. Each node's
+//! output columns are worked out once (memoised) from its inputs': a data source's from
+//! its first file's footer, a query's from DuckDB binding it over empty views
 //! (`smallpond_duckdb::bind`). A function's output columns are unknown until it runs; what
 //! reads it is only parsed. Whatever cannot be checked here is left to the task, which
 //! reports it as before: a check never refuses a plan that could run.
+//!
+//! Queries are checked as written, over the inputs the user gave: the optimizer may have
+//! rewritten them to read pruned or pre-aggregated shuffles, whose columns would make
+//! DuckDB suggest the wrong candidates.
 
 use std::collections::HashMap;
 
@@ -21,12 +29,42 @@ use crate::Result;
 pub(crate) struct Checks {
     /// Opened at the first check; `Err` if it could not be (then nothing is checked).
     binder: Option<std::result::Result<Binder, ()>>,
+    /// Nodes as the user wrote them, where the plan holds a rewritten one.
+    written: HashMap<NodeId, Node>,
+    /// Output columns of the nodes checked so far (`None`: unknown).
     schemas: HashMap<NodeId, Option<Schema>>,
 }
 
 impl Checks {
-    /// Checks `node` (not yet in `plan`) and returns its output columns, when known.
-    pub(crate) fn check(&mut self, plan: &LogicalPlan, node: &Node) -> Result<Option<Schema>> {
+    /// Remembers that `id` was written as `node` (the plan holds a rewrite of it).
+    pub(crate) fn written_as(&mut self, id: NodeId, node: Node) {
+        self.written.insert(id, node);
+    }
+
+    /// Checks `roots` and every node they read that is not checked yet, inputs first.
+    pub(crate) fn check_all(&mut self, plan: &LogicalPlan, roots: &[NodeId]) -> Result<()> {
+        let mut todo: Vec<NodeId> = Vec::new();
+        for &root in roots {
+            for id in plan.ancestors(root)? {
+                if !self.schemas.contains_key(&id) && !todo.contains(&id) {
+                    todo.push(id);
+                }
+            }
+        }
+        todo.sort(); // ids increase along edges: inputs first
+        for id in todo {
+            let node = match self.written.get(&id) {
+                Some(written) => written.clone(),
+                None => plan.get(id)?.clone(),
+            };
+            let schema = self.check(plan, &node)?;
+            self.schemas.insert(id, schema);
+        }
+        Ok(())
+    }
+
+    /// Checks `node` (whose inputs are checked) and returns its output columns, when known.
+    fn check(&mut self, plan: &LogicalPlan, node: &Node) -> Result<Option<Schema>> {
         let inputs: Vec<Option<Schema>> = node
             .inputs()
             .into_iter()
@@ -89,18 +127,16 @@ impl Checks {
         })
     }
 
-    /// Remembers the output columns of a node just added.
-    pub(crate) fn record(&mut self, id: NodeId, schema: Option<Schema>) {
-        self.schemas.insert(id, schema);
-    }
-
     /// The output columns of `id`, working them out (and its inputs') the first time.
     fn schema(&mut self, plan: &LogicalPlan, id: NodeId) -> Option<Schema> {
         if let Some(known) = self.schemas.get(&id) {
             return known.clone();
         }
-        let node = plan.get(id).ok()?.clone();
-        // A node that was added passed its checks: here only the columns matter.
+        let node = match self.written.get(&id) {
+            Some(written) => written.clone(),
+            None => plan.get(id).ok()?.clone(),
+        };
+        // Only the columns matter here: the node's own errors are found when it is checked.
         let schema = self.check(plan, &node).ok().flatten();
         self.schemas.insert(id, schema.clone());
         schema

@@ -274,18 +274,7 @@ impl Inner {
     }
 
     pub(crate) fn add(self: &Arc<Self>, node: Node) -> Result<DataFrame> {
-        let mut guard = self.state()?;
-        let state = &mut *guard;
-        // A data source's columns are read when something needs them, not when it is read.
-        let checked = match node {
-            Node::DataSource(_) => None,
-            _ => Some(state.checks.check(&state.plan, &node)?),
-        };
-        let id = state.plan.add(node)?;
-        if let Some(schema) = checked {
-            state.checks.record(id, schema);
-        }
-        drop(guard);
+        let id = self.state()?.plan.add(node)?;
         Ok(DataFrame::new(Arc::clone(self), id))
     }
 
@@ -300,12 +289,11 @@ impl Inner {
         let node = SqlNode::try_new(inputs, query, options)?;
         let mut guard = self.state()?;
         let state = &mut *guard;
-        // Bound as the user wrote it, over the inputs as they are, before any rewrite.
+        // Checked (before the job runs) as the user wrote it, over the inputs as they are.
         let as_written = Node::Sql(SqlNode {
             udfs: udfs.clone(),
             ..node.clone()
         });
-        let schema = state.checks.check(&state.plan, &as_written)?;
         // The rewrites move parts of the query into the shuffle, where UDFs are not set up.
         let (query, inputs) = if udfs.is_empty() {
             crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs)
@@ -318,7 +306,7 @@ impl Inner {
             udfs,
             ..node
         }))?;
-        state.checks.record(id, schema);
+        state.checks.written_as(id, as_written);
         drop(guard);
         Ok(DataFrame::new(Arc::clone(self), id))
     }
@@ -351,6 +339,8 @@ impl Inner {
             .filter(|r| !state.computed.contains_key(r))
             .collect();
         if !missing.is_empty() {
+            // Errors of the queries before any work: nothing has run yet.
+            state.checks.check_all(&state.plan, &missing)?;
             // Asked on every run: a cluster may have gained or lost nodes since the last.
             let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
             let config = PlannerConfig::new(pool.capacity(), pool.largest_task());

@@ -40,7 +40,7 @@ fn corrupt_parquet_is_named_and_not_retried_forever() {
 }
 
 #[test]
-fn sql_errors_are_found_when_the_dataframe_is_built_and_said_once() {
+fn sql_errors_are_found_before_any_task_runs_and_said_once() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 2);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
@@ -60,9 +60,10 @@ fn sql_errors_are_found_when_the_dataframe_is_built_and_said_once() {
         ("SELECT sum(k) FROM {0}", "Binder Error", "sum(VARCHAR)"),
     ];
     for (query, class, named) in cases {
-        let err = fx
-            .sp
-            .partial_sql(query, &[&shuffled])
+        // Built as in the original (the error comes with the action), checked before the job.
+        let bad = fx.sp.partial_sql(query, &[&shuffled]).unwrap();
+        let err = bad
+            .count()
             .err()
             .unwrap_or_else(|| panic!("{query} was accepted"))
             .to_string();
@@ -74,7 +75,8 @@ fn sql_errors_are_found_when_the_dataframe_is_built_and_said_once() {
             "{err}"
         );
     }
-    // Nothing ran: no plan was handed to the scheduler.
+    // Nothing ran: no task started, no plan was handed to the scheduler.
+    assert_eq!(fx.tasks_started(), 0);
     let config = fx.sp.job_dir().join("config");
     let plans = std::fs::read_dir(&config).map_or(0, |d| d.count());
     assert_eq!(plans, 0, "no job ran in {}", config.display());
@@ -82,8 +84,9 @@ fn sql_errors_are_found_when_the_dataframe_is_built_and_said_once() {
     let err = fx
         .sp
         .partial_sql("SELECT k, count(vv) FROM {0} GROUP BY k", &[&shuffled])
-        .err()
         .unwrap()
+        .count()
+        .unwrap_err()
         .to_string();
     assert!(err.contains("\"v\""), "{err}");
     // A good query after a bad one works.
@@ -105,10 +108,12 @@ fn a_query_over_a_query_is_checked_against_the_first_ones_columns() {
     let err = fx
         .sp
         .partial_sql("SELECT k FROM {0}", &[&first])
-        .err()
         .unwrap()
+        .count()
+        .unwrap_err()
         .to_string();
     assert!(err.contains("\"k\"") && err.contains("key"), "{err}");
+    assert_eq!(fx.tasks_started(), 0, "checked before the first query ran");
     let ok = fx
         .sp
         .partial_sql("SELECT key, doubled FROM {0}", &[&first])
@@ -227,15 +232,18 @@ fn unknown_hash_column_is_named() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 1);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
-    // When the DataFrame is built, with the columns there are.
-    let err = df
-        .repartition(3, Partitioning::hash(&["nope"]))
-        .err()
-        .unwrap()
-        .to_string();
+    // Before any task runs, with the columns there are.
+    let shuffled = df.repartition(3, Partitioning::hash(&["nope"])).unwrap();
+    let err = shuffled.count().unwrap_err().to_string();
     assert!(err.contains("\"nope\"") && err.contains("k, "), "{err}");
-    let err = df.select(&["k", "nope"]).err().unwrap().to_string();
+    let err = df
+        .select(&["k", "nope"])
+        .unwrap()
+        .count()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("\"nope\""), "{err}");
+    assert_eq!(fx.tasks_started(), 0);
 }
 
 #[test]
