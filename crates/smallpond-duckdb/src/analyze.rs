@@ -269,13 +269,7 @@ fn parse(conn: &Connection, sql: &str) -> Option<serde_json::Value> {
 }
 
 fn describe(conn: &Connection, sql: &str) -> Option<Vec<(String, String)>> {
-    let mut stmt = conn.prepare(&format!("DESCRIBE {sql}")).ok()?;
-    let rows = stmt
-        .query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })
-        .ok()?;
-    rows.collect::<Result<Vec<_>, _>>().ok()
+    crate::connection::describe(conn, sql).ok()
 }
 
 /// The name of a plain column reference (its last part).

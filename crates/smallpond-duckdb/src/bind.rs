@@ -263,20 +263,11 @@ impl Binder {
         // DESCRIBE binds the query and reads no data. Its error positions count from the
         // query, so it is prepared alone first.
         self.conn.prepare(sql).map_err(|e| e.to_string())?;
-        let mut stmt = self
-            .conn
-            .prepare(&format!("DESCRIBE {sql}"))
-            .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(Column::new(
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                ))
-            })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
+        let columns = crate::connection::describe(&self.conn, sql).map_err(|e| e.to_string())?;
+        Ok(columns
+            .into_iter()
+            .map(|(name, ty)| Column::new(name, ty))
+            .collect())
     }
 }
 

@@ -87,6 +87,13 @@ pub fn shared() -> Result<Connection> {
     Ok(conn)
 }
 
+/// The columns (name, DuckDB type) `query` returns: `DESCRIBE` binds it and reads no data.
+pub fn describe(conn: &Connection, query: &str) -> duckdb::Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare(&format!("DESCRIBE {query}"))?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    rows.collect()
+}
+
 /// Rows in Parquet files, from their footers (no data is read).
 pub fn parquet_rows(conn: &Connection, files: &[&std::path::PathBuf]) -> Result<u64> {
     if files.is_empty() {

@@ -48,20 +48,11 @@ impl From<smallpond_core::Error> for Error {
 fn duckdb_message(error: &duckdb::Error) -> String {
     let text = error.to_string();
     let kept = match text.find("\n\nLINE ") {
-        Some(at) => {
-            let after = &text[at + 2..];
-            // The excerpt is two lines: the statement, then the caret.
-            let rest = after.splitn(3, '\n').nth(2).unwrap_or_default();
-            format!(
-                "{}{}",
-                &text[..at],
-                if rest.is_empty() {
-                    String::new()
-                } else {
-                    format!("\n{rest}")
-                }
-            )
-        }
+        // The excerpt is two lines, the statement and its caret; keep what follows them.
+        Some(at) => match text[at + 2..].splitn(3, '\n').nth(2) {
+            Some(rest) if !rest.is_empty() => format!("{}\n{rest}", &text[..at]),
+            _ => text[..at].to_string(),
+        },
         None => text,
     };
     crate::bind::user_text(&kept)

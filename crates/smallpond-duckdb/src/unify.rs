@@ -14,7 +14,7 @@ use arrow::datatypes::DataType;
 use duckdb::Connection;
 use smallpond_core::plan::ParquetOptions;
 
-use crate::connection::query_u64;
+use crate::connection::{describe, query_u64};
 use crate::error::io;
 use crate::source::input_literal;
 use crate::tasks::copy_to_file;
@@ -76,46 +76,28 @@ pub fn one_schema(conn: &Connection, files: &[PathBuf], parquet: &ParquetOptions
 
 /// Rewrites the groups of files that do not have the unified schema.
 fn rewrite(conn: &Connection, groups: &Groups<'_>, parquet: &ParquetOptions) -> Result<usize> {
+    let columns_of = |sql: String| describe(conn, &sql).map_err(|error| Error::Sql { sql, error });
+    let reader = |file: &PathBuf| format!("SELECT * FROM read_parquet({})", input_literal(file));
     // One file of each schema is enough for DuckDB to tell the unified one.
-    let union = groups
+    let examples: Vec<String> = groups.iter().map(|(_, files)| reader(files[0])).collect();
+    let unified = columns_of(examples.join(" UNION ALL BY NAME "))?;
+    let empty: Vec<String> = unified
         .iter()
-        .map(|(_, files)| format!("SELECT * FROM read_parquet({})", input_literal(files[0])))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL BY NAME ");
-    let sql = format!("DESCRIBE {union}");
-    let sql_err = |error| Error::Sql {
-        sql: sql.clone(),
-        error,
-    };
-    let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
-    let columns = stmt
-        .query_map([], |row| {
-            Ok(format!(
-                "NULL::{} AS {}",
-                row.get::<_, String>(1)?,
-                crate::source::ident(&row.get::<_, String>(0)?)
-            ))
-        })
-        .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
-        .map_err(sql_err)?;
-    let unified = format!("SELECT {} WHERE false", columns.join(", "));
+        .map(|(name, ty)| format!("NULL::{ty} AS {}", crate::source::ident(name)))
+        .collect();
+    let empty = format!("SELECT {} WHERE false", empty.join(", "));
     let mut rewritten = 0;
-    for (_, group) in groups {
-        // The first file of a group tells whether the group has the unified schema already.
-        for (i, file) in group.iter().enumerate() {
+    for ((_, group), example) in groups.iter().zip(examples) {
+        if columns_of(example)? == unified {
+            continue;
+        }
+        for file in group {
             let tmp = file.with_extension("unified.tmp");
-            let query = format!(
-                "{unified} UNION ALL BY NAME SELECT * FROM read_parquet({})",
-                input_literal(file)
-            );
+            let query = format!("{empty} UNION ALL BY NAME {}", reader(file));
             let written = query_u64(conn, &copy_to_file(&query, &tmp, parquet), "unify");
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);
-            }
-            if i == 0 && file_columns(&tmp)? == file_columns(file)? {
-                std::fs::remove_file(&tmp).map_err(io(&tmp))?;
-                break;
             }
             // A hard link to a staged file is replaced, not written through.
             std::fs::rename(&tmp, file).map_err(io(file))?;

@@ -21,7 +21,7 @@ use smallpond_core::plan::{LogicalPlan, Node, PartitionMethod};
 use smallpond_core::{Error as PlanError, NodeId};
 use smallpond_duckdb::bind::{Binder, Schema};
 use smallpond_duckdb::source::ident;
-use smallpond_duckdb::tasks::hash_partition::partition_key_sql;
+use smallpond_duckdb::tasks::hash_partition::{is_column_name, partition_key_sql};
 
 use crate::Result;
 
@@ -43,24 +43,29 @@ impl Checks {
 
     /// Checks `roots` and every node they read that is not checked yet, inputs first.
     pub(crate) fn check_all(&mut self, plan: &LogicalPlan, roots: &[NodeId]) -> Result<()> {
-        let mut todo: Vec<NodeId> = Vec::new();
+        // Ids increase along edges: in order, inputs come first.
+        let mut todo = std::collections::BTreeSet::new();
         for &root in roots {
-            for id in plan.ancestors(root)? {
-                if !self.schemas.contains_key(&id) && !todo.contains(&id) {
-                    todo.push(id);
-                }
-            }
+            todo.extend(
+                plan.ancestors(root)?
+                    .into_iter()
+                    .filter(|id| !self.schemas.contains_key(id)),
+            );
         }
-        todo.sort(); // ids increase along edges: inputs first
         for id in todo {
-            let node = match self.written.get(&id) {
-                Some(written) => written.clone(),
-                None => plan.get(id)?.clone(),
-            };
+            let node = self.as_written(plan, id)?;
             let schema = self.check(plan, &node)?;
             self.schemas.insert(id, schema);
         }
         Ok(())
+    }
+
+    /// Node `id` as the user wrote it.
+    fn as_written(&self, plan: &LogicalPlan, id: NodeId) -> Result<Node> {
+        match self.written.get(&id) {
+            Some(written) => Ok(written.clone()),
+            None => Ok(plan.get(id)?.clone()),
+        }
     }
 
     /// Checks `node` (whose inputs are checked) and returns its output columns, when known.
@@ -89,18 +94,12 @@ impl Checks {
                         PartitionMethod::Hash(keys) => {
                             require_columns("partition key", keys, columns)?
                         }
+                        PartitionMethod::Column(by) if is_column_name(by) => {
+                            require_columns("partition key", std::slice::from_ref(by), columns)?
+                        }
                         PartitionMethod::Column(by) => {
-                            let key = partition_key_sql(by);
-                            if key.starts_with('"') {
-                                require_columns(
-                                    "partition key",
-                                    std::slice::from_ref(by),
-                                    columns,
-                                )?;
-                            } else {
-                                let query = format!("SELECT {key} FROM {{0}}");
-                                binder.bind(&query, std::slice::from_ref(&rows), false)?;
-                            }
+                            let query = format!("SELECT {} FROM {{0}}", partition_key_sql(by));
+                            binder.bind(&query, std::slice::from_ref(&rows), false)?;
                         }
                         PartitionMethod::Random => {}
                     }
@@ -132,10 +131,7 @@ impl Checks {
         if let Some(known) = self.schemas.get(&id) {
             return known.clone();
         }
-        let node = match self.written.get(&id) {
-            Some(written) => written.clone(),
-            None => plan.get(id).ok()?.clone(),
-        };
+        let node = self.as_written(plan, id).ok()?;
         // Only the columns matter here: the node's own errors are found when it is checked.
         let schema = self.check(plan, &node).ok().flatten();
         self.schemas.insert(id, schema.clone());

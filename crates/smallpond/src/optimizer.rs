@@ -111,7 +111,7 @@ fn prune_one(plan: &mut LogicalPlan, used: &BTreeSet<String>, input: NodeId) -> 
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),
         // An expression (`by="a % 10"`) may read any column: nothing is pruned.
         PartitionMethod::Column(c)
-            if !smallpond_duckdb::tasks::hash_partition::partition_key_sql(c).starts_with('"') =>
+            if !smallpond_duckdb::tasks::hash_partition::is_column_name(c) =>
         {
             return None
         }

@@ -19,13 +19,17 @@ use crate::{Error, Result};
 /// Name of the partition index column while writing; never in the output files.
 pub const PARTITION_COLUMN: &str = "__smallpond_partition";
 
-/// The SQL of `repartition(by=...)`: a column name (quoted), or, as in the original
-/// smallpond, an expression (`item % 10`), parenthesised.
-pub fn partition_key_sql(by: &str) -> String {
+/// Whether `repartition(by=...)` names a column (`bucket`) rather than, as the original
+/// smallpond also allows, giving an expression (`item % 10`).
+pub fn is_column_name(by: &str) -> bool {
     let mut chars = by.chars();
-    let is_name = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_');
-    if is_name {
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The SQL of `repartition(by=...)`: a column name quoted, an expression parenthesised.
+pub fn partition_key_sql(by: &str) -> String {
+    if is_column_name(by) {
         ident(by)
     } else {
         format!("({by})")

@@ -262,15 +262,13 @@ fn csv_row_that_does_not_match_the_schema_is_named() {
 #[test]
 fn files_with_conflicting_schemas_need_union_by_name() {
     let fx = Fixture::new();
-    let dir = fx.path("mixed");
-    std::fs::create_dir_all(&dir).unwrap();
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "COPY (SELECT 1 AS a, 'x' AS b) TO '{0}/1.parquet' (FORMAT parquet);
-         COPY (SELECT 'y' AS b, 2 AS c) TO '{0}/2.parquet' (FORMAT parquet);",
-        dir.display()
-    ))
-    .unwrap();
+    let dir = fx.parquet_files(
+        "mixed",
+        &[
+            ("1.parquet", "SELECT 1 AS a, 'x' AS b"),
+            ("2.parquet", "SELECT 'y' AS b, 2 AS c"),
+        ],
+    );
     let df = fx.sp.read_parquet(&[&dir]).unwrap();
     let err = df.map("*").unwrap().count().unwrap_err().to_string();
     assert!(

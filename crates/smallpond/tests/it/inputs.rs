@@ -165,18 +165,24 @@ fn columns_of(file: &std::path::Path) -> Vec<(String, String)> {
 #[test]
 fn a_result_whose_partitions_drifted_apart_is_written_with_one_schema() {
     let fx = Fixture::new();
-    let dir = fx.path("drift");
-    std::fs::create_dir_all(&dir).unwrap();
-    let conn = duckdb::Connection::open_in_memory().unwrap();
     // The old files have k BIGINT, the new one k VARCHAR and one more column.
-    conn.execute_batch(&format!(
-        "COPY (SELECT i AS id, i AS k FROM range(0, 100) t(i)) TO '{0}/a.parquet' (FORMAT parquet);
-         COPY (SELECT i AS id, i AS k FROM range(100, 200) t(i)) TO '{0}/b.parquet' (FORMAT parquet);
-         COPY (SELECT i AS id, 'v' || i AS k, 1.5 AS x FROM range(200, 300) t(i))
-             TO '{0}/c.parquet' (FORMAT parquet);",
-        dir.display()
-    ))
-    .unwrap();
+    let dir = fx.parquet_files(
+        "drift",
+        &[
+            (
+                "a.parquet",
+                "SELECT i AS id, i AS k FROM range(0, 100) t(i)",
+            ),
+            (
+                "b.parquet",
+                "SELECT i AS id, i AS k FROM range(100, 200) t(i)",
+            ),
+            (
+                "c.parquet",
+                "SELECT i AS id, 'v' || i AS k, 1.5 AS x FROM range(200, 300) t(i)",
+            ),
+        ],
+    );
     let df = fx.sp.read_parquet(&[&dir]).unwrap();
     let df = df.repartition(3, Partitioning::Files).unwrap();
     let out = fx.path("out");
@@ -201,7 +207,8 @@ fn a_result_whose_partitions_drifted_apart_is_written_with_one_schema() {
          FROM read_parquet('{}/*.parquet')",
         out.display()
     );
-    let row: (i64, i64, i64, i64) = conn
+    let row: (i64, i64, i64, i64) = duckdb::Connection::open_in_memory()
+        .unwrap()
         .query_row(&check, [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })
@@ -215,15 +222,13 @@ fn a_result_whose_partitions_drifted_apart_is_written_with_one_schema() {
 #[test]
 fn partitions_whose_types_cannot_combine_are_an_error_naming_files_and_columns() {
     let fx = Fixture::new();
-    let dir = fx.path("clash");
-    std::fs::create_dir_all(&dir).unwrap();
-    let conn = duckdb::Connection::open_in_memory().unwrap();
-    conn.execute_batch(&format!(
-        "COPY (SELECT 1 AS id, {{'a': 1}} AS s) TO '{0}/a.parquet' (FORMAT parquet);
-         COPY (SELECT 2 AS id, [1, 2] AS s) TO '{0}/b.parquet' (FORMAT parquet);",
-        dir.display()
-    ))
-    .unwrap();
+    let dir = fx.parquet_files(
+        "clash",
+        &[
+            ("a.parquet", "SELECT 1 AS id, {'a': 1} AS s"),
+            ("b.parquet", "SELECT 2 AS id, [1, 2] AS s"),
+        ],
+    );
     let df = fx.sp.read_parquet(&[&dir]).unwrap();
     let df = df.repartition(2, Partitioning::Files).unwrap();
     let out = fx.path("out");

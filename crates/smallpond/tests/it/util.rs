@@ -46,6 +46,21 @@ impl Fixture {
         dir
     }
 
+    /// Writes one Parquet file per `(file name, query)` into the directory `name`.
+    pub fn parquet_files(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        for (file, query) in files {
+            conn.execute_batch(&format!(
+                "COPY ({query}) TO '{}' (FORMAT parquet)",
+                dir.join(file).display()
+            ))
+            .unwrap();
+        }
+        dir
+    }
+
     /// Tasks started so far (counted from scheduler events).
     pub fn tasks_started(&self) -> usize {
         self.events
