@@ -71,9 +71,12 @@ fn tasks_kernels(c: &mut Criterion) {
                 tasks::hash_partition::run(
                     &conn,
                     &input,
-                    &PartitionMethod::Column("part".into()),
+                    &tasks::hash_partition::Routing {
+                        method: &PartitionMethod::Column("part".into()),
+                        n: 8,
+                        keep: None,
+                    },
                     None,
-                    8,
                     &parquet,
                     out.path(),
                 )
@@ -90,6 +93,7 @@ fn tasks_kernels(c: &mut Criterion) {
                     smallpond_duckdb::connection::open(&resources(), out.path(), true).unwrap();
                 tasks::sql::run(
                     &conn,
+                    &[],
                     "SELECT key, value FROM {0} ORDER BY key",
                     std::slice::from_ref(&input),
                     &Default::default(),

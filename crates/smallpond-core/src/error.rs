@@ -34,9 +34,7 @@ pub enum Error {
         query: String,
     },
 
-    #[error(
-        "inputs of a SQL query must have the same number of partitions, got {counts:?}: {query}"
-    )]
+    #[error("inputs must have the same number of partitions, got {counts:?}: {query}")]
     PartitionMismatch { counts: Vec<usize>, query: String },
 
     #[error("unknown node {0}")]

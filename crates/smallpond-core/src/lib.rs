@@ -19,6 +19,7 @@
 //!     npartitions: 3,
 //!     method: PartitionMethod::Hash(vec!["ticker".into()]),
 //!     pre_query: None,
+//!     partition_column: None,
 //!     options: TaskOptions::default(),
 //! })).unwrap();
 //! let agg = plan.add(Node::Sql(SqlNode::try_new(

@@ -157,6 +157,7 @@ impl<'a> Planner<'a> {
                                 npartitions: n.npartitions,
                                 method: n.method.clone(),
                                 pre_query: n.pre_query.clone(),
+                                partition_column: n.partition_column.clone(),
                                 parquet,
                             },
                         )
@@ -165,44 +166,24 @@ impl<'a> Planner<'a> {
                 slots(&tasks, n.npartitions)
             }
             Node::Sql(n) => {
-                let inputs: Vec<Vec<Partition>> = n
-                    .inputs
-                    .iter()
-                    .map(|i| self.node(*i))
-                    .collect::<Result<_>>()?;
-                let counts: Vec<usize> = inputs.iter().map(Vec::len).collect();
-                let count = match counts.first() {
-                    None => 1,
-                    Some(first) if counts.iter().all(|c| c == first) => *first,
-                    Some(_) => {
-                        return Err(Error::PartitionMismatch {
-                            counts,
-                            query: n.query.clone(),
-                        })
+                let tasks = self.aligned(id, kind, &n.inputs, &n.options, &n.query, |parquet| {
+                    TaskKind::Sql {
+                        query: n.query.clone(),
+                        parquet,
+                        udfs: n.udfs.clone(),
+                        setup: n.setup.clone(),
                     }
-                };
-                let tasks: Vec<TaskId> = (0..count)
-                    .map(|i| {
-                        let task_inputs = inputs.iter().map(|parts| parts[i].clone()).collect();
-                        self.task(
-                            id,
-                            kind,
-                            i as u32,
-                            &n.options,
-                            count as u32,
-                            task_inputs,
-                            |parquet| TaskKind::Sql {
-                                query: n.query.clone(),
-                                parquet,
-                                udfs: n.udfs.clone(),
-                            },
-                        )
-                    })
-                    .collect();
-                tasks
-                    .into_iter()
-                    .map(|task| Partition::from_part(Part::Task { task, slot: 0 }))
-                    .collect()
+                })?;
+                one_each(tasks)
+            }
+            Node::Script(n) => {
+                let what = format!("script {}", n.function.name);
+                let tasks = self.aligned(id, kind, &n.inputs, &n.options, &what, |_| {
+                    TaskKind::Script {
+                        function: n.function.clone(),
+                    }
+                })?;
+                one_each(tasks)
             }
             Node::Limit(n) => {
                 let input = self.node(n.input)?;
@@ -212,6 +193,7 @@ impl<'a> Planner<'a> {
                     query: query.clone(),
                     parquet,
                     udfs: Vec::new(),
+                    setup: Vec::new(),
                 };
                 let merged = if input.len() <= 1 {
                     consolidate(input)
@@ -292,6 +274,48 @@ impl<'a> Planner<'a> {
 
     /// Adds one task. `siblings` is how many tasks the node has in this stage: unless the
     /// user set a cpu limit, a lone task gets the whole pool and many share it.
+    /// One task per partition index over `inputs`, which must have equal partition counts
+    /// (no inputs: one task); task `i` reads partition `i` of every input.
+    fn aligned(
+        &mut self,
+        id: NodeId,
+        kind: &str,
+        inputs: &[NodeId],
+        options: &TaskOptions,
+        what: &str,
+        task_kind: impl Fn(crate::plan::ParquetOptions) -> TaskKind,
+    ) -> Result<Vec<TaskId>> {
+        let inputs: Vec<Vec<Partition>> = inputs
+            .iter()
+            .map(|i| self.node(*i))
+            .collect::<Result<_>>()?;
+        let counts: Vec<usize> = inputs.iter().map(Vec::len).collect();
+        let count = match counts.first() {
+            None => 1,
+            Some(first) if counts.iter().all(|c| c == first) => *first,
+            Some(_) => {
+                return Err(Error::PartitionMismatch {
+                    counts,
+                    query: what.to_string(),
+                })
+            }
+        };
+        Ok((0..count)
+            .map(|i| {
+                let task_inputs = inputs.iter().map(|parts| parts[i].clone()).collect();
+                self.task(
+                    id,
+                    kind,
+                    i as u32,
+                    options,
+                    count as u32,
+                    task_inputs,
+                    &task_kind,
+                )
+            })
+            .collect())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn task(
         &mut self,
@@ -342,6 +366,14 @@ fn check_npartitions(n: u32) -> Result<()> {
 }
 
 /// Partition `j` = slot `j` of every task.
+/// One partition per task: its only output slot.
+fn one_each(tasks: Vec<TaskId>) -> Vec<Partition> {
+    tasks
+        .into_iter()
+        .map(|task| Partition::from_part(Part::Task { task, slot: 0 }))
+        .collect()
+}
+
 fn slots(tasks: &[TaskId], n: u32) -> Vec<Partition> {
     (0..n)
         .map(|slot| Partition {
@@ -405,6 +437,7 @@ mod tests {
             npartitions: n,
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
+            partition_column: None,
             options: TaskOptions::default(),
         }))
         .unwrap()

@@ -209,6 +209,9 @@ pub enum TaskKind {
         /// Set up in the connection before the query runs.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         udfs: Vec<Udf>,
+        /// Statements run before `query` in the same connection.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        setup: Vec<String>,
     },
     /// Streams its one input through an external function in batches; one output slot.
     MapBatches {
@@ -216,12 +219,18 @@ pub enum TaskKind {
         batch_size: u64,
         parquet: ParquetOptions,
     },
+    /// Calls an external function with all inputs and a directory; every file it leaves
+    /// there is the output (one slot).
+    Script { function: ExternalFunction },
     /// Reads its one input once and writes `npartitions` output slots.
     HashPartition {
         npartitions: u32,
         method: PartitionMethod,
         /// Run over the input (as `{0}`) before partitioning.
         pre_query: Option<String>,
+        /// See `HashPartitionNode::partition_column`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition_column: Option<String>,
         parquet: ParquetOptions,
     },
     /// Splits its one input into `npartitions` slots of equal row counts.
@@ -244,7 +253,10 @@ impl TaskKind {
     /// How many output slots the task fills.
     pub fn slots(&self) -> u32 {
         match self {
-            TaskKind::Sql { .. } | TaskKind::MapBatches { .. } | TaskKind::Sink { .. } => 1,
+            TaskKind::Sql { .. }
+            | TaskKind::MapBatches { .. }
+            | TaskKind::Script { .. }
+            | TaskKind::Sink { .. } => 1,
             TaskKind::HashPartition { npartitions, .. }
             | TaskKind::RowsPartition { npartitions, .. } => *npartitions,
         }

@@ -34,5 +34,5 @@ pub mod tasks;
 pub mod unify;
 
 pub use error::{Error, Result};
-pub use plugin::{Plugin, Plugins};
+pub use plugin::{Plugin, PluginError, Plugins, ScriptCall};
 pub use runtime::{hostname, DuckDbRunner};

@@ -3,7 +3,8 @@
 //! The plan carries an [`ExternalFunction`] (runtime name + opaque payload); the runner
 //! finds the plugin registered for that runtime and lets it
 //! * register a scalar function in a task's DuckDB connection (SQL UDFs), or
-//! * transform a partition's record batches (`map_batches`).
+//! * transform a partition's record batches (`map_batches`), or
+//! * run a script over a task's input datasets that writes files (`run_script`).
 //!
 //! The Python extension module registers the `python` plugin; this crate knows no Python.
 
@@ -44,6 +45,32 @@ pub trait Plugin: Send + Sync {
         input: &mut dyn Iterator<Item = RecordBatch>,
         emit: &mut dyn FnMut(RecordBatch) -> Result<(), PluginError>,
     ) -> Result<Option<SchemaRef>, PluginError>;
+
+    /// Runs `function` as a script task (see [`ScriptCall`]).
+    fn run_script(
+        &self,
+        function: &ExternalFunction,
+        call: &ScriptCall<'_>,
+    ) -> Result<(), PluginError> {
+        let _ = call;
+        Err(format!(
+            "the {} runtime cannot run script functions ({})",
+            self.runtime(),
+            function.name
+        ))
+    }
+}
+
+/// What a script function is given: the task's inputs and where to leave its output.
+pub struct ScriptCall<'a> {
+    /// One resolved partition per input of the node.
+    pub inputs: &'a [smallpond_core::task::ResolvedPartition],
+    /// Empty, private to this attempt; every file left here is the output.
+    pub output_dir: &'a std::path::Path,
+    /// Scratch space, removed after the attempt.
+    pub temp_dir: &'a std::path::Path,
+    /// The attempt as JSON (`smallpond_duckdb::tasks::script::Context`).
+    pub context: String,
 }
 
 /// The plugins of one runner, by runtime name.

@@ -102,7 +102,10 @@ impl DuckDbRunner {
 
     fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
         let keep_order = match &a.kind {
-            TaskKind::Sql { .. } | TaskKind::Sink { .. } | TaskKind::MapBatches { .. } => true,
+            TaskKind::Sql { .. }
+            | TaskKind::Sink { .. }
+            | TaskKind::MapBatches { .. }
+            | TaskKind::Script { .. } => true,
             TaskKind::HashPartition { .. } | TaskKind::RowsPartition { .. } => false,
         };
         let extensions = matches!(&a.kind, TaskKind::Sql { udfs, .. }
@@ -123,10 +126,11 @@ impl DuckDbRunner {
                 query,
                 parquet,
                 udfs,
+                setup,
             } => {
                 self.set_up_udfs(&conn, udfs)?;
                 let values = crate::source::QueryValues::of(a);
-                tasks::sql::run(&conn, query, &a.inputs, &values, parquet, dir)
+                tasks::sql::run(&conn, setup, query, &a.inputs, &values, parquet, dir)
             }
             TaskKind::MapBatches {
                 function,
@@ -139,19 +143,26 @@ impl DuckDbRunner {
                 plugins: &self.plugins,
             }
             .run(&conn, single("map_batches")?, a.partition, dir),
+            TaskKind::Script { function } => {
+                tasks::script::run(&self.plugins, function, a, dir, temp)
+            }
             TaskKind::HashPartition {
                 npartitions,
                 method,
                 pre_query,
+                partition_column,
                 parquet,
             } => {
                 let values = crate::source::QueryValues::of(a);
                 tasks::hash_partition::run(
                     &conn,
                     single("partition")?,
-                    method,
+                    &tasks::hash_partition::Routing {
+                        method,
+                        n: *npartitions,
+                        keep: partition_column.as_deref(),
+                    },
                     pre_query.as_deref().map(|q| (q, &values)),
-                    *npartitions,
                     parquet,
                     dir,
                 )
@@ -287,7 +298,10 @@ fn write_task_log(
 ) {
     use std::io::Write;
     let what = match &a.kind {
-        TaskKind::Sql { query, .. } => format!("sql: {query}"),
+        TaskKind::Sql { query, setup, .. } => {
+            let before: String = setup.iter().map(|s| format!("{s}; ")).collect();
+            format!("sql: {before}{query}")
+        }
         TaskKind::MapBatches {
             function,
             batch_size,
@@ -296,6 +310,9 @@ fn write_task_log(
             "map_batches: {}:{} (batch_size {batch_size})",
             function.runtime, function.name
         ),
+        TaskKind::Script { function } => {
+            format!("script: {}:{}", function.runtime, function.name)
+        }
         TaskKind::HashPartition {
             npartitions,
             method,

@@ -178,6 +178,8 @@ pub fn create_input_views(conn: &duckdb::Connection, inputs: &[ResolvedPartition
 #[derive(Debug, Clone, Default)]
 pub struct QueryValues {
     pub partition: u32,
+    /// Which statement of a node's list of queries this is.
+    pub query_index: u32,
     pub cpu_limit: u32,
     pub memory_limit: u64,
     pub rand_seed: u32,
@@ -190,15 +192,18 @@ impl QueryValues {
         let f = attempt.fingerprint;
         Self {
             partition: attempt.partition,
+            query_index: 0,
             cpu_limit: attempt.resources.cpus.max(1),
             memory_limit: attempt.resources.memory_bytes,
-            rand_seed: (f ^ (f >> 32)) as u32,
+            // 31 bits, as the original's: DuckDB takes a sample seed up to INT32_MAX.
+            rand_seed: ((f ^ (f >> 32)) as u32) & 0x7fff_ffff,
         }
     }
 
     fn get(&self, name: &str) -> Result<String> {
         Ok(match name {
-            "batch_index" | "query_index" => "0".into(),
+            "batch_index" => "0".into(),
+            "query_index" => self.query_index.to_string(),
             "cpu_limit" => self.cpu_limit.to_string(),
             "memory_limit" => self.memory_limit.to_string(),
             "rand_seed" => self.rand_seed.to_string(),

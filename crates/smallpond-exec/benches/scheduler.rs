@@ -36,6 +36,7 @@ fn logical_plan(n: u32) -> (LogicalPlan, NodeId) {
             npartitions: n,
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
+            partition_column: None,
             options: TaskOptions::default(),
         }))
         .unwrap();

@@ -16,7 +16,7 @@ use duckdb::Connection;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use smallpond_core::plan::ExternalFunction;
-use smallpond_duckdb::plugin::{Plugin, PluginError};
+use smallpond_duckdb::plugin::{Plugin, PluginError, ScriptCall};
 
 pub const RUNTIME: &str = "python";
 
@@ -122,6 +122,28 @@ impl Plugin for PythonPlugin {
         })
         .map_err(text)?;
         Ok(schema.map(Arc::new))
+    }
+
+    /// `smallpond._runtime.run_script`: the original's low-level nodes
+    /// (`smallpond/execution/task.py` builds their task objects in the worker).
+    fn run_script(
+        &self,
+        function: &ExternalFunction,
+        call: &ScriptCall<'_>,
+    ) -> Result<(), PluginError> {
+        Python::attach(|py| -> PyResult<()> {
+            runtime(py)?.call_method1(
+                "run_script",
+                (
+                    function.payload.as_str(),
+                    call.context.as_str(),
+                    call.output_dir.to_string_lossy().as_ref(),
+                    call.temp_dir.to_string_lossy().as_ref(),
+                ),
+            )?;
+            Ok(())
+        })
+        .map_err(text)
     }
 }
 

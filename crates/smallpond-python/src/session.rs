@@ -296,13 +296,15 @@ impl Session {
             .map_err(py_err)
     }
 
-    /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples.
-    #[pyo3(signature = (query, inputs, udfs=Vec::new(), **options))]
+    /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples; `setup`:
+    /// statements run before the query in each task's connection.
+    #[pyo3(signature = (query, inputs, udfs=Vec::new(), setup=Vec::new(), **options))]
     fn partial_sql(
         &self,
         query: &str,
         inputs: Vec<PyRef<'_, DataFrame>>,
         udfs: Vec<(String, String, String)>,
+        setup: Vec<String>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
         let options = task_options(options)?;
@@ -320,7 +322,25 @@ impl Session {
             .collect::<PyResult<Vec<_>>>()?;
         let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
         self.inner
-            .partial_sql_udfs(query, &dfs, options, udfs)
+            .partial_sql_statements(&setup, query, &dfs, options, udfs)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    /// A pickled `smallpond._runtime` script run once per partition over `inputs`.
+    #[pyo3(signature = (name, payload, inputs, **options))]
+    fn script(
+        &self,
+        name: String,
+        payload: String,
+        inputs: Vec<PyRef<'_, DataFrame>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<DataFrame> {
+        let options = task_options(options)?;
+        let function = python_function(name, payload);
+        let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
+        self.inner
+            .script(function, &dfs, options)
             .map(DataFrame::from)
             .map_err(py_err)
     }
@@ -331,6 +351,16 @@ impl Session {
         interruptible(py, &self.inner.cancel_token(), move || {
             let refs: Vec<&smallpond::DataFrame> = dfs.iter().collect();
             session.wait(&refs)
+        })
+    }
+
+    /// Checks and plans the DataFrames without running them: the number of tasks.
+    fn plan(&self, py: Python<'_>, dfs: Vec<PyRef<'_, DataFrame>>) -> PyResult<usize> {
+        let dfs: Vec<smallpond::DataFrame> = dfs.iter().map(|d| d.inner.clone()).collect();
+        let session = self.inner.clone();
+        interruptible(py, &self.inner.cancel_token(), move || {
+            let refs: Vec<&smallpond::DataFrame> = dfs.iter().collect();
+            session.plan(&refs)
         })
     }
 
@@ -375,13 +405,15 @@ impl DataFrame {
         self.inner.num_partitions().map_err(py_err)
     }
 
-    /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column.
-    #[pyo3(signature = (npartitions, how, columns=Vec::new(), **options))]
+    /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column;
+    /// `partition_column` keeps each row's partition index (hash, column, random).
+    #[pyo3(signature = (npartitions, how, columns=Vec::new(), partition_column=None, **options))]
     fn repartition(
         &self,
         npartitions: i64,
         how: &str,
         columns: Vec<String>,
+        partition_column: Option<String>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
         if npartitions < 1 || npartitions > i64::from(u32::MAX) {
@@ -403,7 +435,23 @@ impl DataFrame {
         };
         let options = task_options(options)?;
         self.inner
-            .repartition_with(npartitions as u32, how, options)
+            .repartition_keeping(npartitions as u32, how, options, partition_column)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    /// Only these columns (no data is copied).
+    fn select(&self, columns: Vec<String>) -> PyResult<DataFrame> {
+        self.inner
+            .select(&columns)
+            .map(DataFrame::from)
+            .map_err(py_err)
+    }
+
+    /// All partitions as one (no data is copied).
+    fn consolidate(&self) -> PyResult<DataFrame> {
+        self.inner
+            .consolidate()
             .map(DataFrame::from)
             .map_err(py_err)
     }
@@ -425,11 +473,7 @@ impl DataFrame {
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<DataFrame> {
         let options = task_options(options)?;
-        let function = ExternalFunction {
-            runtime: RUNTIME.into(),
-            name,
-            payload,
-        };
+        let function = python_function(name, payload);
         self.inner
             .map_batches(function, batch_size, options)
             .map(DataFrame::from)
@@ -489,5 +533,14 @@ impl DataFrame {
             .map(|p| p.into_iter().map(|f| f.display().to_string()).collect())
             .collect();
         PyList::new(py, lists)
+    }
+}
+
+/// A pickled `smallpond._runtime` object as a function of the `python` plugin.
+fn python_function(name: String, payload: String) -> ExternalFunction {
+    ExternalFunction {
+        runtime: RUNTIME.into(),
+        name,
+        payload,
     }
 }

@@ -82,7 +82,9 @@ impl Checks {
         Ok(match node {
             Node::DataSource(src) => binder.dataset_schema(&src.dataset),
             Node::EvenlyDistributed(_) | Node::Limit(_) | Node::Consolidate(_) => first,
-            Node::MapBatches(_) | Node::DataSink(_) => None,
+            Node::MapBatches(_) | Node::Script(_) | Node::DataSink(_) => None,
+            // Setup statements may create the tables the query reads: not checked here.
+            Node::Sql(n) if !n.setup.is_empty() => None,
             Node::Sql(n) => binder.bind(&n.query, &inputs, !n.udfs.is_empty())?,
             Node::HashPartition(n) => {
                 let rows = match &n.pre_query {
@@ -104,7 +106,17 @@ impl Checks {
                         PartitionMethod::Random => {}
                     }
                 }
-                rows
+                match &n.partition_column {
+                    Some(col) if n.method != PartitionMethod::Column(col.clone()) => {
+                        let name = col.replace('\'', "''");
+                        let query = format!(
+                            "SELECT *, 0::UBIGINT AS {} FROM (SELECT COLUMNS(c -> c != '{name}') FROM {{0}})",
+                            ident(col)
+                        );
+                        binder.bind(&query, std::slice::from_ref(&rows), false)?
+                    }
+                    _ => rows,
+                }
             }
             Node::Projection(n) => {
                 if let Some(columns) = &first {

@@ -77,6 +77,19 @@ impl DataFrame {
         how: Partitioning,
         options: TaskOptions,
     ) -> Result<DataFrame> {
+        self.repartition_keeping(n, how, options, None)
+    }
+
+    /// Like [`DataFrame::repartition_with`]; a hash, random or by-column repartition also
+    /// writes each row's partition index into `partition_column` (the original smallpond's
+    /// `data_partition_column`, `__data_partition__` by default).
+    pub fn repartition_keeping(
+        &self,
+        n: u32,
+        how: Partitioning,
+        options: TaskOptions,
+        partition_column: Option<String>,
+    ) -> Result<DataFrame> {
         if n == 0 {
             return Err(PlanError::invalid("npartitions", "must be at least 1, got 0").into());
         }
@@ -104,6 +117,7 @@ impl DataFrame {
             npartitions: n,
             method,
             pre_query: None,
+            partition_column,
             options,
         }))
     }
@@ -122,7 +136,7 @@ impl DataFrame {
 
     fn sql_with(&self, query: &str, options: TaskOptions) -> Result<DataFrame> {
         self.session
-            .add_sql(vec![self.node], query, options, Vec::new())
+            .add_sql(vec![self.node], &[], query, options, Vec::new())
     }
 
     /// Sorts each partition by `columns` (each may carry `ASC`/`DESC`).

@@ -51,7 +51,8 @@ fn shuffle_of_source(
     let Node::HashPartition(hash) = plan.get(input).ok()?.clone() else {
         return None;
     };
-    if hash.pre_query.is_some() {
+    // A kept partition column is written by the shuffle itself; the rewrites do not know it.
+    if hash.pre_query.is_some() || hash.partition_column.is_some() {
         return None;
     }
     let (dataset, projection) = match plan.get(hash.input).ok()? {

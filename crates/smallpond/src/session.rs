@@ -17,9 +17,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
 use smallpond_core::job::{JobDirs, JobLock, JobStatus};
-use smallpond_core::plan::{DataSourceNode, LogicalPlan, Node, SqlNode, TaskOptions, Udf};
+use smallpond_core::plan::{
+    DataSourceNode, ExternalFunction, LogicalPlan, Node, ScriptNode, SqlNode, TaskOptions, Udf,
+};
 use smallpond_core::planner::{Planner, PlannerConfig};
-use smallpond_core::task::{ResolvedPartition, Resources, TaskRecord};
+use smallpond_core::task::{ExecutionPlan, ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
 use smallpond_duckdb::{DuckDbRunner, Plugins};
 use smallpond_exec::pool::{local_resources, LocalPool, WorkerCommand};
@@ -282,11 +284,12 @@ impl Inner {
     pub(crate) fn add_sql(
         self: &Arc<Self>,
         inputs: Vec<NodeId>,
+        setup: &[String],
         query: &str,
         options: TaskOptions,
         udfs: Vec<Udf>,
     ) -> Result<DataFrame> {
-        let node = SqlNode::try_new(inputs, query, options)?;
+        let node = SqlNode::try_new(inputs, query, options)?.with_setup(setup.to_vec())?;
         let mut guard = self.state()?;
         let state = &mut *guard;
         // Checked (before the job runs) as the user wrote it, over the inputs as they are.
@@ -294,8 +297,9 @@ impl Inner {
             udfs: udfs.clone(),
             ..node.clone()
         });
-        // The rewrites move parts of the query into the shuffle, where UDFs are not set up.
-        let (query, inputs) = if udfs.is_empty() {
+        // The rewrites move parts of the query into the shuffle, where UDFs are not set up
+        // (nor tables that setup statements create).
+        let (query, inputs) = if udfs.is_empty() && setup.is_empty() {
             crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs)
         } else {
             (query.to_string(), node.inputs.clone())
@@ -330,22 +334,17 @@ impl Inner {
     }
 
     /// Computes `roots` (reusing whatever is computed already) and returns their partitions.
+    /// Checks and plans `roots` as an action would, without running anything: the number
+    /// of tasks that would run.
+    pub(crate) fn plan_only(&self, roots: &[NodeId]) -> Result<usize> {
+        let mut guard = self.state()?;
+        Ok(plan_missing(&mut guard, roots)?.map_or(0, |(_, exec)| exec.tasks.len()))
+    }
+
     pub(crate) fn compute(&self, roots: &[NodeId]) -> Result<Vec<Vec<ResolvedPartition>>> {
         let mut guard = self.state()?;
         let state = &mut *guard;
-        let missing: Vec<NodeId> = roots
-            .iter()
-            .copied()
-            .filter(|r| !state.computed.contains_key(r))
-            .collect();
-        if !missing.is_empty() {
-            // Errors of the queries before any work: nothing has run yet.
-            state.checks.check_all(&state.plan, &missing)?;
-            // Asked on every run: a cluster may have gained or lost nodes since the last.
-            let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
-            let config = PlannerConfig::new(pool.capacity(), pool.largest_task());
-            let exec = Planner::new(&state.plan, &state.computed, config, state.next_task)
-                .plan(&missing)?;
+        if let Some((missing, exec)) = plan_missing(state, roots)? {
             state.next_task = Planner::next_task_id(&exec, state.next_task);
             state.runs += 1;
             let run = state.runs;
@@ -470,6 +469,29 @@ pub struct Session {
     inner: Arc<Inner>,
 }
 
+/// The roots not computed yet and their execution plan, after checking their queries
+/// (errors before any work); `None` when all are computed.
+fn plan_missing(
+    state: &mut State,
+    roots: &[NodeId],
+) -> Result<Option<(Vec<NodeId>, ExecutionPlan)>> {
+    let missing: Vec<NodeId> = roots
+        .iter()
+        .copied()
+        .filter(|r| !state.computed.contains_key(r))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    state.checks.check_all(&state.plan, &missing)?;
+    // Asked on every run: a cluster may have gained or lost nodes since the last.
+    let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
+    let config = PlannerConfig::new(pool.capacity(), pool.largest_task());
+    let exec =
+        Planner::new(&state.plan, &state.computed, config, state.next_task).plan(&missing)?;
+    Ok(Some((missing, exec)))
+}
+
 impl Session {
     pub fn builder() -> SessionBuilder {
         SessionBuilder {
@@ -560,6 +582,23 @@ impl Session {
         self.source(DataSet::parquet(vec![path]))
     }
 
+    /// The inputs' nodes, which must have equal partition counts (`what` names the user).
+    fn aligned(&self, inputs: &[&DataFrame], what: &str) -> Result<Vec<NodeId>> {
+        let ids: Vec<NodeId> = inputs.iter().map(|d| d.node()).collect();
+        let counts: Vec<usize> = ids
+            .iter()
+            .map(|i| self.inner.num_partitions(*i))
+            .collect::<Result<_>>()?;
+        if counts.windows(2).any(|w| w[0] != w[1]) {
+            return Err(PlanError::PartitionMismatch {
+                counts,
+                query: what.to_string(),
+            }
+            .into());
+        }
+        Ok(ids)
+    }
+
     /// A DuckDB query over DataFrames: `{0}` is the first input's partition, `{1}` the
     /// second's, ... (inputs must have the same number of partitions). Without inputs the
     /// query runs once.
@@ -576,6 +615,42 @@ impl Session {
         self.partial_sql_udfs(query, inputs, options, Vec::new())
     }
 
+    /// An external function (e.g. a Python function) run once per partition over all
+    /// `inputs`' partitions at that index (equal partition counts; without inputs, once).
+    /// It gets the input datasets and a directory; every file it writes there is the
+    /// output partition (see `smallpond_core::plan::ScriptNode`).
+    pub fn script(
+        &self,
+        function: ExternalFunction,
+        inputs: &[&DataFrame],
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
+        let ids = self.aligned(inputs, &format!("script {}", function.name))?;
+        self.inner.add(Node::Script(ScriptNode {
+            inputs: ids,
+            function,
+            options,
+        }))
+    }
+
+    /// Like [`Session::partial_sql_udfs`] with `setup` statements run first in each task's
+    /// connection (the original smallpond's list of queries: all run, the last one's result
+    /// is the output).
+    pub fn partial_sql_statements(
+        &self,
+        setup: &[String],
+        query: &str,
+        inputs: &[&DataFrame],
+        options: TaskOptions,
+        udfs: Vec<Udf>,
+    ) -> Result<DataFrame> {
+        if setup.is_empty() {
+            return self.partial_sql_udfs(query, inputs, options, udfs);
+        }
+        let ids = self.aligned(inputs, query)?;
+        self.inner.add_sql(ids, setup, query, options, udfs)
+    }
+
     /// Like [`Session::partial_sql_with`]; the query may call `udfs` (DuckDB extension
     /// files, or scalar functions of a plugin runtime).
     pub fn partial_sql_udfs(
@@ -585,19 +660,8 @@ impl Session {
         options: TaskOptions,
         udfs: Vec<Udf>,
     ) -> Result<DataFrame> {
-        let ids: Vec<NodeId> = inputs.iter().map(|d| d.node()).collect();
-        let counts: Vec<usize> = ids
-            .iter()
-            .map(|i| self.inner.num_partitions(*i))
-            .collect::<Result<_>>()?;
-        if counts.windows(2).any(|w| w[0] != w[1]) {
-            return Err(PlanError::PartitionMismatch {
-                counts,
-                query: query.to_string(),
-            }
-            .into());
-        }
-        self.inner.add_sql(ids, query, options, udfs)
+        let ids = self.aligned(inputs, query)?;
+        self.inner.add_sql(ids, &[], query, options, udfs)
     }
 
     /// Computes all given DataFrames in one run (e.g. several `write_parquet_lazy`).
@@ -607,6 +671,13 @@ impl Session {
     }
 
     /// The logical plan of every DataFrame built so far, as text.
+    /// Checks and plans these DataFrames as an action would, without running anything;
+    /// returns how many tasks would run.
+    pub fn plan(&self, dfs: &[&DataFrame]) -> Result<usize> {
+        let roots: Vec<NodeId> = dfs.iter().map(|d| d.node()).collect();
+        self.inner.plan_only(&roots)
+    }
+
     pub fn graph(&self) -> Result<String> {
         let state = self.inner.state()?;
         let mut out = String::new();

@@ -36,5 +36,9 @@ pub struct HashPartitionNode {
     /// aggregation, so that the shuffle carries fewer rows. Set by the optimizer.
     #[serde(default)]
     pub pre_query: Option<String>,
+    /// Also write each row's partition index into this column (UBIGINT), replacing a column
+    /// of that name, as the original smallpond's `data_partition_column` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_column: Option<String>,
     pub options: crate::plan::TaskOptions,
 }

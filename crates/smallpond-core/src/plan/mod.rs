@@ -19,6 +19,7 @@ mod hash_partition;
 mod limit;
 mod map_batches;
 mod projection;
+mod script;
 pub mod sql;
 mod union;
 
@@ -35,6 +36,7 @@ pub use hash_partition::{HashPartitionNode, PartitionMethod};
 pub use limit::LimitNode;
 pub use map_batches::{ExternalFunction, MapBatchesNode, Udf};
 pub use projection::ProjectionNode;
+pub use script::ScriptNode;
 pub use sql::{placeholders, SqlNode};
 
 use crate::task::Gpus;
@@ -101,6 +103,7 @@ pub enum Node {
     Sql(SqlNode),
     Limit(LimitNode),
     MapBatches(MapBatchesNode),
+    Script(ScriptNode),
     Projection(ProjectionNode),
     Consolidate(ConsolidateNode),
     Union(UnionNode),
@@ -117,6 +120,7 @@ impl Node {
             Node::Sql(n) => n.inputs.clone(),
             Node::Limit(n) => vec![n.input],
             Node::MapBatches(n) => vec![n.input],
+            Node::Script(n) => n.inputs.clone(),
             Node::Projection(n) => vec![n.input],
             Node::Consolidate(n) => vec![n.input],
             Node::Union(n) => n.inputs.clone(),
@@ -133,6 +137,7 @@ impl Node {
             Node::Sql(_) => "SqlEngine",
             Node::Limit(_) => "Limit",
             Node::MapBatches(_) => "MapBatches",
+            Node::Script(_) => "Script",
             Node::Projection(_) => "Projection",
             Node::Consolidate(_) => "Consolidate",
             Node::Union(_) => "Union",
@@ -163,6 +168,13 @@ impl fmt::Display for Node {
                 f,
                 "MapBatches({}:{}, batch_size={})",
                 n.function.runtime, n.function.name, n.batch_size
+            ),
+            Node::Script(n) => write!(
+                f,
+                "Script({}:{}, {} inputs)",
+                n.function.runtime,
+                n.function.name,
+                n.inputs.len()
             ),
             Node::Projection(n) => write!(f, "Projection({})", n.columns.join(", ")),
             Node::Consolidate(_) => write!(f, "Consolidate"),
@@ -234,6 +246,10 @@ impl LogicalPlan {
             Node::EvenlyDistributed(n) => n.npartitions as usize,
             Node::HashPartition(n) => n.npartitions as usize,
             Node::Sql(n) => match n.inputs.first() {
+                Some(first) => self.num_partitions(*first)?,
+                None => 1,
+            },
+            Node::Script(n) => match n.inputs.first() {
                 Some(first) => self.num_partitions(*first)?,
                 None => 1,
             },

@@ -12,6 +12,10 @@ pub struct SqlNode {
     /// Functions the query may call, set up in each task's connection before it runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub udfs: Vec<crate::plan::Udf>,
+    /// Statements run first, in order, in the same connection (the original smallpond's
+    /// list of queries: all run, the last one's result is the output).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup: Vec<String>,
 }
 
 impl SqlNode {
@@ -22,6 +26,30 @@ impl SqlNode {
         options: crate::plan::TaskOptions,
     ) -> Result<Self> {
         let query = query.into();
+        check_template(&query, inputs.len())?;
+        Ok(Self {
+            inputs,
+            query,
+            options,
+            udfs: Vec::new(),
+            setup: Vec::new(),
+        })
+    }
+
+    /// With `setup` statements run before the query (each checked as the query is).
+    pub fn with_setup(mut self, setup: Vec<String>) -> Result<Self> {
+        for statement in &setup {
+            check_template(statement, self.inputs.len())?;
+        }
+        self.setup = setup;
+        Ok(self)
+    }
+}
+
+/// Checks that a query template is not empty and that every placeholder names an input.
+fn check_template(query: &str, inputs: usize) -> Result<()> {
+    {
+        let query = query.to_string();
         if query.trim().is_empty() {
             return Err(Error::invalid("query", "the SQL query is empty"));
         }
@@ -36,21 +64,16 @@ impl SqlNode {
             ));
         }
         for index in placeholders(&query) {
-            if index >= inputs.len() {
+            if index >= inputs {
                 return Err(Error::PlaceholderOutOfRange {
                     index,
-                    given: inputs.len(),
+                    given: inputs,
                     query,
                 });
             }
         }
-        Ok(Self {
-            inputs,
-            query,
-            options,
-            udfs: Vec::new(),
-        })
     }
+    Ok(())
 }
 
 /// A piece of a query template: literal text, a `{N}` placeholder, or a named one.

@@ -55,16 +55,24 @@ pub fn partition_expr(method: &PartitionMethod, n: u32) -> String {
     }
 }
 
+/// Where rows go: `n` partitions chosen by `method`; with `keep`, each row's partition index
+/// is also written into that column.
+pub struct Routing<'a> {
+    pub method: &'a PartitionMethod,
+    pub n: u32,
+    pub keep: Option<&'a str>,
+}
+
 pub fn run(
     conn: &Connection,
     input: &ResolvedPartition,
-    method: &PartitionMethod,
+    routing: &Routing<'_>,
     // The query each row goes through first, and its placeholders' values.
     pre_query: Option<(&str, &crate::source::QueryValues)>,
-    n: u32,
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
+    let Routing { method, n, keep } = *routing;
     let source = match pre_query {
         None => partition_sql(input)?,
         Some((template, values)) => {
@@ -73,7 +81,20 @@ pub fn run(
         }
     };
     let expr = partition_expr(method, n);
-    let select = format!("SELECT *, {expr} AS {PARTITION_COLUMN} FROM {source}");
+    let select = match keep {
+        // Partitioning by that very column already keeps it as it is.
+        Some(col) if *method != PartitionMethod::Column(col.to_string()) => {
+            let name = col.replace('\'', "''");
+            // Nested: DuckDB cannot reuse the alias of a random() expression.
+            format!(
+                "SELECT *, {PARTITION_COLUMN}::UBIGINT AS {} FROM \
+                 (SELECT *, {expr} AS {PARTITION_COLUMN} FROM \
+                 (SELECT COLUMNS(c -> c != '{name}') FROM {source}))",
+                ident(col)
+            )
+        }
+        _ => format!("SELECT *, {expr} AS {PARTITION_COLUMN} FROM {source}"),
+    };
     write_partitioned(conn, &select, &source, n, parquet, dir, &method.to_string())
 }
 

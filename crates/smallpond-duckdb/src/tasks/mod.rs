@@ -3,6 +3,7 @@
 pub mod hash_partition;
 pub mod map_batches;
 pub mod rows_partition;
+pub mod script;
 pub mod sink;
 pub mod sql;
 

@@ -9,9 +9,11 @@ use crate::connection::query_u64;
 use crate::source::{bind_query, create_input_views, QueryValues};
 use crate::Result;
 
-/// Runs the query over the inputs and writes the result as one Parquet file.
+/// Runs the `setup` statements, then the query over the inputs, and writes the query's
+/// result as one Parquet file. `{query_index}` is each statement's position.
 pub fn run(
     conn: &Connection,
+    setup: &[String],
     query: &str,
     inputs: &[ResolvedPartition],
     values: &QueryValues,
@@ -19,6 +21,18 @@ pub fn run(
     dir: &Path,
 ) -> Result<Output> {
     create_input_views(conn, inputs)?;
+    for (i, statement) in setup.iter().enumerate() {
+        let values = QueryValues {
+            query_index: i as u32,
+            ..values.clone()
+        };
+        let bound = bind_query(strip_query(statement), inputs.len(), &values)?;
+        crate::connection::execute(conn, &bound, statement)?;
+    }
+    let values = &QueryValues {
+        query_index: setup.len() as u32,
+        ..values.clone()
+    };
     let bound = bind_query(strip_query(query), inputs.len(), values)?;
     let partition = values.partition;
     let file = dir.join(format!("part-{partition:05}.parquet"));

@@ -53,6 +53,7 @@ fn hash_partition_publishes_every_slot_and_records_it() {
         npartitions: 5,
         method: PartitionMethod::Column("k".into()),
         pre_query: None,
+        partition_column: None,
         parquet: ParquetOptions::default(),
     };
     let record = DuckDbRunner::new("test")
@@ -98,6 +99,7 @@ fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
         query: "SELECT nope FROM {0}".into(),
         parquet: ParquetOptions::default(),
         udfs: vec![],
+        setup: vec![],
     };
     let err = DuckDbRunner::new("test")
         .run(&attempt(&job, kind, input))

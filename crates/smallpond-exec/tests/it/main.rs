@@ -112,6 +112,7 @@ fn plan(cpus: u32) -> ExecutionPlan {
             npartitions: 4,
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
+            partition_column: None,
             options: TaskOptions::default(),
         }))
         .unwrap();

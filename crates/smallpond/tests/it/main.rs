@@ -6,4 +6,5 @@ mod faults;
 mod inputs;
 mod ops;
 mod partitioning;
+mod scripts;
 mod util;
