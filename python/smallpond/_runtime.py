@@ -219,3 +219,112 @@ def function_name(func: Any) -> str:
     module = getattr(func, "__module__", None)
     name = _name(func)
     return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def run_script(payload: str, context: str, output_dir: str, temp_dir: str) -> None:
+    """Runs a script task (see ``smallpond_duckdb::tasks::script``): ``context`` is the
+    attempt as JSON, ``output_dir`` the private directory whose files are the output."""
+    import json
+
+    load(payload).run(json.loads(context), output_dir, temp_dir)
+
+
+class NodeScript:
+    """One of the original's Python nodes (a slim copy, without its inputs), run as the task
+    of one partition with the original's ``RuntimeContext`` and task object."""
+
+    def __init__(self, node: Any, npartitions: int, dimensions: List[str]):
+        self.node = node
+        self.npartitions = npartitions
+        self.dimensions = dimensions
+
+    def run(self, context: Dict[str, Any], output_dir: str, temp_dir: str) -> None:
+        from smallpond.execution.task import PartitionInfo, RuntimeContext, TaskId
+        from smallpond.logical.dataset import from_engine
+
+        runtime_ctx = RuntimeContext.of_job_dir(context["job_dir"])
+        index = int(context["partition"])
+        infos = [PartitionInfo(index, self.npartitions, PartitionInfo.toplevel_dimension)]
+        infos += [PartitionInfo(index, self.npartitions, d) for d in self.dimensions]
+        task = self.node.create_task(runtime_ctx, [], infos)
+        task.id = TaskId(int(context["task"]))
+        task.node_id = self.node.id
+        task.retry_count = int(context["attempt"])
+        task.cpu_limit = int(context["cpus"])
+        task.memory_limit = int(context["memory_bytes"])
+        task.gpu_limit = float(context["gpus"])
+        task._output_dir = output_dir
+        task._temp_dir = temp_dir
+        task._seed = int(context["rand_seed"])
+        task.input_datasets = [from_engine(p) for p in context["inputs"]]
+        if task.run() is False:
+            raise RuntimeError(f"{task.key} of {self.node!r}: process() returned False")
+
+
+class SinkScript:
+    """A ``DataSinkNode``: links, copies or lists the input files in ``path``."""
+
+    manifest_filename = ".MANIFEST.txt"
+
+    def __init__(self, path: str, kind: str):
+        self.path = path
+        self.kind = kind
+
+    def run(self, context: Dict[str, Any], output_dir: str, temp_dir: str) -> None:
+        import os
+        import shutil
+
+        os.makedirs(self.path, exist_ok=True)
+        sources, made = [], []
+        for i, partition in enumerate(context["inputs"]):
+            plain = partition.get("columns") is None and all("Parquet" in d for d in partition["datasets"])
+            if plain:
+                sources += [str(f) for d in partition["datasets"] for f in d["Parquet"]["files"]]
+            else:
+                # A projection, CSV or JSON: what the sink holds is Parquet of those rows.
+                made.append(self._materialise(partition, i, context))
+        names = [os.path.basename(s) for s in sources]
+        if len(set(names)) != len(names):
+            names = [f"{stem}.{i}{ext}" for i, (stem, ext) in enumerate(os.path.splitext(n) for n in names)]
+        targets = [os.path.join(self.path, n) for n in names]
+        if self.kind != "manifest":
+            # Each file appears complete (a link or a copy renamed into place) or not at all.
+            for src, dst in zip(sources, targets):
+                tmp = os.path.join(self.path, f".{os.path.basename(dst)}.{context['task']}.{context['attempt']}.tmp")
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+                same_fs = os.stat(src).st_dev == os.stat(self.path).st_dev
+                if self.kind == "copy" or (self.kind == "link_or_copy" and not same_fs):
+                    with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                        shutil.copyfileobj(fin, fout, length=16 << 20)
+                elif same_fs:
+                    os.link(src, tmp)
+                else:
+                    os.symlink(src, tmp)
+                os.replace(tmp, dst)
+        if self.kind in ("link", "manifest"):
+            listed = (sources if self.kind == "manifest" else targets) + made
+            manifest = os.path.join(self.path, self.manifest_filename)
+            tmp = f"{manifest}.{context['task']}.tmp"
+            with open(tmp, "w") as f:
+                for p in listed:
+                    print(p, file=f)
+            os.replace(tmp, manifest)
+
+    def _materialise(self, partition: Dict[str, Any], index: int, context: Dict[str, Any]) -> str:
+        """Writes the partition's rows as ``part-<task>-<index>.parquet`` in the sink's
+        directory (renamed into place when complete)."""
+        import os
+
+        import duckdb
+
+        from smallpond.logical.dataset import from_engine
+
+        path = os.path.join(self.path, f"part-{context['task']:06d}-{index:05d}.parquet")
+        tmp = os.path.join(self.path, f".{os.path.basename(path)}.{context['attempt']}.tmp")
+        fragment = from_engine(partition).sql_query_fragment()
+        literal = "'" + tmp.replace("'", "''") + "'"
+        with duckdb.connect() as conn:
+            conn.execute(f"COPY (SELECT * FROM {fragment}) TO {literal} (FORMAT parquet)")
+        os.replace(tmp, path)
+        return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -131,6 +132,20 @@ def _job_time(value: Any) -> Optional[str]:
     return value.strftime("%Y-%m-%d-%H-%M-%S")
 
 
+@dataclass
+class SessionConfig:
+    """What a session was started with (the original's ``Session.config``)."""
+
+    job_id: Optional[str]
+    job_time: Any
+    data_root: Optional[str]
+    num_executors: int
+    ray_address: Optional[str]
+    bind_numa_node: bool
+    memory_allocator: str
+    remove_output_root: bool
+
+
 class Session:
     """A smallpond session: one job directory, one pool of workers, DataFrames that share
     computed results. Create it with ``smallpond.init()``."""
@@ -175,7 +190,10 @@ class Session:
             elif key in _IGNORED_SESSION_OPTIONS:
                 continue
             else:
-                raise TypeError(f"init() got an unexpected keyword argument {key!r}")
+                # The original accepts and ignores any keyword; say so instead of failing.
+                import warnings
+
+                warnings.warn(f"init(): unknown keyword argument {key!r} is ignored", stacklevel=3)
         self._ray_pool = None
         if ray_address:
             try:
@@ -195,6 +213,16 @@ class Session:
             options["worker_env"] = [("PYTHONPATH", os.pathsep.join(path))]
         elif pool != "threads":
             raise ValueError(f"pool must be 'processes' or 'threads', got {pool!r}")
+        self.config = SessionConfig(
+            job_id=None,
+            job_time=job_time,
+            data_root=os.environ.get("SP_DATA_ROOT") or data_root,
+            num_executors=num_executors or 0,
+            ray_address=ray_address,
+            bind_numa_node=bool(bind_numa_node),
+            memory_allocator=str(kwargs.get("memory_allocator") or "system"),
+            remove_output_root=bool(kwargs.get("_remove_output_root", True)),
+        )
         self._progress = Progress(progress, label=self.job_name)
         self._core = _core.Session(
             data_root=os.environ.get("SP_DATA_ROOT") or data_root,
@@ -205,6 +233,8 @@ class Session:
             **options,
         )
         self._shutdown = False
+        self.config.job_id = self._core.job_id
+        self.config.data_root = os.path.dirname(self._core.job_dir)
         if self._ray_pool is not None and executors > 0:
             try:
                 self._ray_pool.start_executors(executors, os.path.join(self.job_dir, "log"))
@@ -215,6 +245,19 @@ class Session:
     @property
     def job_id(self) -> str:
         return self._core.job_id
+
+    @property
+    def _runtime_ctx(self) -> Any:
+        """The original's ``RuntimeContext`` of this session's job (directories, machine)."""
+        ctx = self.__dict__.get("_runtime_ctx_value")
+        if ctx is None:
+            from smallpond.execution.task import RuntimeContext
+
+            ctx = RuntimeContext.of_job_dir(self.job_dir, num_executors=self.config.num_executors)
+            self.__dict__["_runtime_ctx_value"] = ctx
+        return ctx
+
+    runtime_ctx = _runtime_ctx
 
     @property
     def job_dir(self) -> str:

@@ -1,0 +1,1 @@
+"""The original smallpond's ``smallpond.execution`` package (``driver``, ``task``)."""

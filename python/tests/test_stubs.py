@@ -1,0 +1,56 @@
+"""`smallpond/_core.pyi` describes the compiled module as it is: the same classes, methods
+and functions, and each method's parameters under the names the module takes."""
+
+import ast
+import inspect
+import os
+
+from smallpond import _core
+
+STUB = os.path.join(os.path.dirname(_core.__file__), "_core.pyi")
+
+
+def stubbed():
+    tree = ast.parse(open(STUB).read())
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            out[node.name] = {
+                f.name: [a.arg for a in f.args.args[1:] + f.args.kwonlyargs]
+                for f in node.body
+                if isinstance(f, ast.FunctionDef)
+            }
+        elif isinstance(node, ast.FunctionDef):
+            out[node.name] = [a.arg for a in node.args.args + node.args.kwonlyargs]
+    return out
+
+
+def public(cls):
+    return {n for n in vars(cls) if not n.startswith("_")}
+
+
+def test_every_class_and_function_is_stubbed_and_exists():
+    stubs = stubbed()
+    module = {n for n in dir(_core) if not n.startswith("_") and n != "SmallpondError"}
+    assert module == set(stubs) - {"SmallpondError"}
+
+
+def test_methods_match():
+    stubs = stubbed()
+    for cls in ("Session", "DataFrame"):
+        methods = {m for m in stubs[cls] if not m.startswith("_")}
+        assert methods == public(getattr(_core, cls)), cls
+
+
+def test_parameters_match_where_the_module_tells_them():
+    stubs = stubbed()
+    for cls in ("Session", "DataFrame"):
+        for name, params in stubs[cls].items():
+            if name.startswith("_"):
+                continue
+            sig = getattr(getattr(getattr(_core, cls), name), "__text_signature__", None)
+            if sig is None:  # a property
+                continue
+            names = [p for p in inspect.signature(getattr(getattr(_core, cls), name)).parameters if p not in ("self", "$self", "options")]
+            # **options in the module: the stub spells the options out after the named ones.
+            assert params[: len(names)] == names, f"{cls}.{name}: stub {params}, module {names}"
