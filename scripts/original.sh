@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Fetches the original smallpond's examples and benchmarks (DeepSeek's smallpond 0.15.0, its
+# Fetches the original smallpond's examples, benchmarks and tests (DeepSeek's smallpond 0.15.0, its
 # source distribution on PyPI) into the cache, outside the clone, checked against the SHA-256
 # pinned here. The tests run those scripts unchanged on our package (python/tests/
 # test_original_scripts.py); nothing of them is part of this project.
 #
 #   scripts/original.sh        fetch (if missing) and verify; prints the directory holding
-#                              examples/ and benchmarks/
+#                              examples/, benchmarks/ and tests/
 set -euo pipefail
 
 VERSION=0.15.0
@@ -34,7 +34,8 @@ if [ "$got" != "$SDIST_SHA256" ]; then
     say "$sdist has SHA-256 $got, not the pinned $SDIST_SHA256: refused"
     exit 1
 fi
-tar -xzf "$sdist" -C "$work" "smallpond-$VERSION/examples" "smallpond-$VERSION/benchmarks"
+tar -xzf "$sdist" -C "$work" "smallpond-$VERSION/examples" "smallpond-$VERSION/benchmarks" \
+    "smallpond-$VERSION/tests"
 rm -rf "$dest"
 mv "$work/smallpond-$VERSION" "$dest"
 touch "$dest/.verified"

@@ -31,8 +31,9 @@ case "${1:-install}" in
     venv-test)
         bash "$0" venv
         # pytest runs the suite; Ray for the multi-node tests (a three-node cluster here).
-        echo "python: test dependencies (pytest, ray, polars, graphviz)" >&2
-        pip "pytest>=7" "ray>=2.9" polars graphviz
+        # polars, filelock and loguru: the original's scripts and tests, run by ours, import them.
+        echo "python: test dependencies (pytest, ray, polars, graphviz, filelock, loguru)" >&2
+        pip "pytest>=7" "ray>=2.9" polars graphviz filelock loguru
         ;;
     install)
         wheel="$(bash scripts/wheel.sh build)"

@@ -22,11 +22,45 @@ def dumps(obj: Any, what: str) -> str:
     try:
         return base64.b64encode(cloudpickle.dumps(obj)).decode("ascii")
     except Exception as e:  # cloudpickle raises many kinds (TypeError, PicklingError, ...)
+        hint = ""
+        if _uses_loguru(obj):
+            # The original's hint, word for word: loguru's logger holds its sinks' files.
+            hint = (
+                " HINT: DO NOT use externally imported loguru logger in your task. "
+                "Please import it within the task."
+            )
         raise TypeError(
-            f"{what} cannot be sent to worker processes: it is not picklable "
+            f"Can't pickle task: {what} cannot be sent to worker processes: it is not picklable "
             f"({type(e).__name__}: {e}). Functions must not capture locks, open files, "
-            f"sockets or similar objects."
+            f"sockets or similar objects.{hint}"
         ) from e
+
+
+def _uses_loguru(obj: Any) -> bool:
+    """Whether a function (or one that ``obj`` holds) refers to a loguru logger."""
+    import sys
+
+    if "loguru" not in sys.modules:
+        return False
+    funcs = [getattr(obj, "func", obj), getattr(getattr(obj, "node", None), "process_func", None)]
+    for func in funcs:
+        code = getattr(func, "__code__", None)
+        if code is None:
+            continue
+        names = set(code.co_names) | set(code.co_freevars)
+        values = [getattr(func, "__globals__", {}).get(n) for n in names]
+        values += [c.cell_contents for c in (getattr(func, "__closure__", None) or []) if _filled(c)]
+        if any(type(v).__module__.startswith("loguru") for v in values):
+            return True
+    return False
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
 
 
 def load(payload: str) -> Any:

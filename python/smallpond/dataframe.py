@@ -8,6 +8,7 @@ plans, schedules and runs the tasks on DuckDB. Python functions given to ``map``
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,8 +27,6 @@ SmallpondError = _core.SmallpondError
 _IGNORED_NODE_OPTIONS = {
     "parquet_dictionary_encoding",
     "parquet_compression_level",
-    "output_name",
-    "output_path",
     "per_thread_output",
     "materialize_output",
     "materialize_in_memory",
@@ -40,7 +39,6 @@ _IGNORED_NODE_OPTIONS = {
     "nested",
     "engine_type",
     "shuffle_only",
-    "drop_partition_column",
     "use_parquet_writer",
     "hive_partitioning",
     "use_duckdb_reader",
@@ -85,6 +83,17 @@ def _node_options(kwargs: Dict[str, Any], what: str, allow_udfs: bool = False) -
         else:
             raise TypeError(f"{what}() got an unexpected keyword argument {key!r}")
     return out
+
+
+def _publish_options(kwargs: Dict[str, Any]) -> Optional[tuple]:
+    """The original's ``output_name`` / ``output_path`` node options: where the node's output
+    is also published (``output_path/output_name``, by default under the job's ``output/``)."""
+    name, path = kwargs.pop("output_name", None), kwargs.pop("output_path", None)
+    if name is None and path is None:
+        return None
+    if name is not None and not re.fullmatch(r"[a-zA-Z0-9_]+", str(name)):
+        raise ValueError(f"output_name must match [a-zA-Z0-9_]+, got {name!r}")
+    return (name, path)
 
 
 def _paths(paths: Union[str, os.PathLike, List[Union[str, os.PathLike]]]) -> List[str]:
@@ -325,18 +334,54 @@ class Session:
         for i in inputs:
             if not isinstance(i, DataFrame):
                 raise TypeError(f"partial_sql inputs must be DataFrames, got {type(i).__name__}")
+        publish = _publish_options(kwargs)
         options = _node_options(kwargs, "partial_sql", allow_udfs=True)
-        return DataFrame(self, self._core.partial_sql(query, [i._df for i in inputs], **options))
+        df = DataFrame(self, self._core.partial_sql(query, [i._df for i in inputs], **options))
+        df._pending = [p for i in inputs for p in i._pending]
+        return df._published(publish, "partial_sql")
 
     # actions
 
     def wait(self, *dfs: "DataFrame") -> None:
         """Computes all the given DataFrames in one run."""
-        self._core.wait([d._df for d in dfs])
+        self._core.wait([d._df for d in dfs] + [p for d in dfs for p in d._pending])
+        for d in dfs:
+            d._pending = []
 
-    def graph(self) -> str:
-        """The logical plan of every DataFrame built so far, one node per line."""
-        return self._core.graph()
+    def graph(self) -> Any:
+        """The logical plan of every DataFrame built so far: a ``graphviz.Digraph`` when the
+        ``graphviz`` package is installed (as the original), else text, one node per line."""
+        text = self._core.graph()
+        try:
+            from graphviz import Digraph
+        except ImportError:
+            return text
+        dot = Digraph(comment="smallpond")
+        for line in text.splitlines():
+            head, _, deps = line.rpartition(" <- [")
+            node, _, label = head.partition(" ")
+            dot.node(node, f"{node} {label}")
+            for dep in filter(None, (d.strip() for d in deps.rstrip("]").split(","))):
+                dot.edge(dep, node)
+        return dot
+
+    def dump_graph(self, path: Optional[str] = None) -> str:
+        """Writes the plan graph to ``path`` (default ``JOB_DIR/log/graph``): its DOT source,
+        and a PNG beside it when graphviz's ``dot`` program is installed. Returns the path."""
+        path = path or os.path.join(self.job_dir, "log", "graph")
+        graph = self.graph()
+        if isinstance(graph, str):
+            with open(path, "w") as f:
+                f.write(graph)
+            return path
+        graph.save(path)
+        try:
+            graph.render(path, format="png")
+        except Exception as e:  # graphviz.ExecutableNotFound without the `dot` program
+            import warnings
+
+            warnings.warn(f"dump_graph: wrote {path} but no image ({e})", stacklevel=2)
+        return path
 
     def shutdown(self) -> None:
         """Stops the workers and cleans up the job's temporary files (also at exit)."""
@@ -347,6 +392,13 @@ class Session:
             finally:
                 if self._ray_pool is not None:
                     self._ray_pool.close()
+
+
+def _partition_column(kwargs: Dict[str, Any]) -> Optional[str]:
+    """The column a hash or random repartition keeps each row's partition in: the original's
+    ``data_partition_column`` (``__data_partition__``), none with ``drop_partition_column``."""
+    column = kwargs.pop("data_partition_column", None) or "__data_partition__"
+    return None if kwargs.pop("drop_partition_column", False) else str(column)
 
 
 def _by_list(by: Union[str, List[str]]) -> List[str]:
@@ -360,13 +412,37 @@ class DataFrame:
     def __init__(self, session: Session, df: Any) -> None:
         self.session = session
         self._df = df
+        # Sinks of output_name/output_path options of this DataFrame and its inputs: they
+        # run with the first action that computes it (as the original writes them then).
+        self._pending: List[Any] = []
 
-    def _new(self, df: Any) -> "DataFrame":
-        return DataFrame(self.session, df)
+    def _new(self, df: Any, publish: Optional[tuple] = None, what: str = "") -> "DataFrame":
+        child = DataFrame(self.session, df)
+        child._pending = list(self._pending)
+        return child._published(publish, what)
+
+    def _published(self, publish: Optional[tuple], what: str) -> "DataFrame":
+        if publish is not None:
+            from smallpond import _runtime
+
+            name, path = publish
+            root = path or self.session._runtime_ctx.output_root
+            target = os.path.join(os.path.abspath(os.fspath(root)), name or what)
+            payload = _runtime.dumps(_runtime.SinkScript(target, "link"), f"sink to {target}")
+            sink = self.session._core.script(f"DataSink({target})", payload, [self._df.consolidate()], cpu_limit=1)
+            self._pending.append(sink)
+        return self
+
+    def _flush(self) -> None:
+        """Runs the pending output_name/output_path sinks (with this DataFrame)."""
+        if self._pending:
+            self.session._core.wait([self._df] + self._pending)
+            self._pending = []
 
     def _sql(self, query: str, kwargs: Dict[str, Any], what: str) -> "DataFrame":
+        publish = _publish_options(kwargs)
         options = _node_options(kwargs, what, allow_udfs=True)
-        return self._new(self.session._core.partial_sql(query, [self._df], **options))
+        return self._new(self.session._core.partial_sql(query, [self._df], **options), publish, what)
 
     def _batches(self, mode: str, func: Callable, schema: Optional[pa.Schema],
                  batch_size: int, kwargs: Dict[str, Any], what: str) -> "DataFrame":
@@ -374,12 +450,13 @@ class DataFrame:
             raise TypeError(f"{what}: schema must be a pyarrow.Schema, got {type(schema).__name__}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        publish = _publish_options(kwargs)
         options = _node_options(kwargs, what)
         name = _runtime.function_name(func)
         payload = _runtime.dumps(
             _runtime.BatchFunction(mode, func, schema), f"{what} function {name}"
         )
-        return self._new(self._df.map_batches(name, payload, int(batch_size), **options))
+        return self._new(self._df.map_batches(name, payload, int(batch_size), **options), publish, what)
 
     def __repr__(self) -> str:
         return f"DataFrame({self._df.num_partitions()} partitions)"
@@ -403,21 +480,28 @@ class DataFrame:
         if by is not None and hash_by is not None:
             raise ValueError("cannot specify both by and hash_by")
         random = bool(kwargs.pop("random_shuffle", False))
+        keep = _partition_column(kwargs)
+        publish = _publish_options(kwargs)
         options = _node_options(kwargs, "repartition")
         if by is not None:
-            how, columns = "column", [by]
+            how, columns, keep = "column", [by], None
         elif hash_by is not None:
             how, columns = "hash", _by_list(hash_by)
         elif random:
             how, columns = "random", []
         else:
-            how, columns = ("rows" if by_rows else "files"), []
-        return self._new(self._df.repartition(int(npartitions), how, columns, **options))
+            how, columns, keep = ("rows" if by_rows else "files"), [], None
+        return self._new(self._df.repartition(int(npartitions), how, columns, keep, **options), publish, "repartition")
 
     def random_shuffle(self, **kwargs: Any) -> "DataFrame":
-        """Every row to a random partition, rows shuffled within partitions."""
-        _node_options(kwargs, "random_shuffle")
-        return self._new(self._df.random_shuffle())
+        """Every row to a random partition, rows shuffled within partitions (the partition
+        index kept in ``__data_partition__``, as in the original)."""
+        keep = _partition_column(kwargs)
+        publish = _publish_options(kwargs)
+        options = _node_options(kwargs, "random_shuffle")
+        spread = self._df.repartition(self._df.num_partitions(), "random", [], keep, **options)
+        shuffled = self.session._core.partial_sql("select * from {0} order by random()", [spread])
+        return self._new(shuffled, publish, "random_shuffle")
 
     def partial_sort(self, by: Union[str, List[str]], **kwargs: Any) -> "DataFrame":
         """Sorts each partition, e.g. ``by=['a', 'b desc']``."""
@@ -497,6 +581,7 @@ class DataFrame:
     # actions
 
     def compute(self) -> None:
+        self._flush()
         self._df.compute()
 
     def is_computed(self) -> bool:
@@ -508,20 +593,25 @@ class DataFrame:
         return self
 
     def count(self) -> int:
+        self._flush()
         return self._df.count()
 
     def take(self, limit: int) -> List[Dict[str, Any]]:
         """Up to ``limit`` rows as dicts."""
         if int(limit) < 0:
             raise ValueError(f"limit must not be negative, got {limit}")
+        self._flush()
         return self._df.to_arrow(int(limit)).to_pylist()
 
     def take_all(self) -> List[Dict[str, Any]]:
         """Every row as a dict."""
+        self._flush()
         return self._df.to_arrow().to_pylist()
 
     def to_arrow(self) -> pa.Table:
+        self._flush()
         return self._df.to_arrow()
 
     def to_pandas(self) -> Any:
+        self._flush()
         return self._df.to_arrow().to_pandas()

@@ -43,17 +43,23 @@ pub fn optimize_sql(
 }
 
 /// A hash partition node (without a pre-query) and the data source (with its projection)
-/// below it.
+/// below it. A shuffle that keeps its partition column qualifies only when `query` does
+/// not mention the column (the rewritten shuffles keep writing it).
 fn shuffle_of_source(
     plan: &LogicalPlan,
     input: NodeId,
+    query: &str,
 ) -> Option<(HashPartitionNode, DataSet, Option<Vec<String>>)> {
     let Node::HashPartition(hash) = plan.get(input).ok()?.clone() else {
         return None;
     };
-    // A kept partition column is written by the shuffle itself; the rewrites do not know it.
-    if hash.pre_query.is_some() || hash.partition_column.is_some() {
+    if hash.pre_query.is_some() {
         return None;
+    }
+    if let Some(col) = &hash.partition_column {
+        if query.to_lowercase().contains(&col.to_lowercase()) {
+            return None;
+        }
     }
     let (dataset, projection) = match plan.get(hash.input).ok()? {
         Node::DataSource(src) => (src.dataset.clone(), None),
@@ -67,7 +73,7 @@ fn shuffle_of_source(
 }
 
 fn pre_aggregate(plan: &mut LogicalPlan, query: &str, input: NodeId) -> Option<(String, NodeId)> {
-    let (hash, dataset, projection) = shuffle_of_source(plan, input)?;
+    let (hash, dataset, projection) = shuffle_of_source(plan, input, query)?;
     let PartitionMethod::Hash(keys) = &hash.method else {
         return None;
     };
@@ -101,12 +107,17 @@ fn prune_shuffled_columns(plan: &mut LogicalPlan, query: &str, inputs: &[NodeId]
     };
     inputs
         .iter()
-        .map(|&input| prune_one(plan, &used, input).unwrap_or(input))
+        .map(|&input| prune_one(plan, &used, input, query).unwrap_or(input))
         .collect()
 }
 
-fn prune_one(plan: &mut LogicalPlan, used: &BTreeSet<String>, input: NodeId) -> Option<NodeId> {
-    let (hash, dataset, projection) = shuffle_of_source(plan, input)?;
+fn prune_one(
+    plan: &mut LogicalPlan,
+    used: &BTreeSet<String>,
+    input: NodeId,
+    query: &str,
+) -> Option<NodeId> {
+    let (hash, dataset, projection) = shuffle_of_source(plan, input, query)?;
     let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref())?;
     let keys: Vec<String> = match &hash.method {
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),

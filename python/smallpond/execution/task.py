@@ -162,7 +162,9 @@ class RuntimeContext(object):
             os.path.join(shared_log_root, os.path.basename(self.job_root)) if shared_log_root else None
         )
         self.config_root = os.path.join(self.job_root, "config")
-        self.queue_root = os.path.join(self.job_root, "queue")
+        # The engine's record of finished tasks is its staging directory: what the
+        # original's queue directory was (kept while the job runs or after it failed).
+        self.queue_root = os.path.join(self.job_root, "staging")
         self.output_root = os.path.join(self.job_root, "output")
         self.staging_root = os.path.join(self.job_root, "staging")
         self.temp_root = os.path.join(self.job_root, "temp")
