@@ -328,15 +328,21 @@ class Session:
 
     # SQL
 
-    def partial_sql(self, query: str, *inputs: "DataFrame", **kwargs: Any) -> "DataFrame":
+    def partial_sql(self, query: Union[str, List[str]], *inputs: "DataFrame", **kwargs: Any) -> "DataFrame":
         """Runs ``query`` on every partition; ``{0}``, ``{1}``... are the inputs' partitions
-        (which must have equal partition counts). Without inputs the query runs once."""
+        (which must have equal partition counts). Without inputs the query runs once. A list
+        of queries runs in order in one connection; the last one's result is the output."""
         for i in inputs:
             if not isinstance(i, DataFrame):
                 raise TypeError(f"partial_sql inputs must be DataFrames, got {type(i).__name__}")
+        queries = [query] if isinstance(query, str) else list(query)
+        if not queries or not all(isinstance(q, str) for q in queries):
+            raise TypeError("partial_sql needs a query string or a non-empty list of them")
+        *setup, last = queries
         publish = _publish_options(kwargs)
         options = _node_options(kwargs, "partial_sql", allow_udfs=True)
-        df = DataFrame(self, self._core.partial_sql(query, [i._df for i in inputs], **options))
+        core = self._core.partial_sql(last, [i._df for i in inputs], setup=setup, **options)
+        df = DataFrame(self, core)
         df._pending = [p for i in inputs for p in i._pending]
         return df._published(publish, "partial_sql")
 

@@ -53,3 +53,12 @@ def test_graph_is_a_graphviz_graph_and_dump_graph_writes_it(sp):
         with pytest.warns(UserWarning, match="no image"):
             path = sp.dump_graph()
     assert path == os.path.join(sp.job_dir, "log", "graph") and "HashPartition" in open(path).read()
+
+
+def test_partial_sql_takes_a_list_of_queries(sp):
+    df = sp.from_items([{"v": i} for i in range(5)])
+    out = sp.partial_sql(
+        ["create table t as select v * {query_index} as w from {0}", "select sum(w) as s, {query_index} as qi from t"],
+        df,
+    )
+    assert out.take_all() == [{"s": 0, "qi": 1}]

@@ -141,6 +141,7 @@ impl<'a> Planner<'a> {
             Node::HashPartition(n) => {
                 let input = self.node(n.input)?;
                 check_npartitions(n.npartitions)?;
+                let input = self.spread(input, &n.options);
                 let producers = input.len() as u32;
                 let tasks: Vec<TaskId> = input
                     .into_iter()
@@ -274,6 +275,49 @@ impl<'a> Planner<'a> {
 
     /// Adds one task. `siblings` is how many tasks the node has in this stage: unless the
     /// user set a cpu limit, a lone task gets the whole pool and many share it.
+    /// More producers for a partitioner whose tasks are given fewer CPUs than the machines
+    /// have (`cpu_limit`): an input partition of known files (a data source) is split into
+    /// groups of whole files, so that the tasks together use every CPU, as the original
+    /// smallpond's planner spreads a partitioner's input over several producers. Partitions
+    /// of task outputs, or tasks that take all CPUs anyway, stay as they are.
+    fn spread(&self, input: Vec<Partition>, options: &TaskOptions) -> Vec<Partition> {
+        let Some(cpus) = options.cpu_limit else {
+            return input;
+        };
+        let want = (self.config.total_cpus.max(1) / cpus.max(1)).max(1) as usize;
+        if input.len() >= want {
+            return input;
+        }
+        let per_input = want.div_ceil(input.len().max(1));
+        input
+            .into_iter()
+            .flat_map(|p| {
+                let files: Option<usize> = p
+                    .parts
+                    .iter()
+                    .map(|part| match part {
+                        Part::Data(d) => Some(d.files().len()),
+                        _ => None,
+                    })
+                    .sum();
+                let k = files.map_or(1, |f| f.min(per_input)).max(1);
+                if k == 1 {
+                    return vec![p];
+                }
+                (0..k as u32)
+                    .map(|index| Partition {
+                        parts: vec![Part::Split {
+                            parts: p.parts.clone(),
+                            index,
+                            of: k as u32,
+                        }],
+                        columns: p.columns.clone(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// One task per partition index over `inputs`, which must have equal partition counts
     /// (no inputs: one task); task `i` reads partition `i` of every input.
     fn aligned(
@@ -432,13 +476,17 @@ mod tests {
     }
 
     fn hash(plan: &mut LogicalPlan, input: NodeId, n: u32) -> NodeId {
+        hash_with(plan, input, n, TaskOptions::default())
+    }
+
+    fn hash_with(plan: &mut LogicalPlan, input: NodeId, n: u32, options: TaskOptions) -> NodeId {
         plan.add(Node::HashPartition(HashPartitionNode {
             input,
             npartitions: n,
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
             partition_column: None,
-            options: TaskOptions::default(),
+            options,
         }))
         .unwrap()
     }
@@ -470,6 +518,36 @@ mod tests {
         // Two producers share the 2 cpus; three SQL tasks get one each.
         assert_eq!(exec.tasks[0].resources.cpus, 1);
         assert_eq!(sql_task.resources.cpus, 1);
+    }
+
+    #[test]
+    fn single_cpu_producers_of_a_source_spread_over_its_files() {
+        let mut plan = LogicalPlan::new();
+        let src = source(&mut plan, 5);
+        let one_cpu = TaskOptions {
+            cpu_limit: Some(1),
+            ..TaskOptions::default()
+        };
+        let h = hash_with(&mut plan, src, 4, one_cpu);
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[h])
+            .unwrap();
+        // 2 CPUs / 1 per task: two producers over groups of the 5 files (3 + 2).
+        assert_eq!(exec.tasks.len(), 2);
+        let outputs = |_: TaskId, _: u32| -> DataSet { unreachable!("no task inputs") };
+        let files: Vec<usize> = exec
+            .tasks
+            .iter()
+            .map(|t| t.inputs[0].resolve(&outputs).files().count())
+            .collect();
+        assert_eq!(files, [3, 2]);
+        assert_eq!(exec.outputs[&h].len(), 4);
+        // Without a cpu_limit one task takes both CPUs: no split.
+        let h2 = hash(&mut plan, src, 4);
+        let exec = Planner::new(&plan, &HashMap::new(), CONFIG, 0)
+            .plan(&[h2])
+            .unwrap();
+        assert_eq!(exec.tasks.len(), 1);
     }
 
     #[test]

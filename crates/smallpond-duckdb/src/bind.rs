@@ -12,6 +12,8 @@
 //! schema); a function's output columns are unknown until it runs, and a query over an
 //! unknown input is only parsed.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use duckdb::Connection;
@@ -156,6 +158,12 @@ impl Bound {
 /// Which inputs of a query are known, and what to check.
 pub struct Binder {
     conn: Connection,
+    /// Results of `bind` by (template, input columns, functions flag): a plan repeats the
+    /// same query over the same columns (one node per chain, per input, ...), and binding
+    /// costs three round trips to DuckDB.
+    binds: RefCell<HashMap<String, Result<Option<Schema>, QueryError>>>,
+    /// Dataset schemas by dataset and its files' sizes and modification times.
+    datasets: RefCell<HashMap<String, Option<Schema>>>,
 }
 
 impl Binder {
@@ -164,7 +172,11 @@ impl Binder {
         let conn = crate::connection::shared()?;
         let setup = "SET errors_as_json = true;";
         crate::connection::execute(&conn, setup, setup)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            binds: RefCell::default(),
+            datasets: RefCell::default(),
+        })
     }
 
     /// The columns of a dataset, from its first file's footer or its declared schema.
@@ -176,14 +188,47 @@ impl Binder {
         if let DataSet::Json(d) = dataset {
             return Some(d.schema.clone());
         }
+        // The same files, unchanged, have the same columns.
+        let stats: Vec<(u64, Option<std::time::SystemTime>)> = dataset
+            .files()
+            .iter()
+            .map(|f| {
+                let m = std::fs::metadata(f).ok();
+                (
+                    m.as_ref().map_or(0, |m| m.len()),
+                    m.and_then(|m| m.modified().ok()),
+                )
+            })
+            .collect();
+        let key = format!("{dataset:?}{stats:?}");
+        if let Some(known) = self.datasets.borrow().get(&key) {
+            return known.clone();
+        }
         let sql = format!("SELECT * FROM {}", dataset_sql(dataset).ok()?);
-        self.describe(&sql).ok()
+        let schema = self.describe(&sql).ok();
+        self.datasets.borrow_mut().insert(key, schema.clone());
+        schema
     }
 
     /// Binds `template` over inputs with these columns and returns its output columns.
     /// `Ok(None)`: the query parses, but was not bound — an input's columns are unknown,
     /// or `functions_at_run_time` (the task sets up functions this database does not have).
     pub fn bind(
+        &self,
+        template: &str,
+        inputs: &[Option<Schema>],
+        functions_at_run_time: bool,
+    ) -> Result<Option<Schema>, QueryError> {
+        let key = format!("{template}\u{0}{inputs:?}\u{0}{functions_at_run_time}");
+        if let Some(known) = self.binds.borrow().get(&key) {
+            return known.clone();
+        }
+        let result = self.bind_now(template, inputs, functions_at_run_time);
+        self.binds.borrow_mut().insert(key, result.clone());
+        result
+    }
+
+    fn bind_now(
         &self,
         template: &str,
         inputs: &[Option<Schema>],
