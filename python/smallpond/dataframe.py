@@ -576,13 +576,16 @@ class DataFrame:
 
     # output
 
-    def write_parquet(self, path: str) -> None:
-        """Writes Parquet files into directory ``path`` (complete or not at all)."""
-        self.write_parquet_lazy(path).compute()
+    def write_parquet(self, path: str, overwrite: bool = False) -> None:
+        """Writes Parquet files into directory ``path``, complete or not at all. As in the
+        original, they are added to the files already there (named after the job, so that
+        jobs do not collide); with ``overwrite=True`` they replace an earlier result."""
+        self.write_parquet_lazy(path, overwrite).compute()
 
-    def write_parquet_lazy(self, path: str) -> "DataFrame":
+    def write_parquet_lazy(self, path: str, overwrite: bool = False) -> "DataFrame":
         """A DataFrame that writes ``path`` when computed (see ``Session.wait``)."""
-        return self._new(self._df.write_parquet_lazy(os.path.abspath(os.fspath(path))))
+        target = os.path.abspath(os.fspath(path))
+        return self._new(self._df.write_parquet_lazy(target, not overwrite))
 
     # actions
 

@@ -62,3 +62,18 @@ def test_partial_sql_takes_a_list_of_queries(sp):
         df,
     )
     assert out.take_all() == [{"s": 0, "qi": 1}]
+
+
+def test_write_parquet_adds_files_as_the_original_unless_overwrite(sp, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    df = sp.from_items([{"v": i} for i in range(5)])
+    df.write_parquet(str(out))
+    df.write_parquet(str(out))  # the same job's files again: same names, replaced
+    assert (out / "keep.txt").read_text() == "mine"
+    assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchone()[0] == 5
+    other = tmp_path / "replaced"
+    df.write_parquet(str(other))
+    df.map("v * 10 AS v").write_parquet(str(other), overwrite=True)
+    assert duckdb.sql(f"select sum(v) from '{other}/*.parquet'").fetchone()[0] == 100

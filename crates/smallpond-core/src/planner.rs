@@ -264,6 +264,7 @@ impl<'a> Planner<'a> {
                         path: n.path.clone(),
                         parquet,
                         keep_encoding: n.keep_encoding,
+                        append: n.append,
                     }
                 });
                 slots(&[task], 1)
@@ -273,8 +274,6 @@ impl<'a> Planner<'a> {
         Ok(outputs)
     }
 
-    /// Adds one task. `siblings` is how many tasks the node has in this stage: unless the
-    /// user set a cpu limit, a lone task gets the whole pool and many share it.
     /// More producers for a partitioner whose tasks are given fewer CPUs than the machines
     /// have (`cpu_limit`): an input partition of known files (a data source) is split into
     /// groups of whole files, so that the tasks together use every CPU, as the original
@@ -360,6 +359,8 @@ impl<'a> Planner<'a> {
             .collect())
     }
 
+    /// Adds one task. `siblings` is how many tasks the node has in this stage: unless the
+    /// user set a cpu limit, a lone task gets the whole pool and many share it.
     #[allow(clippy::too_many_arguments)]
     fn task(
         &mut self,

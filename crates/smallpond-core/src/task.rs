@@ -246,6 +246,9 @@ pub enum TaskKind {
         /// that must be written anew, e.g. input files).
         #[serde(default)]
         keep_encoding: bool,
+        /// See `DataSinkNode::append`.
+        #[serde(default)]
+        append: bool,
     },
 }
 

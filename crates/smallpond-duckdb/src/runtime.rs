@@ -177,10 +177,12 @@ impl DuckDbRunner {
                 path,
                 parquet,
                 keep_encoding,
+                append,
             } => tasks::sink::SinkTask {
                 path,
                 parquet,
                 keep_encoding: *keep_encoding,
+                append: *append,
                 job: &a.job,
                 tag: format!("{}.{}", a.task, a.attempt),
             }

@@ -489,11 +489,14 @@ impl DataFrame {
         self.inner.union(&refs).map(DataFrame::from).map_err(py_err)
     }
 
-    fn write_parquet_lazy(&self, path: &str) -> PyResult<DataFrame> {
-        self.inner
-            .write_parquet_lazy(path)
-            .map(DataFrame::from)
-            .map_err(py_err)
+    /// `append`: add to the directory's files instead of replacing them.
+    #[pyo3(signature = (path, append=false))]
+    fn write_parquet_lazy(&self, path: &str, append: bool) -> PyResult<DataFrame> {
+        let df = match append {
+            true => self.inner.append_parquet_lazy(path),
+            false => self.inner.write_parquet_lazy(path),
+        };
+        df.map(DataFrame::from).map_err(py_err)
     }
 
     fn compute(&self, py: Python<'_>) -> PyResult<()> {

@@ -221,7 +221,14 @@ impl DataFrame {
     /// A DataFrame that writes `path` when computed (see `Session::wait`). Task outputs are
     /// published as they are (hard links), whatever their encoding, as in the original.
     pub fn write_parquet_lazy(&self, path: impl AsRef<Path>) -> Result<DataFrame> {
-        self.sink(path, TaskOptions::default(), true)
+        self.sink(path, TaskOptions::default(), true, false)
+    }
+
+    /// Like [`DataFrame::write_parquet_lazy`], adding the files (named after the job) to
+    /// what the directory holds instead of replacing it, as the original smallpond's
+    /// `write_parquet` does; still all or nothing.
+    pub fn append_parquet_lazy(&self, path: impl AsRef<Path>) -> Result<DataFrame> {
+        self.sink(path, TaskOptions::default(), true, true)
     }
 
     /// Like `write_parquet_lazy`, with every file in `options`' encoding (files written
@@ -231,7 +238,7 @@ impl DataFrame {
         path: impl AsRef<Path>,
         options: TaskOptions,
     ) -> Result<DataFrame> {
-        self.sink(path, options, false)
+        self.sink(path, options, false, false)
     }
 
     fn sink(
@@ -239,6 +246,7 @@ impl DataFrame {
         path: impl AsRef<Path>,
         options: TaskOptions,
         keep_encoding: bool,
+        append: bool,
     ) -> Result<DataFrame> {
         smallpond_core::dataset::check_local(path.as_ref())?;
         let path = absolute(path.as_ref())?;
@@ -247,6 +255,7 @@ impl DataFrame {
             path,
             options,
             keep_encoding,
+            append,
         }))
     }
 

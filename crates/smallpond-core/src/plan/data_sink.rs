@@ -16,4 +16,8 @@ pub struct DataSinkNode {
     /// than re-encode those not written with `options.parquet`.
     #[serde(default)]
     pub keep_encoding: bool,
+    /// Add the files to what the directory holds (same-named files replaced), as the
+    /// original smallpond's `write_parquet` does, instead of replacing the directory.
+    #[serde(default)]
+    pub append: bool,
 }

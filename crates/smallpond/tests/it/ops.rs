@@ -608,3 +608,62 @@ fn write_parquet_links_files_already_encoded_as_asked_and_reencodes_otherwise() 
         .unwrap();
     assert_eq!(c.to_lowercase(), "zstd");
 }
+
+#[test]
+fn appending_adds_files_named_after_the_job_and_keeps_whats_there() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let out = fx.path("out");
+    std::fs::create_dir_all(out.join("notes")).unwrap();
+    std::fs::write(out.join("notes/readme.txt"), "kept").unwrap();
+    std::fs::write(out.join("other.txt"), "kept too").unwrap();
+    let first = df.append_parquet_lazy(&out).unwrap();
+    first.compute().unwrap();
+    // The result is the files written now, in the destination.
+    let written = first.files().unwrap().concat();
+    assert!(!written.is_empty() && written.iter().all(|f| f.parent() == Some(out.as_path())));
+    let job = fx
+        .sp
+        .job_dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(written.iter().all(|f| f
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(&format!("part-{job}-"))));
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes/readme.txt")).unwrap(),
+        "kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.txt")).unwrap(),
+        "kept too"
+    );
+    // Another job adds its own files beside.
+    let other = smallpond::Session::builder()
+        .data_root(fx.path("root2"))
+        .num_executors(2)
+        .build()
+        .unwrap();
+    other
+        .read_parquet(&[&input])
+        .unwrap()
+        .append_parquet_lazy(&out)
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_same_rows(
+        &format!(
+            "SELECT * FROM read_parquet('{}/part-*.parquet')",
+            out.display()
+        ),
+        &format!("{} UNION ALL {}", read_glob(&input), read_glob(&input)),
+    );
+    // Replacing a directory with other files in it is still refused.
+    let err = df.write_parquet(&out).unwrap_err().to_string();
+    assert!(err.contains("not an earlier smallpond output"), "{err}");
+}
