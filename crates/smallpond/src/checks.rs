@@ -11,9 +11,9 @@
 //! reads it is only parsed. Whatever cannot be checked here is left to the task, which
 //! reports it as before: a check never refuses a plan that could run.
 //!
-//! Queries are checked as written, over the inputs the user gave: the optimizer may have
-//! rewritten them to read pruned or pre-aggregated shuffles, whose columns would make
-//! DuckDB suggest the wrong candidates.
+//! Queries are checked as written, over the inputs the user gave, before the optimizer
+//! rewrites them (at the same action) to read pruned or pre-aggregated shuffles, whose
+//! columns would make DuckDB suggest the wrong candidates.
 
 use std::collections::HashMap;
 
@@ -29,18 +29,11 @@ use crate::Result;
 pub(crate) struct Checks {
     /// Opened at the first check; `Err` if it could not be (then nothing is checked).
     binder: Option<std::result::Result<Binder, ()>>,
-    /// Nodes as the user wrote them, where the plan holds a rewritten one.
-    written: HashMap<NodeId, Node>,
     /// Output columns of the nodes checked so far (`None`: unknown).
     schemas: HashMap<NodeId, Option<Schema>>,
 }
 
 impl Checks {
-    /// Remembers that `id` was written as `node` (the plan holds a rewrite of it).
-    pub(crate) fn written_as(&mut self, id: NodeId, node: Node) {
-        self.written.insert(id, node);
-    }
-
     /// Checks `roots` and every node they read that is not checked yet, inputs first.
     pub(crate) fn check_all(&mut self, plan: &LogicalPlan, roots: &[NodeId]) -> Result<()> {
         // Ids increase along edges: in order, inputs come first.
@@ -53,19 +46,11 @@ impl Checks {
             );
         }
         for id in todo {
-            let node = self.as_written(plan, id)?;
+            let node = plan.get(id)?.clone();
             let schema = self.check(plan, &node)?;
             self.schemas.insert(id, schema);
         }
         Ok(())
-    }
-
-    /// Node `id` as the user wrote it.
-    fn as_written(&self, plan: &LogicalPlan, id: NodeId) -> Result<Node> {
-        match self.written.get(&id) {
-            Some(written) => Ok(written.clone()),
-            None => Ok(plan.get(id)?.clone()),
-        }
     }
 
     /// Checks `node` (whose inputs are checked) and returns its output columns, when known.
@@ -143,7 +128,7 @@ impl Checks {
         if let Some(known) = self.schemas.get(&id) {
             return known.clone();
         }
-        let node = self.as_written(plan, id).ok()?;
+        let node = plan.get(id).ok()?.clone();
         // Only the columns matter here: the node's own errors are found when it is checked.
         let schema = self.check(plan, &node).ok().flatten();
         self.schemas.insert(id, schema.clone());

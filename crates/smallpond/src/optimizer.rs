@@ -1,4 +1,5 @@
-//! Plan rewrites applied while DataFrames are built.
+//! Plan rewrites, made when an action first computes a SQL node (after its checks, before
+//! planning); the session keeps the user's nodes and plans with the rewrites in place.
 //!
 //! **Aggregate before the shuffle.** `SELECT k, count(*), sum(v) FROM {0} GROUP BY k` over a
 //! hash partition by `k` of a data source is split: each producer aggregates its input

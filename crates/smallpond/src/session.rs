@@ -10,7 +10,7 @@
 //!      status    running | success | failure
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -211,6 +211,9 @@ impl SessionBuilder {
                     arrow_inputs: 0,
                     lock: Some(lock),
                     checks: Default::default(),
+                    rewrites: HashMap::new(),
+                    added: BTreeMap::new(),
+                    optimized: HashSet::new(),
                 }),
             }),
         })
@@ -261,6 +264,12 @@ struct State {
     /// Held until shutdown: no other driver opens this job meanwhile.
     lock: Option<JobLock>,
     checks: Checks,
+    /// The optimizer's rewrites of SQL nodes, made by the first action that computes them
+    /// (the plan keeps the nodes as the user built them; the rewrites' own nodes are
+    /// appended to it and listed in `added`).
+    rewrites: HashMap<NodeId, Node>,
+    added: BTreeMap<NodeId, NodeId>,
+    optimized: HashSet<NodeId>,
 }
 
 impl Inner {
@@ -289,30 +298,9 @@ impl Inner {
         options: TaskOptions,
         udfs: Vec<Udf>,
     ) -> Result<DataFrame> {
+        // Added as written; the optimizer rewrites it when an action computes it.
         let node = SqlNode::try_new(inputs, query, options)?.with_setup(setup.to_vec())?;
-        let mut guard = self.state()?;
-        let state = &mut *guard;
-        // Checked (before the job runs) as the user wrote it, over the inputs as they are.
-        let as_written = Node::Sql(SqlNode {
-            udfs: udfs.clone(),
-            ..node.clone()
-        });
-        // The rewrites move parts of the query into the shuffle, where UDFs are not set up
-        // (nor tables that setup statements create).
-        let (query, inputs) = if udfs.is_empty() && setup.is_empty() {
-            crate::optimizer::optimize_sql(&mut state.plan, query, &node.inputs)
-        } else {
-            (query.to_string(), node.inputs.clone())
-        };
-        let id = state.plan.add(Node::Sql(SqlNode {
-            inputs,
-            query,
-            udfs,
-            ..node
-        }))?;
-        state.checks.written_as(id, as_written);
-        drop(guard);
-        Ok(DataFrame::new(Arc::clone(self), id))
+        self.add(Node::Sql(SqlNode { udfs, ..node }))
     }
 
     pub(crate) fn num_partitions(&self, id: NodeId) -> Result<usize> {
@@ -327,7 +315,9 @@ impl Inner {
     /// so that the next action computes them again.
     pub(crate) fn invalidate(&self, id: NodeId) -> Result<()> {
         let mut state = self.state()?;
-        for node in state.plan.ancestors(id)? {
+        // What it reads as it runs: the optimizer's shuffles too.
+        let ancestors = planning_view(&state)?.ancestors(id)?;
+        for node in ancestors {
             state.computed.remove(&node);
         }
         Ok(())
@@ -350,7 +340,7 @@ impl Inner {
             let run = state.runs;
             self.write_json(
                 &format!("plan-{run:03}.json"),
-                &state.plan.subplan(&missing)?,
+                &planning_view(state)?.subplan(&missing)?,
             )?;
             self.write_json(&format!("tasks-{run:03}.json"), &exec)?;
             let pool = state.pool.as_mut().ok_or(Error::ShutDown)?;
@@ -483,13 +473,56 @@ fn plan_missing(
     if missing.is_empty() {
         return Ok(None);
     }
+    // Checked as the user wrote it, before anything is rewritten or runs.
     state.checks.check_all(&state.plan, &missing)?;
+    optimize(state, &missing)?;
     // Asked on every run: a cluster may have gained or lost nodes since the last.
     let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
     let config = PlannerConfig::new(pool.capacity(), pool.largest_task());
-    let exec =
-        Planner::new(&state.plan, &state.computed, config, state.next_task).plan(&missing)?;
+    let view = planning_view(state)?;
+    let exec = Planner::new(&view, &state.computed, config, state.next_task).plan(&missing)?;
     Ok(Some((missing, exec)))
+}
+
+/// Rewrites the SQL nodes `roots` need that were not considered yet (the rewrites move
+/// parts of a query into the shuffle before it: not with UDFs, which the shuffle does not
+/// set up, nor with setup statements, whose tables it does not have).
+fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
+    let mut todo = std::collections::BTreeSet::new();
+    for &root in roots {
+        todo.extend(state.plan.ancestors(root)?);
+    }
+    for id in todo {
+        if state.added.contains_key(&id) || !state.optimized.insert(id) {
+            continue;
+        }
+        let Node::Sql(n) = state.plan.get(id)?.clone() else {
+            continue;
+        };
+        if !n.udfs.is_empty() || !n.setup.is_empty() {
+            continue;
+        }
+        let first_new = state.plan.next_id();
+        let (query, inputs) = crate::optimizer::optimize_sql(&mut state.plan, &n.query, &n.inputs);
+        for new in first_new.0..state.plan.next_id().0 {
+            state.added.insert(NodeId(new), id);
+        }
+        if query != n.query || inputs != n.inputs {
+            let rewritten = Node::Sql(SqlNode { query, inputs, ..n });
+            state.rewrites.insert(id, rewritten);
+        }
+    }
+    Ok(())
+}
+
+/// The plan as it runs: the user's nodes with the optimizer's rewrites in place.
+fn planning_view(state: &State) -> Result<std::borrow::Cow<'_, LogicalPlan>> {
+    if state.rewrites.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(&state.plan));
+    }
+    Ok(std::borrow::Cow::Owned(
+        state.plan.with_replaced(&state.rewrites)?,
+    ))
 }
 
 impl Session {
@@ -683,7 +716,17 @@ impl Session {
         let mut out = String::new();
         for (id, node) in state.plan.iter() {
             let inputs: Vec<String> = node.inputs().iter().map(|i| i.to_string()).collect();
-            out.push_str(&format!("{id} {node} <- [{}]\n", inputs.join(", ")));
+            // The optimizer's rewrites are said as such: what a node runs as, and the
+            // nodes it added for whom.
+            let note = match (state.rewrites.get(&id), state.added.get(&id)) {
+                (Some(Node::Sql(r)), _) => {
+                    let reads: Vec<String> = r.inputs.iter().map(|i| i.to_string()).collect();
+                    format!(" [optimized: runs {:?} over {}]", r.query, reads.join(", "))
+                }
+                (_, Some(user)) => format!(" [added by the optimizer for {user}]"),
+                _ => String::new(),
+            };
+            out.push_str(&format!("{id} {node}{note} <- [{}]\n", inputs.join(", ")));
         }
         Ok(out)
     }

@@ -207,6 +207,29 @@ impl LogicalPlan {
         Ok(id)
     }
 
+    /// A copy in which some nodes are replaced (the optimizer's rewrites, for planning): a
+    /// replacement may read any node of the plan, so ids need not increase along its edges.
+    pub fn with_replaced<'a>(
+        &self,
+        replacements: impl IntoIterator<Item = (&'a NodeId, &'a Node)>,
+    ) -> Result<LogicalPlan> {
+        let mut nodes = self.nodes.clone();
+        for (id, node) in replacements {
+            for input in node.inputs() {
+                if !nodes.contains_key(&input) {
+                    return Err(Error::UnknownNode(input));
+                }
+            }
+            *nodes.get_mut(id).ok_or(Error::UnknownNode(*id))? = node.clone();
+        }
+        Ok(LogicalPlan { nodes })
+    }
+
+    /// The id the next added node gets.
+    pub fn next_id(&self) -> NodeId {
+        NodeId(self.nodes.len() as u32)
+    }
+
     pub fn get(&self, id: NodeId) -> Result<&Node> {
         self.nodes.get(&id).ok_or(Error::UnknownNode(id))
     }
@@ -220,7 +243,8 @@ impl LogicalPlan {
                 stack.extend(self.get(id)?.inputs());
             }
         }
-        // Ids increase along edges, so ascending order is a topological order.
+        // Ids increase along edges, so ascending order is a topological order (in a
+        // `with_replaced` copy it is only the set of them).
         Ok(seen.into_iter().collect())
     }
 

@@ -45,16 +45,20 @@ fn quickstart_matches_one_duckdb_query() {
     );
 }
 
-#[test]
-fn an_action_after_another_reuses_computed_results() {
-    let fx = Fixture::new();
+/// `query` over a 4-way hash partition by `k` of the standard table (2 files): the input
+/// directory and the query's DataFrame.
+fn grouped(fx: &Fixture, query: &str) -> (std::path::PathBuf, smallpond::DataFrame) {
     let input = fx.parquet("t", TABLE, 2);
     let df = fx.sp.read_parquet(&[&input]).unwrap();
     let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
-    let agg = fx
-        .sp
-        .partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts])
-        .unwrap();
+    let out = fx.sp.partial_sql(query, &[&parts]).unwrap();
+    (input, out)
+}
+
+#[test]
+fn an_action_after_another_reuses_computed_results() {
+    let fx = Fixture::new();
+    let (_, agg) = grouped(&fx, "SELECT k, sum(v) AS s FROM {0} GROUP BY k");
     agg.write_parquet(fx.path("out")).unwrap();
     let after_write = fx.tasks_started();
     assert_eq!(
@@ -666,4 +670,33 @@ fn appending_adds_files_named_after_the_job_and_keeps_whats_there() {
     // Replacing a directory with other files in it is still refused.
     let err = df.write_parquet(&out).unwrap_err().to_string();
     assert!(err.contains("not an earlier smallpond output"), "{err}");
+}
+
+#[test]
+fn the_optimizer_rewrites_at_the_action_and_the_graph_says_so() {
+    let fx = Fixture::new();
+    let (input, agg) = grouped(&fx, "SELECT k, count(*) AS n FROM {0} GROUP BY k");
+    // Built: the user's three nodes, nothing rewritten yet.
+    let built = fx.sp.graph().unwrap();
+    assert_eq!(built.lines().count(), 3, "{built}");
+    assert!(!built.contains("optimiz"), "{built}");
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&agg)),
+        &format!(
+            "SELECT k, count(*) AS n FROM {} GROUP BY k",
+            read_glob(&input).replace("SELECT * FROM ", "")
+        ),
+    );
+    let ran = fx.sp.graph().unwrap();
+    assert!(ran.contains("[optimized: runs"), "{ran}");
+    assert!(ran.contains("[added by the optimizer for node-2]"), "{ran}");
+    // The user's node is as it was built.
+    assert!(
+        ran.lines()
+            .any(|l| l.starts_with("node-2 SqlEngine(\"SELECT k, count(*)")),
+        "{ran}"
+    );
+    // Recomputing forgets the optimizer's shuffle too, and gives the same rows.
+    let again = agg.recompute().unwrap();
+    assert_eq!(again.count().unwrap(), 97);
 }
