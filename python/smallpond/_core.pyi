@@ -9,6 +9,18 @@ __version__: str
 class SmallpondError(Exception):
     """A job or plan failed; the message carries the whole cause chain."""
 
+class TaskOptions:
+    """A node's task options, checked when made (the defaults: the engine decides)."""
+
+    def __init__(
+        self,
+        cpu_limit: Optional[int] = None,
+        memory_limit: Optional[int] = None,
+        gpu_limit: Optional[float] = None,
+        compression: Optional[str] = None,
+        row_group_size: Optional[int] = None,
+    ) -> None: ...
+
 class Session:
     def __init__(
         self,
@@ -45,20 +57,14 @@ class Session:
         inputs: Sequence[DataFrame],
         udfs: Sequence[Tuple[str, str, str]] = ...,
         setup: Sequence[str] = ...,
-        cpu_limit: Optional[int] = None,
-        memory_limit: Optional[int] = None,
-        gpu_limit: Optional[float] = None,
-        compression: Optional[str] = None,
-        row_group_size: Optional[int] = None,
+        options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
     def script(
         self,
         name: str,
         payload: str,
         inputs: Sequence[DataFrame],
-        cpu_limit: Optional[int] = None,
-        memory_limit: Optional[int] = None,
-        gpu_limit: Optional[float] = None,
+        options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
     def wait(self, dfs: Sequence[DataFrame]) -> None: ...
     def plan(self, dfs: Sequence[DataFrame]) -> int: ...
@@ -73,11 +79,7 @@ class DataFrame:
         how: str,
         columns: Sequence[str] = ...,
         partition_column: Optional[str] = None,
-        cpu_limit: Optional[int] = None,
-        memory_limit: Optional[int] = None,
-        gpu_limit: Optional[float] = None,
-        compression: Optional[str] = None,
-        row_group_size: Optional[int] = None,
+        options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
     def select(self, columns: Sequence[str]) -> DataFrame: ...
     def consolidate(self) -> DataFrame: ...
@@ -87,11 +89,7 @@ class DataFrame:
         name: str,
         payload: str,
         batch_size: int,
-        cpu_limit: Optional[int] = None,
-        memory_limit: Optional[int] = None,
-        gpu_limit: Optional[float] = None,
-        compression: Optional[str] = None,
-        row_group_size: Optional[int] = None,
+        options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
     def limit(self, n: int) -> DataFrame: ...
     def union(self, others: Sequence[DataFrame]) -> DataFrame: ...

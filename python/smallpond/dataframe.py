@@ -61,19 +61,21 @@ _IGNORED_SESSION_OPTIONS = {
 
 
 def _node_options(kwargs: Dict[str, Any], what: str, allow_udfs: bool = False) -> Dict[str, Any]:
-    """The original's node keyword options, as ``_core`` arguments."""
+    """The original's node keyword options, as ``_core`` arguments: ``options`` (a
+    ``_core.TaskOptions``, checked when made) and, where allowed, ``udfs``."""
+    task: Dict[str, Any] = {}
     out: Dict[str, Any] = {}
     for key, value in kwargs.items():
         if key == "cpu_limit":
-            out["cpu_limit"] = None if value is None else int(value)
+            task["cpu_limit"] = None if value is None else int(value)
         elif key == "memory_limit":
-            out["memory_limit"] = None if value is None else int(value)
+            task["memory_limit"] = None if value is None else int(value)
         elif key == "gpu_limit":
-            out["gpu_limit"] = None if value is None else float(value)
+            task["gpu_limit"] = None if value is None else float(value)
         elif key == "parquet_row_group_size":
-            out["row_group_size"] = None if value is None else int(value)
+            task["row_group_size"] = None if value is None else int(value)
         elif key == "parquet_compression":
-            out["compression"] = None if value is None else str(value).lower()
+            task["compression"] = None if value is None else str(value).lower()
         elif key == "udfs" and allow_udfs:
             out["udfs"] = to_core(value)
         elif key in ("extension_paths",) and allow_udfs:
@@ -82,6 +84,7 @@ def _node_options(kwargs: Dict[str, Any], what: str, allow_udfs: bool = False) -
             continue
         else:
             raise TypeError(f"{what}() got an unexpected keyword argument {key!r}")
+    out["options"] = _core.TaskOptions(**task)
     return out
 
 
@@ -435,7 +438,9 @@ class DataFrame:
             root = path or self.session._runtime_ctx.output_root
             target = os.path.join(os.path.abspath(os.fspath(root)), name or what)
             payload = _runtime.dumps(_runtime.SinkScript(target, "link"), f"sink to {target}")
-            sink = self.session._core.script(f"DataSink({target})", payload, [self._df.consolidate()], cpu_limit=1)
+            sink = self.session._core.script(
+                f"DataSink({target})", payload, [self._df.consolidate()], _core.TaskOptions(cpu_limit=1)
+            )
             self._pending.append(sink)
         return self
 

@@ -51,6 +51,21 @@ def test_parameters_match_where_the_module_tells_them():
             sig = getattr(getattr(getattr(_core, cls), name), "__text_signature__", None)
             if sig is None:  # a property
                 continue
-            names = [p for p in inspect.signature(getattr(getattr(_core, cls), name)).parameters if p not in ("self", "$self", "options")]
-            # **options in the module: the stub spells the options out after the named ones.
-            assert params[: len(names)] == names, f"{cls}.{name}: stub {params}, module {names}"
+            names = [p for p in inspect.signature(getattr(getattr(_core, cls), name)).parameters if p not in ("self", "$self")]
+            assert params == names, f"{cls}.{name}: stub {params}, module {names}"
+
+
+def test_task_options_are_checked_when_made(sp):
+    import pytest
+
+    assert "cpu_limit: Some(2)" in repr(_core.TaskOptions(cpu_limit=2))
+    with pytest.raises(ValueError, match="cpu_limit"):
+        _core.TaskOptions(cpu_limit=0)
+    with pytest.raises(ValueError, match="compression"):
+        _core.TaskOptions(compression="rar")
+    # The original's node options on a DataFrame become one, so a bad one fails at the call.
+    df = sp.from_items([{"a": 1}])
+    with pytest.raises(ValueError, match="compression"):
+        df.map("a", parquet_compression="rar")
+    with pytest.raises(TypeError):
+        _core.TaskOptions(cpu_limit="two")

@@ -204,6 +204,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SmallpondError", m.py().get_type::<SmallpondError>())?;
     m.add_class::<session::Session>()?;
     m.add_class::<session::DataFrame>()?;
+    m.add_class::<session::PyTaskOptions>()?;
     m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
     m.add_function(wrap_pyfunction!(run_task, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -30,44 +30,49 @@ pub struct Session {
 
 /// Per-node options, from the original's keyword arguments (already renamed by the Python
 /// layer): `cpu_limit`, `memory_limit`, `gpu_limit`, `compression`, `row_group_size`.
-fn task_options(options: Option<&Bound<'_, PyDict>>) -> PyResult<TaskOptions> {
-    let mut cpu_limit: Option<u32> = None;
-    let mut memory_limit: Option<u64> = None;
-    let mut gpu_limit: Option<f64> = None;
-    let mut compression: Option<String> = None;
-    let mut row_group_size: Option<u64> = None;
-    for (key, value) in options.into_iter().flatten() {
-        let key: String = key.extract()?;
-        match key.as_str() {
-            "cpu_limit" => cpu_limit = value.extract()?,
-            "memory_limit" => memory_limit = value.extract()?,
-            "gpu_limit" => gpu_limit = value.extract()?,
-            "compression" => compression = value.extract()?,
-            "row_group_size" => row_group_size = value.extract()?,
-            other => {
-                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "unexpected node option {other:?}"
-                )))
-            }
+/// A node's task options, checked once when made: `smallpond._core.TaskOptions(cpu_limit=...,
+/// memory_limit=..., gpu_limit=..., compression=..., row_group_size=...)`.
+#[pyclass(name = "TaskOptions", module = "smallpond._core", frozen)]
+pub struct PyTaskOptions(TaskOptions);
+
+#[pymethods]
+impl PyTaskOptions {
+    #[new]
+    #[pyo3(signature = (cpu_limit=None, memory_limit=None, gpu_limit=None, compression=None, row_group_size=None))]
+    fn new(
+        cpu_limit: Option<u32>,
+        memory_limit: Option<u64>,
+        gpu_limit: Option<f64>,
+        compression: Option<String>,
+        row_group_size: Option<u64>,
+    ) -> PyResult<Self> {
+        let default = ParquetOptions::default();
+        let parquet = ParquetOptions::try_new(
+            compression.as_deref().unwrap_or(&default.compression),
+            row_group_size.unwrap_or(default.row_group_size),
+        )
+        .map_err(|e| value_error("invalid option", e))?;
+        if cpu_limit == Some(0) {
+            return Err(value_error("cpu_limit", "must be at least 1"));
         }
+        let gpu_limit =
+            Gpus::try_new(gpu_limit.unwrap_or(0.0)).map_err(|e| value_error("gpu_limit", e))?;
+        Ok(Self(TaskOptions {
+            cpu_limit,
+            memory_limit,
+            gpu_limit,
+            parquet,
+        }))
     }
-    let default = ParquetOptions::default();
-    let parquet = ParquetOptions::try_new(
-        compression.as_deref().unwrap_or(&default.compression),
-        row_group_size.unwrap_or(default.row_group_size),
-    )
-    .map_err(|e| value_error("invalid option", e))?;
-    if cpu_limit == Some(0) {
-        return Err(value_error("cpu_limit", "must be at least 1"));
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.0)
     }
-    let gpu_limit =
-        Gpus::try_new(gpu_limit.unwrap_or(0.0)).map_err(|e| value_error("gpu_limit", e))?;
-    Ok(TaskOptions {
-        cpu_limit,
-        memory_limit,
-        gpu_limit,
-        parquet,
-    })
+}
+
+/// The options given, or the defaults.
+fn task_options(options: Option<PyRef<'_, PyTaskOptions>>) -> TaskOptions {
+    options.map(|o| o.0.clone()).unwrap_or_default()
 }
 
 fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict>> {
@@ -298,16 +303,16 @@ impl Session {
 
     /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples; `setup`:
     /// statements run before the query in each task's connection.
-    #[pyo3(signature = (query, inputs, udfs=Vec::new(), setup=Vec::new(), **options))]
+    #[pyo3(signature = (query, inputs, udfs=Vec::new(), setup=Vec::new(), options=None))]
     fn partial_sql(
         &self,
         query: &str,
         inputs: Vec<PyRef<'_, DataFrame>>,
         udfs: Vec<(String, String, String)>,
         setup: Vec<String>,
-        options: Option<&Bound<'_, PyDict>>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(options)?;
+        let options = task_options(options);
         let udfs = udfs
             .into_iter()
             .map(|(kind, name, payload)| match kind.as_str() {
@@ -328,15 +333,15 @@ impl Session {
     }
 
     /// A pickled `smallpond._runtime` script run once per partition over `inputs`.
-    #[pyo3(signature = (name, payload, inputs, **options))]
+    #[pyo3(signature = (name, payload, inputs, options=None))]
     fn script(
         &self,
         name: String,
         payload: String,
         inputs: Vec<PyRef<'_, DataFrame>>,
-        options: Option<&Bound<'_, PyDict>>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(options)?;
+        let options = task_options(options);
         let function = python_function(name, payload);
         let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
         self.inner
@@ -407,14 +412,14 @@ impl DataFrame {
 
     /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column;
     /// `partition_column` keeps each row's partition index (hash, column, random).
-    #[pyo3(signature = (npartitions, how, columns=Vec::new(), partition_column=None, **options))]
+    #[pyo3(signature = (npartitions, how, columns=Vec::new(), partition_column=None, options=None))]
     fn repartition(
         &self,
         npartitions: i64,
         how: &str,
         columns: Vec<String>,
         partition_column: Option<String>,
-        options: Option<&Bound<'_, PyDict>>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
         if npartitions < 1 || npartitions > i64::from(u32::MAX) {
             return Err(value_error(
@@ -433,7 +438,7 @@ impl DataFrame {
             "random" => Partitioning::Random,
             other => return Err(value_error("how", format!("unknown method {other:?}"))),
         };
-        let options = task_options(options)?;
+        let options = task_options(options);
         self.inner
             .repartition_keeping(npartitions as u32, how, options, partition_column)
             .map(DataFrame::from)
@@ -464,15 +469,15 @@ impl DataFrame {
     }
 
     /// Streams partitions through a pickled `smallpond._runtime` function object.
-    #[pyo3(signature = (name, payload, batch_size, **options))]
+    #[pyo3(signature = (name, payload, batch_size, options=None))]
     fn map_batches(
         &self,
         name: String,
         payload: String,
         batch_size: u64,
-        options: Option<&Bound<'_, PyDict>>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(options)?;
+        let options = task_options(options);
         let function = python_function(name, payload);
         self.inner
             .map_batches(function, batch_size, options)

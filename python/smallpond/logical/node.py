@@ -208,16 +208,24 @@ class Node(object):
     def num_partitions(self) -> int:
         raise NotImplementedError(f"{type(self).__name__}.num_partitions")
 
-    def _options(self) -> Dict[str, Any]:
-        """The engine's task options of this node."""
-        out: Dict[str, Any] = {}
-        if self.cpu_limit:
-            out["cpu_limit"] = int(self.cpu_limit)
-        if self.memory_limit:
-            out["memory_limit"] = int(self.memory_limit)
-        if self.gpu_limit:
-            out["gpu_limit"] = float(self.gpu_limit)
-        return out
+    def _options(self, **parquet: Any) -> Any:
+        """The engine's task options of this node (``parquet``: compression, row_group_size)."""
+        from smallpond import _core
+
+        return _core.TaskOptions(
+            cpu_limit=int(self.cpu_limit) if self.cpu_limit else None,
+            memory_limit=int(self.memory_limit) if self.memory_limit else None,
+            gpu_limit=float(self.gpu_limit) if self.gpu_limit else None,
+            **parquet,
+        )
+
+    def _parquet(self) -> Dict[str, Any]:
+        """The node's Parquet options, as the engine's ``compression`` / ``row_group_size``."""
+        compression = getattr(self, "parquet_compression", None)
+        return {
+            "compression": str(compression).lower() if compression else "uncompressed",
+            "row_group_size": int(getattr(self, "parquet_row_group_size", None) or DEFAULT_ROW_GROUP_SIZE),
+        }
 
     def _lower(self, low: "_Lowering") -> Any:
         raise NotImplementedError(f"{type(self).__name__} cannot run on this engine")
@@ -325,7 +333,7 @@ class _PythonNode(Node):
         spec = _runtime.NodeScript(self.slim_copy(), self.num_partitions, _dimensions(self.input_deps))
         payload = _runtime.dumps(spec, f"{self!r} (its process function)")
         name = _runtime.function_name(self.process_func) if self.process_func else f"{type(self).__name__}.process"
-        return low.session._core.script(f"{self!r}:{name}", payload, inputs, **self._options())
+        return low.session._core.script(f"{self!r}:{name}", payload, inputs, self._options())
 
 
 class PythonScriptNode(_PythonNode):
@@ -556,14 +564,9 @@ class SqlEngineNode(Node):
 
     def _lower(self, low: "_Lowering") -> Any:
         inputs = [low.core(d) for d in self.input_deps]
-        options = self._options()
-        if self.parquet_compression:
-            options["compression"] = str(self.parquet_compression).lower()
-        else:
-            options["compression"] = "uncompressed"
-        options["row_group_size"] = int(self.parquet_row_group_size)
         *setup, query = self.sql_queries
-        return low.session._core.partial_sql(query, inputs, self._udf_specs(), setup, **options)
+        options = self._options(**self._parquet())
+        return low.session._core.partial_sql(query, inputs, self._udf_specs(), setup, options)
 
 
 class UnionNode(Node):
@@ -905,15 +908,13 @@ class HashPartitionNode(PartitionNode):
         else:
             how, columns = "hash", list(self.hash_columns)
         keep = None if self.drop_partition_column else self.data_partition_column
-        options = self._options()
-        options["compression"] = str(self.parquet_compression).lower() if self.parquet_compression else "uncompressed"
-        options["row_group_size"] = int(self.parquet_row_group_size)
+        options = self._options(**self._parquet())
         if self.shuffle_only and self.drop_partition_column:
             # The rows keep every column but the index they were routed by.
-            routed = df.repartition(self.npartitions, how, columns, None, **options)
+            routed = df.repartition(self.npartitions, how, columns, None, options)
             q = f"select * exclude ({_ident(self.data_partition_column)}) from {{0}}"
             return low.session._core.partial_sql(q, [routed])
-        return df.repartition(self.npartitions, how, columns, keep, **options)
+        return df.repartition(self.npartitions, how, columns, keep, options)
 
 
 class ShuffleNode(HashPartitionNode):
@@ -1172,7 +1173,10 @@ class _Lowering(object):
         from smallpond import _runtime
 
         payload = _runtime.dumps(_runtime.SinkScript(os.path.abspath(path), kind), f"sink to {path}")
-        return self.session._core.script(f"DataSink({path})", payload, [df.consolidate()], cpu_limit=1)
+        from smallpond import _core
+
+        options = _core.TaskOptions(cpu_limit=1)
+        return self.session._core.script(f"DataSink({path})", payload, [df.consolidate()], options)
 
     def runtime_ctx(self) -> RuntimeContext:
         return self.session._runtime_ctx
