@@ -295,6 +295,16 @@ class NodeScript:
             raise RuntimeError(f"{task.key} of {self.node!r}: process() returned False")
 
 
+def _unique_names(paths: List[str]) -> List[str]:
+    """The files' names, numbered (``name.<i>.ext``) when two would collide."""
+    import os
+
+    names = [os.path.basename(p) for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    return [f"{stem}.{i}{ext}" for i, (stem, ext) in enumerate(os.path.splitext(n) for n in names)]
+
+
 class SinkScript:
     """A ``DataSinkNode``: links, copies or lists the input files in ``path``."""
 
@@ -306,44 +316,54 @@ class SinkScript:
 
     def run(self, context: Dict[str, Any], output_dir: str, temp_dir: str) -> None:
         import os
-        import shutil
 
         os.makedirs(self.path, exist_ok=True)
         sources, made = [], []
         for i, partition in enumerate(context["inputs"]):
-            plain = partition.get("columns") is None and all("Parquet" in d for d in partition["datasets"])
-            if plain:
-                sources += [str(f) for d in partition["datasets"] for f in d["Parquet"]["files"]]
+            parquet = [d.get("Parquet") for d in partition["datasets"]]
+            if partition.get("columns") is None and all(d is not None and d.get("columns") is None for d in parquet):
+                sources += [str(f) for d in parquet for f in d["files"]]
             else:
                 # A projection, CSV or JSON: what the sink holds is Parquet of those rows.
                 made.append(self._materialise(partition, i, context))
-        names = [os.path.basename(s) for s in sources]
-        if len(set(names)) != len(names):
-            names = [f"{stem}.{i}{ext}" for i, (stem, ext) in enumerate(os.path.splitext(n) for n in names)]
-        targets = [os.path.join(self.path, n) for n in names]
-        if self.kind != "manifest":
-            # Each file appears complete (a link or a copy renamed into place) or not at all.
-            for src, dst in zip(sources, targets):
-                tmp = os.path.join(self.path, f".{os.path.basename(dst)}.{context['task']}.{context['attempt']}.tmp")
-                if os.path.lexists(tmp):
-                    os.unlink(tmp)
-                same_fs = os.stat(src).st_dev == os.stat(self.path).st_dev
-                if self.kind == "copy" or (self.kind == "link_or_copy" and not same_fs):
-                    with open(src, "rb") as fin, open(tmp, "wb") as fout:
-                        shutil.copyfileobj(fin, fout, length=16 << 20)
-                elif same_fs:
-                    os.link(src, tmp)
-                else:
-                    os.symlink(src, tmp)
-                os.replace(tmp, dst)
+        if self.kind == "manifest":
+            # Only listed; the job's own files go when it ends, so those are kept (linked)
+            # in the job's output directory.
+            keep = os.path.join(context["job_dir"], "output", f".sink-{context['task']:06d}")
+            staging = os.path.join(context["job_dir"], "staging") + os.sep
+            listed = [self._place(s, os.path.join(keep, n), context) if s.startswith(staging) else s
+                      for s, n in zip(sources, _unique_names(sources))]
+        else:
+            listed = [self._place(s, os.path.join(self.path, n), context)
+                      for s, n in zip(sources, _unique_names(sources))]
         if self.kind in ("link", "manifest"):
-            listed = (sources if self.kind == "manifest" else targets) + made
             manifest = os.path.join(self.path, self.manifest_filename)
             tmp = f"{manifest}.{context['task']}.tmp"
             with open(tmp, "w") as f:
-                for p in listed:
+                for p in listed + made:
                     print(p, file=f)
             os.replace(tmp, manifest)
+
+    def _place(self, src: str, dst: str, context: Dict[str, Any]) -> str:
+        """``src`` at ``dst``, complete or not at all: a hard link (``link``: a symbolic one
+        across file systems) or a copy (``copy``; ``link_or_copy`` across file systems)."""
+        import os
+        import shutil
+
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.{context['task']}.{context['attempt']}.tmp")
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        same_fs = os.stat(src).st_dev == os.stat(os.path.dirname(dst)).st_dev
+        if self.kind == "copy" or (self.kind == "link_or_copy" and not same_fs):
+            with open(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout, length=16 << 20)
+        elif same_fs:
+            os.link(src, tmp)
+        else:
+            os.symlink(src, tmp)
+        os.replace(tmp, dst)
+        return dst
 
     def _materialise(self, partition: Dict[str, Any], index: int, context: Dict[str, Any]) -> str:
         """Writes the partition's rows as ``part-<task>-<index>.parquet`` in the sink's

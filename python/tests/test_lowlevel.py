@@ -305,18 +305,26 @@ def test_projection_limit_and_sinks(sp, items, tmp_path):
         files = sorted(p for p in os.listdir(out) if p.endswith(".parquet"))
         manifest = out / ".MANIFEST.txt"
         if kind == "manifest":
-            # Only the list of the files, where they are.
-            assert files == [] and len(manifest.read_text().split()) == 4
+            # Only the list of the files, where they are (the user's own, here).
+            assert files == [] and sorted(manifest.read_text().split()) == sorted(glob.glob(items))
         else:
             assert sorted(os.path.basename(f) for f in glob.glob(items)) == files
             assert duckdb.sql(f"select count(*) from '{out}/*.parquet'").fetchone()[0] == 1000
             assert manifest.exists() == (kind == "link")
         assert plan.final_output_path == str(out)
-    # A projection is written as the rows it has, not linked as the files it reads.
-    out = tmp_path / "projected"
-    run(sp, DataSinkNode(ctx, (proj,), output_path=str(out)))
-    t = duckdb.sql(f"select * from '{out}/*.parquet'").to_arrow_table()
-    assert t.column_names == ["id", "name"] and t.num_rows == 1000
+    # Files of the job's own are kept where the job's end does not remove them.
+    out = tmp_path / "manifest-of-tasks"
+    run(sp, DataSinkNode(ctx, (SqlEngineNode(ctx, (src,), "select id from {0}"),), output_path=str(out), type="manifest"))
+    listed = (out / ".MANIFEST.txt").read_text().split()
+    assert len(listed) == 2 and all(os.path.exists(p) and "/staging/" not in p for p in listed)
+    assert all(p.startswith(os.path.join(sp.job_dir, "output")) for p in listed)
+    # A projection is written as the rows it has, not linked as the files it reads; so is
+    # a source read with a column subset.
+    for name, node in [("projected", proj), ("subset", DataSourceNode(ctx, ParquetDataSet([items], columns=["id", "name"])))]:
+        out = tmp_path / name
+        run(sp, DataSinkNode(ctx, (node,), output_path=str(out)))
+        t = duckdb.sql(f"select * from '{out}/*.parquet'").to_arrow_table()
+        assert t.column_names == ["id", "name"] and t.num_rows == 1000
 
 
 def test_output_path_publishes_a_nodes_output(sp, items, tmp_path):

@@ -493,7 +493,7 @@ fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
         todo.extend(state.plan.ancestors(root)?);
     }
     for id in todo {
-        if state.added.contains_key(&id) || !state.optimized.insert(id) {
+        if !state.optimized.insert(id) {
             continue;
         }
         let Node::Sql(n) = state.plan.get(id)?.clone() else {

@@ -26,19 +26,6 @@ from smallpond.common import DEFAULT_MAX_FAIL_COUNT, DEFAULT_MAX_RETRY_COUNT
 
 logger = logging.getLogger("smallpond")
 
-# Flags of the original that change nothing here (the engine decides, or the feature belongs
-# to the original's own scheduler); accepted so that scripts and their command lines run.
-NO_EFFECT = (
-    "exec_id", "job_priority", "resource_group", "env_variables", "sidecars", "tags", "task_image",
-    "python_venv", "runtime_ctx_path", "num_executors_per_task", "max_retry_count", "prioritize_retry",
-    "stop_executor_on_failure", "fail_fast_on_failure", "nonzero_exitcode_as_oom", "enable_profiling",
-    "enable_diagnostic_metrics", "enable_sched_state_dump", "remove_empty_parquet",
-    "skip_task_with_empty_input", "memory_allocator", "memory_purge_delay", "bind_numa_node",
-    "enforce_memory_limit", "share_log_analytics", "console_log_level", "file_log_level",
-    "disable_log_rotation", "platform",
-)
-
-
 class Driver(object):
     """Parses the job's flags and runs a ``LogicalPlan``."""
 
@@ -195,7 +182,7 @@ class Driver(object):
             raise ValueError("Driver.run needs a LogicalPlan")
         sp = self._session(args)
         try:
-            result = execute_plan(sp, plan, args.output_path, args.self_contained_final_results)
+            result = execute_plan(sp, plan, args.output_path)
         except KeyboardInterrupt:
             sp.shutdown()
             raise
@@ -213,7 +200,7 @@ class Driver(object):
         return result
 
 
-def execute_plan(sp: Any, plan: Any, output_path: Optional[str] = None, self_contained: bool = False) -> Any:
+def execute_plan(sp: Any, plan: Any, output_path: Optional[str] = None) -> Any:
     """Runs a ``LogicalPlan`` in session ``sp``; returns its ``ExecutionPlan``."""
     from smallpond.execution.task import ExecutionPlan
     from smallpond.logical.dataset import DataSet

@@ -564,22 +564,30 @@ class PythonScriptTask(ExecSqlQueryMixin, Task):
         return ok
 
 
-def _write_parquet(task: Any, table: arrow.Table, path: str) -> None:
-    import pyarrow.parquet as pq
+class ParquetOutputMixin(object):
+    """The Parquet options of a task whose Python code's tables are written by pyarrow."""
 
-    compression = task.parquet_compression if task.parquet_compression is not None else "NONE"
-    level = task.parquet_compression_level if str(compression).upper() in ("ZSTD", "GZIP", "BROTLI") else None
-    pq.write_table(
-        table,
-        path,
-        row_group_size=task.parquet_row_group_size,
-        compression=compression,
-        compression_level=level,
-        use_dictionary=task.parquet_dictionary_encoding,
-    )
+    def _init_parquet(self, row_group_size: int, dictionary_encoding: bool, compression: Optional[str],
+                      compression_level: Optional[int], use_duckdb_reader: bool) -> None:
+        self.parquet_row_group_size = row_group_size or DEFAULT_ROW_GROUP_SIZE
+        self.parquet_row_group_bytes = clamp_row_group_bytes(self.parquet_row_group_size * 4 * KB)
+        self.parquet_dictionary_encoding = dictionary_encoding
+        self.parquet_compression = compression
+        self.parquet_compression_level = compression_level
+        self.use_duckdb_reader = use_duckdb_reader
+
+    def _writer_options(self) -> Dict[str, Any]:
+        """``pyarrow.parquet`` writer options (no compression when it is ``None``)."""
+        compression = self.parquet_compression if self.parquet_compression is not None else "NONE"
+        leveled = str(compression).upper() in ("ZSTD", "GZIP", "BROTLI")
+        return {
+            "compression": compression,
+            "compression_level": self.parquet_compression_level if leveled else None,
+            "use_dictionary": self.parquet_dictionary_encoding,
+        }
 
 
-class ArrowComputeTask(ExecSqlQueryMixin, Task):
+class ArrowComputeTask(ParquetOutputMixin, ExecSqlQueryMixin, Task):
     cpu_overcommit_ratio = 0.5
     memory_overcommit_ratio = 0.5
 
@@ -602,12 +610,8 @@ class ArrowComputeTask(ExecSqlQueryMixin, Task):
     ) -> None:
         super().__init__(ctx, input_deps, partition_infos, output_name, output_path, cpu_limit, gpu_limit, memory_limit)
         self.process_func = process_func
-        self.parquet_row_group_size = parquet_row_group_size or DEFAULT_ROW_GROUP_SIZE
-        self.parquet_row_group_bytes = clamp_row_group_bytes(self.parquet_row_group_size * 4 * KB)
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
-        self.use_duckdb_reader = use_duckdb_reader
+        self._init_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                           parquet_compression_level, use_duckdb_reader)
 
     def _call_process(self, runtime_ctx: RuntimeContext, input_tables: List[arrow.Table]) -> Optional[arrow.Table]:
         return self.process(runtime_ctx, input_tables)
@@ -640,7 +644,10 @@ class ArrowComputeTask(ExecSqlQueryMixin, Task):
             output_table = arrow.Table.from_batches([output_table])
         if not isinstance(output_table, arrow.Table):
             raise TypeError(f"{type(self).__name__}.process must return a pyarrow.Table, got {type(output_table).__name__}")
-        _write_parquet(self, output_table, os.path.join(self.runtime_output_abspath, f"{self.output_filename}-0.parquet"))
+        import pyarrow.parquet as pq
+
+        path = os.path.join(self.runtime_output_abspath, f"{self.output_filename}-0.parquet")
+        pq.write_table(output_table, path, row_group_size=self.parquet_row_group_size, **self._writer_options())
         self.perf_metrics["num output rows"] += output_table.num_rows
         self.add_elapsed_time("output dump time (secs)")
         return True
@@ -657,7 +664,7 @@ class StreamOutput(object):
         self.force_checkpoint = force_checkpoint and bool(batch_indices)
 
 
-class ArrowStreamTask(ExecSqlQueryMixin, Task):
+class ArrowStreamTask(ParquetOutputMixin, ExecSqlQueryMixin, Task):
     """Reads its inputs as record batch readers; writes what ``process`` yields as it comes."""
 
     def __init__(
@@ -686,12 +693,8 @@ class ArrowStreamTask(ExecSqlQueryMixin, Task):
         self.streaming_batch_size = streaming_batch_size or DEFAULT_BATCH_SIZE
         self.streaming_batch_count = 1
         self.secs_checkpoint_interval = secs_checkpoint_interval
-        self.parquet_row_group_size = parquet_row_group_size or DEFAULT_ROW_GROUP_SIZE
-        self.parquet_row_group_bytes = clamp_row_group_bytes(self.parquet_row_group_size * 4 * KB)
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
-        self.use_duckdb_reader = use_duckdb_reader
+        self._init_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                           parquet_compression_level, use_duckdb_reader)
 
     def _wrap_output(self, output: Union[arrow.Table, StreamOutput], batch_indices: Optional[List[int]] = None) -> StreamOutput:
         if isinstance(output, StreamOutput):
@@ -734,18 +737,13 @@ class ArrowStreamTask(ExecSqlQueryMixin, Task):
         buffered: Optional[arrow.Table] = None
         schema: Optional[arrow.Schema] = None
         path = os.path.join(self.runtime_output_abspath, f"{self.output_filename}-0.parquet")
-        compression = self.parquet_compression if self.parquet_compression is not None else "NONE"
-        level = self.parquet_compression_level if str(compression).upper() in ("ZSTD", "GZIP", "BROTLI") else None
         try:
             for output in output_iter:
                 self.add_elapsed_time("compute time (secs)")
                 table = output.output_table
                 if schema is None:
                     schema = table.schema
-                    writer = pq.ParquetWriter(
-                        path, schema, compression=compression, compression_level=level,
-                        use_dictionary=self.parquet_dictionary_encoding,
-                    )
+                    writer = pq.ParquetWriter(path, schema, **self._writer_options())
                     buffered = table.slice(0, 0)
                 elif table.schema != schema:
                     table = table.cast(schema)

@@ -40,6 +40,11 @@ def _quote(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _columns_literal(schema: Dict[str, str]) -> str:
+    """DuckDB's ``columns={...}`` entries of a schema."""
+    return ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in schema.items())
+
+
 def _duckdb(conn: Any = None) -> Any:
     if conn is not None:
         return conn
@@ -143,14 +148,12 @@ class DataSet(object):
     def resolved_paths(self) -> List[str]:
         """Every file, patterns expanded, sorted."""
         if self._resolved_paths is None:
-            out = []
-            for path in self.absolute_paths:
-                if _has_magic(path):
-                    out.extend(glob.glob(path, recursive=self.recursive))
-                else:
-                    out.append(path)
-            self._resolved_paths = sorted(out)
+            self._resolved_paths = sorted(f for path in self.absolute_paths for f in self._expand(path))
         return self._resolved_paths
+
+    def _expand(self, path: str) -> List[str]:
+        """The files one of the paths stands for."""
+        return glob.glob(path, recursive=self.recursive) if _has_magic(path) else [path]
 
     def sql_query_fragment(self, filesystem: Any = None, conn: Any = None) -> str:
         """A parenthesised DuckDB relation of this dataset's rows."""
@@ -276,7 +279,7 @@ class CsvDataSet(DataSet):
         )
 
     def sql_query_fragment(self, filesystem: Any = None, conn: Any = None) -> str:
-        schema = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in self.schema.items())
+        schema = _columns_literal(self.schema)
         line = f"max_line_size={self.max_line_size}, " if self.max_line_size is not None else ""
         return (
             f"( select {self._column_str} from read_csv([ {self._resolved_path_str} ], "
@@ -319,7 +322,7 @@ class JsonDataSet(DataSet):
         )
 
     def sql_query_fragment(self, filesystem: Any = None, conn: Any = None) -> str:
-        schema = ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in self.schema.items())
+        schema = _columns_literal(self.schema)
         return (
             f"( select {self._column_str} from read_json([ {self._resolved_path_str} ], "
             f"format={_quote(self.format)}, columns={{ {schema} }}, "
@@ -352,20 +355,12 @@ class ParquetDataSet(DataSet):
             return ", ".join(self.columns)
         return ", ".join(self.columns + self.generated_columns)
 
-    @property
-    def resolved_paths(self) -> List[str]:
-        if self._resolved_paths is None:
-            out = []
-            for path in self.absolute_paths:
-                if _has_magic(path):
-                    out.extend(glob.glob(path, recursive=self.recursive))
-                elif os.path.isdir(path):
-                    pattern = "**/*.parquet" if self.recursive else "*.parquet"
-                    out.extend(glob.glob(os.path.join(path, pattern), recursive=self.recursive))
-                else:
-                    out.append(path)
-            self._resolved_paths = sorted(out)
-        return self._resolved_paths
+    def _expand(self, path: str) -> List[str]:
+        # A directory stands for its Parquet files (below it, with `recursive`).
+        if not _has_magic(path) and os.path.isdir(path):
+            pattern = "**/*.parquet" if self.recursive else "*.parquet"
+            return glob.glob(os.path.join(path, pattern), recursive=self.recursive)
+        return super()._expand(path)
 
     @staticmethod
     def merge(datasets: "List[ParquetDataSet]") -> "ParquetDataSet":
@@ -589,6 +584,8 @@ def from_engine(partition: Dict[str, Any]) -> DataSet:
         return ParquetDataSet([], root_dir=None)
     # Parts of one partition that are empty only carry the schema: keep the others.
     with_files = [d for d in datasets if d.paths] or datasets[:1]
-    if len(with_files) == 1 or len({type(d) for d in with_files}) != 1:
-        return with_files[0] if len(with_files) == 1 else PartitionedDataSet(with_files)
-    return DataSet.merge(with_files)
+    if len(with_files) == 1:
+        return with_files[0]
+    if len({type(d) for d in with_files}) == 1:
+        return DataSet.merge(with_files)
+    return PartitionedDataSet(with_files)

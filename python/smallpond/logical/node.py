@@ -219,12 +219,22 @@ class Node(object):
             **parquet,
         )
 
+    default_row_group_size = DEFAULT_ROW_GROUP_SIZE
+
+    def _set_parquet(self, row_group_size: Optional[int], dictionary_encoding: bool,
+                     compression: Optional[str], compression_level: Optional[int]) -> None:
+        """The original's ``parquet_*`` options of a node that writes Parquet."""
+        self.parquet_row_group_size = row_group_size or self.default_row_group_size
+        self.parquet_dictionary_encoding = dictionary_encoding
+        self.parquet_compression = compression
+        self.parquet_compression_level = compression_level
+
     def _parquet(self) -> Dict[str, Any]:
         """The node's Parquet options, as the engine's ``compression`` / ``row_group_size``."""
-        compression = getattr(self, "parquet_compression", None)
+        compression = self.parquet_compression
         return {
             "compression": str(compression).lower() if compression else "uncompressed",
-            "row_group_size": int(getattr(self, "parquet_row_group_size", None) or DEFAULT_ROW_GROUP_SIZE),
+            "row_group_size": int(self.parquet_row_group_size),
         }
 
     def _lower(self, low: "_Lowering") -> Any:
@@ -385,10 +395,8 @@ class ArrowComputeNode(_PythonNode):
         memory_limit: Optional[int] = None,
     ) -> None:
         super().__init__(ctx, input_deps, process_func, output_name, output_path, cpu_limit, gpu_limit, memory_limit)
-        self.parquet_row_group_size = parquet_row_group_size or self.default_row_group_size
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
+        self._set_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                          parquet_compression_level)
         self.use_duckdb_reader = use_duckdb_reader
 
     def _task_args(self, runtime_ctx: RuntimeContext, partition_infos: List[PartitionInfo]) -> list:
@@ -432,10 +440,8 @@ class ArrowStreamNode(_PythonNode):
         self.background_io_thread = background_io_thread and (self.cpu_limit or 1) > 1
         self.streaming_batch_size = streaming_batch_size or self.default_batch_size
         self.secs_checkpoint_interval = secs_checkpoint_interval or self.default_secs_checkpoint_interval
-        self.parquet_row_group_size = parquet_row_group_size or self.default_row_group_size
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
+        self._set_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                          parquet_compression_level)
         self.use_duckdb_reader = use_duckdb_reader
 
     def __str__(self) -> str:
@@ -530,10 +536,8 @@ class SqlEngineNode(Node):
         self.materialize_in_memory = materialize_in_memory
         self.batched_processing = batched_processing
         self.enable_temp_directory = enable_temp_directory
-        self.parquet_row_group_size = parquet_row_group_size or self.default_row_group_size
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
+        self._set_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                          parquet_compression_level)
         self.cpu_overcommit_ratio = cpu_overcommit_ratio
         self.memory_overcommit_ratio = memory_overcommit_ratio
 
@@ -887,10 +891,8 @@ class HashPartitionNode(PartitionNode):
         self.drop_partition_column = drop_partition_column
         self.use_parquet_writer = use_parquet_writer
         self.hive_partitioning = hive_partitioning and self.engine_type == "duckdb"
-        self.parquet_row_group_size = parquet_row_group_size or self.default_row_group_size
-        self.parquet_dictionary_encoding = parquet_dictionary_encoding
-        self.parquet_compression = parquet_compression
-        self.parquet_compression_level = parquet_compression_level
+        self._set_parquet(parquet_row_group_size, parquet_dictionary_encoding, parquet_compression,
+                          parquet_compression_level)
 
     def __str__(self) -> str:
         return (

@@ -181,14 +181,9 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
 
 /// Refuses destinations that are files or hold something other than an earlier result.
 fn check_destination(path: &Path) -> Result<()> {
+    check_directory(path)?;
     if !path.exists() {
         return Ok(());
-    }
-    if !path.is_dir() {
-        return Err(Error::InvalidInput(format!(
-            "output path {} exists and is not a directory",
-            path.display()
-        )));
     }
     for entry in std::fs::read_dir(path).map_err(io(path))? {
         let entry = entry.map_err(io(path))?;

@@ -670,6 +670,13 @@ fn appending_adds_files_named_after_the_job_and_keeps_whats_there() {
     // Replacing a directory with other files in it is still refused.
     let err = df.write_parquet(&out).unwrap_err().to_string();
     assert!(err.contains("not an earlier smallpond output"), "{err}");
+    // A file is no destination, whether added to or replaced.
+    let file = out.join("other.txt");
+    for sink in [df.append_parquet_lazy(&file), df.write_parquet_lazy(&file)] {
+        let err = sink.unwrap().compute().unwrap_err().to_string();
+        assert!(err.contains("exists and is not a directory"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "kept too");
 }
 
 #[test]
