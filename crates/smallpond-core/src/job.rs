@@ -192,8 +192,9 @@ impl JobDirs {
         self.staging().join(format!("{task}.json"))
     }
 
-    /// An attempt's private output directory, `(private, spill)`, created empty: only the
-    /// attempt running in process `pid` writes there.
+    /// An attempt's directories, `(private, spill)`: its output directory, created empty,
+    /// and its spill directory, absent (DuckDB makes it when it spills, which few attempts
+    /// do). Only the attempt running in process `pid` writes there.
     pub fn attempt_dirs(&self, task: TaskId, attempt: u32, pid: u32) -> Result<(PathBuf, PathBuf)> {
         let private = self.staging().join(format!(".tmp-{task}.{attempt}-{pid}"));
         let spill = self.temp().join(format!("{task}.{attempt}-{pid}"));
@@ -201,8 +202,8 @@ impl JobDirs {
             if dir.exists() {
                 std::fs::remove_dir_all(dir).map_err(io(dir))?;
             }
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
+        std::fs::create_dir_all(&private).map_err(io(&private))?;
         Ok((private, spill))
     }
 

@@ -39,15 +39,32 @@ pub fn open_with(
     } else {
         in_memory()?
     };
+    configure(&conn, resources, temp_dir, keep_order)?;
+    Ok(conn)
+}
+
+/// Gives `conn`'s database a task's settings (see [`open`]). They belong to the database,
+/// not to the connection. DuckDB refuses a new `temp_directory` once the database has
+/// spilled into the old one.
+pub fn configure(
+    conn: &Connection,
+    resources: &Resources,
+    temp_dir: &Path,
+    keep_order: bool,
+) -> Result<()> {
+    let setup = settings(resources, temp_dir, keep_order);
+    execute(conn, &setup, &setup)
+}
+
+/// The statements [`configure`] runs.
+pub fn settings(resources: &Resources, temp_dir: &Path, keep_order: bool) -> String {
     let mb = (resources.memory_bytes / 1_000_000).max(64);
-    let setup = format!(
+    format!(
         "SET threads = {}; SET memory_limit = '{mb}MB'; SET temp_directory = {}; \
          SET preserve_insertion_order = {keep_order};",
         resources.cpus.max(1),
         path_literal(temp_dir),
-    );
-    execute(&conn, &setup, &setup)?;
-    Ok(conn)
+    )
 }
 
 /// A plain in-memory database (driver-side reads, plan-time analysis), with DuckDB's

@@ -4,7 +4,10 @@
 //! record is written last (the job-directory protocol: `smallpond_core::job`).
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use duckdb::Connection;
 
 use smallpond_core::plan::Udf;
 use smallpond_core::task::{TaskAttempt, TaskError, TaskErrorKind, TaskKind, TaskRecord};
@@ -22,6 +25,38 @@ pub struct DuckDbRunner {
     /// The connections of the attempts running now (several, on threads), for
     /// [`TaskRunner::interrupt`].
     running: std::sync::Mutex<Vec<std::sync::Arc<duckdb::InterruptHandle>>>,
+    /// This process's database, which attempt after attempt connects to instead of opening
+    /// one of its own: an open costs 10-20 ms (DuckDB fills a catalog of thousands of
+    /// functions), a connection microseconds. One attempt at a time holds it, as its
+    /// settings (threads, memory limit, spill directory) are the database's; attempts
+    /// running beside it on other threads, and those that would leave something in it
+    /// (functions, loaded extensions, a query's set-up statements), open their own.
+    database: Mutex<Option<Database>>,
+}
+
+/// A database kept for the attempts of this process, and the settings it has now.
+struct Database {
+    conn: Connection,
+    settings: String,
+}
+
+/// An attempt's connection: to the runner's database, held for the attempt, or to one of
+/// its own.
+enum TaskConnection<'a> {
+    Own(Connection),
+    Shared {
+        conn: Connection,
+        _database: MutexGuard<'a, Option<Database>>,
+    },
+}
+
+impl std::ops::Deref for TaskConnection<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            TaskConnection::Own(conn) | TaskConnection::Shared { conn, .. } => conn,
+        }
+    }
 }
 
 impl DuckDbRunner {
@@ -30,7 +65,64 @@ impl DuckDbRunner {
             worker: worker.into(),
             plugins: Plugins::new(),
             running: std::sync::Mutex::new(Vec::new()),
+            database: Mutex::new(None),
         }
+    }
+
+    /// A connection with the attempt's settings: to this process's database when it is
+    /// free and `isolated` is false, else to a database of its own that spills into
+    /// `temp`. This process's database spills into a directory of its own in the job
+    /// (DuckDB keeps the directory it has spilled into: it cannot move to each attempt's),
+    /// and settings that did not change are not set again (the four cost ~1 ms).
+    fn connect(
+        &self,
+        a: &TaskAttempt,
+        temp: &Path,
+        keep_order: bool,
+        isolated: bool,
+        extensions: bool,
+    ) -> Result<TaskConnection<'_>> {
+        let database = match self.database.try_lock() {
+            _ if isolated => None,
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        if let Some(mut database) = database {
+            let spill = a.job.temp().join(format!("worker-{}", std::process::id()));
+            let settings = connection::settings(&a.resources, &spill, keep_order);
+            if database.as_ref().is_none_or(|db| db.settings != settings) {
+                // DuckDB makes the spill directory, not its parent.
+                let _ = std::fs::create_dir_all(a.job.temp());
+            }
+            // A database that cannot take these settings (it has spilled into another
+            // job's directory) is replaced by a fresh one.
+            for _ in 0..2 {
+                if database.is_none() {
+                    *database = Database::open();
+                }
+                let Some(db) = database.as_mut() else { break };
+                match db.connect(&settings) {
+                    Ok(conn) => {
+                        return Ok(TaskConnection::Shared {
+                            conn,
+                            _database: database,
+                        })
+                    }
+                    Err(e) => {
+                        tracing::debug!("a new database for this attempt: {e}");
+                        *database = None;
+                    }
+                }
+            }
+        }
+        let conn = connection::open_with(&a.resources, temp, keep_order, extensions)?;
+        Ok(TaskConnection::Own(conn))
+    }
+
+    /// Closes this process's database, so that the next attempt starts from a new one.
+    fn forget_database(&self) {
+        *self.database.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Runs external functions (UDFs, `map_batches`) with these plugins.
@@ -57,6 +149,10 @@ impl DuckDbRunner {
                 }
             })
         };
+        if result.is_err() {
+            // Whatever a failed attempt left in this process's database goes with it.
+            self.forget_database();
+        }
         let _ = std::fs::remove_dir_all(&temp);
         let output = match result {
             Ok(output) => output,
@@ -110,7 +206,14 @@ impl DuckDbRunner {
         };
         let extensions = matches!(&a.kind, TaskKind::Sql { udfs, .. }
             if udfs.iter().any(|u| matches!(u, Udf::Extension(_))));
-        let conn = connection::open_with(&a.resources, temp, keep_order, extensions)?;
+        if let TaskKind::Script { function } = &a.kind {
+            return tasks::script::run(&self.plugins, function, a, dir, temp);
+        }
+        // What would stay in a database after the attempt: functions, extensions, whatever
+        // set-up statements make.
+        let isolated = matches!(&a.kind, TaskKind::Sql { udfs, setup, .. }
+            if !udfs.is_empty() || !setup.is_empty());
+        let conn = self.connect(a, temp, keep_order, isolated, extensions)?;
         let _running = Running::register(&self.running, conn.interrupt_handle());
         let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
             match a.inputs.as_slice() {
@@ -143,9 +246,7 @@ impl DuckDbRunner {
                 plugins: &self.plugins,
             }
             .run(&conn, single("map_batches")?, a.partition, dir),
-            TaskKind::Script { function } => {
-                tasks::script::run(&self.plugins, function, a, dir, temp)
-            }
+            TaskKind::Script { .. } => unreachable!("run above, without a database"),
             TaskKind::HashPartition {
                 npartitions,
                 method,
@@ -240,9 +341,6 @@ impl TaskRunner for DuckDbRunner {
         result
     }
 
-    /// Opens and closes one database: a process's first DuckDB database costs more than the
-    /// next (page faults over the library's code, its one-time set-up): 22 ms against 10 ms
-    /// with the official library, measured in docs/benchmarks.md.
     fn interrupt(&self) {
         for handle in self
             .running
@@ -254,12 +352,48 @@ impl TaskRunner for DuckDbRunner {
         }
     }
 
+    /// Opens this process's database before the first attempt: a process's first DuckDB
+    /// database costs more than the next (page faults over the library's code, its one-time
+    /// set-up): 22 ms against 10 ms with the official library, measured in
+    /// docs/benchmarks.md.
     fn warm_up(&self) {
-        let warmed = crate::connection::in_memory()
-            .and_then(|c| crate::connection::execute(&c, "SELECT 1", "SELECT 1"));
-        if let Err(e) = warmed {
-            tracing::debug!("DuckDB warm-up failed: {e}");
+        let mut database = self.database.lock().unwrap_or_else(|p| p.into_inner());
+        if database.is_none() {
+            *database = Database::open();
         }
+    }
+}
+
+impl Database {
+    fn open() -> Option<Self> {
+        let opened = connection::in_memory().and_then(|conn| {
+            connection::execute(&conn, "SELECT 1", "SELECT 1")?;
+            Ok(conn)
+        });
+        match opened {
+            Ok(conn) => Some(Self {
+                conn,
+                settings: String::new(),
+            }),
+            Err(e) => {
+                tracing::debug!("could not open the worker's database: {e}");
+                None
+            }
+        }
+    }
+
+    /// A connection of its own (its temporary views die with it) with `settings`.
+    fn connect(&mut self, settings: &str) -> Result<Connection> {
+        let conn = self.conn.try_clone().map_err(|error| Error::Sql {
+            sql: "connect to the worker's database".into(),
+            error,
+        })?;
+        if self.settings != settings {
+            self.settings.clear();
+            connection::execute(&conn, settings, settings)?;
+            self.settings = settings.to_string();
+        }
+        Ok(conn)
     }
 }
 

@@ -176,3 +176,72 @@ fn every_attempt_of_a_task_fills_in_the_same_rand_seed() {
     other.fingerprint += 1; // another task computes something else: another seed
     assert_ne!(a, bind_query(query, 1, &QueryValues::of(&other)).unwrap());
 }
+
+fn sql(query: &str, setup: &[&str]) -> TaskKind {
+    TaskKind::Sql {
+        query: query.into(),
+        parquet: ParquetOptions::default(),
+        udfs: vec![],
+        setup: setup.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn attempts_share_a_database_but_not_what_they_leave_in_it() {
+    let (_d, job, input) = setup(10);
+    let runner = DuckDbRunner::new("test");
+    // Set-up statements may create anything: such an attempt has a database of its own.
+    let made = sql(
+        "SELECT * FROM {0}",
+        &["CREATE TABLE leftover AS SELECT 1 AS x"],
+    );
+    assert_eq!(
+        runner
+            .run(&attempt(&job, made, input.clone()))
+            .unwrap()
+            .rows,
+        10
+    );
+    let err = runner
+        .run(&attempt(
+            &job,
+            sql("SELECT * FROM leftover", &[]),
+            input.clone(),
+        ))
+        .unwrap_err();
+    assert!(err.message.contains("leftover"), "{}", err.message);
+    // Attempt after attempt on the process's database, each seeing only its own input.
+    let (_d2, _, other) = setup(3);
+    for (file, rows) in [(&input, 10), (&other, 3), (&input, 10)] {
+        let record = runner
+            .run(&attempt(&job, sql("SELECT * FROM {0}", &[]), file.clone()))
+            .unwrap();
+        assert_eq!(record.rows, rows);
+    }
+}
+
+#[test]
+fn a_database_that_spilled_is_replaced_for_the_next_job() {
+    let (_d, job, input) = setup(10);
+    let runner = DuckDbRunner::new("test");
+    // 64 MB (the least a task gets) cannot hold this sort: it spills.
+    let mut spilling = attempt(
+        &job,
+        sql(
+            "SELECT count(*) AS n FROM (SELECT i FROM range(6000000) t(i) ORDER BY random())",
+            &[],
+        ),
+        input.clone(),
+    );
+    spilling.resources = Resources::new(1, 64_000_000);
+    assert_eq!(runner.run(&spilling).unwrap().rows, 1);
+    let spill = job.temp().join(format!("worker-{}", std::process::id()));
+    assert!(spill.is_dir(), "the sort did not spill into {spill:?}");
+    // Another job's attempts spill elsewhere; DuckDB cannot move a used spill directory,
+    // so they get a new database, and it works.
+    let (_d2, next_job, _) = setup(1);
+    let record = runner
+        .run(&attempt(&next_job, sql("SELECT * FROM {0}", &[]), input))
+        .unwrap();
+    assert_eq!(record.rows, 10);
+}
