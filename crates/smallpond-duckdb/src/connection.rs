@@ -39,24 +39,14 @@ pub fn open_with(
     } else {
         in_memory()?
     };
-    configure(&conn, resources, temp_dir, keep_order)?;
+    let setup = settings(resources, temp_dir, keep_order);
+    execute(&conn, &setup, &setup)?;
     Ok(conn)
 }
 
-/// Gives `conn`'s database a task's settings (see [`open`]). They belong to the database,
-/// not to the connection. DuckDB refuses a new `temp_directory` once the database has
-/// spilled into the old one.
-pub fn configure(
-    conn: &Connection,
-    resources: &Resources,
-    temp_dir: &Path,
-    keep_order: bool,
-) -> Result<()> {
-    let setup = settings(resources, temp_dir, keep_order);
-    execute(conn, &setup, &setup)
-}
-
-/// The statements [`configure`] runs.
+/// The statements that give a database a task's settings (see [`open`]). They belong to
+/// the database, not to a connection; DuckDB refuses a new `temp_directory` once the
+/// database has spilled into the old one.
 pub fn settings(resources: &Resources, temp_dir: &Path, keep_order: bool) -> String {
     let mb = (resources.memory_bytes / 1_000_000).max(64);
     format!(

@@ -32,6 +32,9 @@ pub struct DuckDbRunner {
     /// running beside it on other threads, and those that would leave something in it
     /// (functions, loaded extensions, a query's set-up statements), open their own.
     database: Mutex<Option<Database>>,
+    /// The name of that database's spill directory in a job's `temp/`, this runner's own
+    /// (two databases spilling into one directory would collide on file names).
+    spill_dir: String,
 }
 
 /// A database kept for the attempts of this process, and the settings it has now.
@@ -66,6 +69,11 @@ impl DuckDbRunner {
             plugins: Plugins::new(),
             running: std::sync::Mutex::new(Vec::new()),
             database: Mutex::new(None),
+            spill_dir: {
+                static RUNNERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = RUNNERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("worker-{}-{n}", std::process::id())
+            },
         }
     }
 
@@ -89,7 +97,7 @@ impl DuckDbRunner {
             Err(TryLockError::WouldBlock) => None,
         };
         if let Some(mut database) = database {
-            let spill = a.job.temp().join(format!("worker-{}", std::process::id()));
+            let spill = a.job.temp().join(&self.spill_dir);
             let settings = connection::settings(&a.resources, &spill, keep_order);
             if database.as_ref().is_none_or(|db| db.settings != settings) {
                 // DuckDB makes the spill directory, not its parent.

@@ -175,10 +175,26 @@ fn run_task(py: Python<'_>, attempt_json: &str, worker: &str) -> PyResult<String
     use smallpond_exec::TaskRunner;
     let attempt: smallpond_core::task::TaskAttempt = serde_json::from_str(attempt_json)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("bad task: {e}")))?;
-    let runner = smallpond_duckdb::DuckDbRunner::new(worker).with_plugins(session::plugins());
+    let runner = task_runner(worker);
     let result = py.detach(|| runner.run(&attempt));
     serde_json::to_string(&result)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("task result: {e}")))
+}
+
+/// This process's runner for `worker`, kept across [`run_task`] calls so that its DuckDB
+/// database serves task after task (an open costs 10-20 ms, as in worker processes).
+fn task_runner(worker: &str) -> std::sync::Arc<smallpond_duckdb::DuckDbRunner> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static RUNNERS: OnceLock<Mutex<HashMap<String, Arc<smallpond_duckdb::DuckDbRunner>>>> =
+        OnceLock::new();
+    let mut runners = RUNNERS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    Arc::clone(runners.entry(worker.to_string()).or_insert_with(|| {
+        Arc::new(smallpond_duckdb::DuckDbRunner::new(worker).with_plugins(session::plugins()))
+    }))
 }
 
 /// The `smallpond` command line (`argv`: the program name first), run in this process, as
