@@ -10,6 +10,13 @@ use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 ///
 ///   smallpond query "SELECT ticker, min(price), max(price) FROM {0} GROUP BY ticker" \
 ///       --input 'prices/*.parquet' --partitions 3 --hash-by ticker --output out/
+///
+/// Every job leaves a directory under the data root: `smallpond status` tells how it is
+/// going (or how it ended), and its `log/report.html` shows the plan, the tasks of every
+/// stage, the slowest tasks and the errors.
+///
+/// Logging: SMALLPOND_LOG=info (or debug, or a filter such as smallpond_exec=debug) prints
+/// the engine's events to stderr; the default prints errors only.
 #[derive(Debug, Parser)]
 #[command(name = "smallpond", version, about, long_about)]
 pub struct Cli {
@@ -27,6 +34,19 @@ pub enum Command {
     /// output directory appears complete or not at all.
     Query(Box<QueryArgs>),
 
+    /// How a job is going, or how it ended: state, stages, the failing task, its report.
+    ///
+    /// Reads the job directory only, so it works from any process or machine that sees it,
+    /// and tells a job whose driver was killed (`died`) from one that still runs.
+    Status(StatusArgs),
+
+    /// Write a job's report page, timeline and plan graph again, from its directory
+    /// (`log/report.html`, `log/timeline.json`, `log/graph.svg`); prints the page's path.
+    Report {
+        /// The job's directory.
+        job_dir: PathBuf,
+    },
+
     /// Run a benchmark workload on the engine (see docs/benchmarks.md).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -34,6 +54,21 @@ pub enum Command {
     /// Internal: serve tasks on stdin/stdout (started by the driver).
     #[command(name = "__worker", hide = true)]
     Worker,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("which").args(["job_dir", "data_root"]).required(true)))]
+pub struct StatusArgs {
+    /// The job's directory (`DATA_ROOT/<job_time>.<job_id>`).
+    pub job_dir: Option<PathBuf>,
+
+    /// List the last jobs under this data root instead, newest first.
+    #[arg(long, value_name = "DIR")]
+    pub data_root: Option<PathBuf>,
+
+    /// How many jobs --data-root lists.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub last: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

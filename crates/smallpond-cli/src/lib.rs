@@ -35,6 +35,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>, worker: WorkerCommand) -> i
     };
     let result = match cli.command {
         Command::Query(args) => query(*args, &worker),
+        Command::Status(args) => status(args),
+        Command::Report { job_dir } => report(&job_dir),
         Command::Bench(args::BenchCommand::Graysort(args)) => graysort(args, &worker),
         Command::Worker => serve_worker(),
     };
@@ -75,14 +77,62 @@ fn cancel_on_signals(sp: &Session) -> Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+/// Engine logs to stderr, filtered by `SMALLPOND_LOG` (`info`, `debug`, `smallpond_exec=debug`,
+/// ...); errors only without it. No colours where stderr is not a terminal. The Python
+/// module calls it too, so that `SMALLPOND_LOG` works there as in the command.
+pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("SMALLPOND_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     // `try_`: a Python process may run the command more than once.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// `smallpond status`.
+fn status(args: args::StatusArgs) -> Result<()> {
+    use smallpond::report::{self, JobView};
+    if let Some(dir) = &args.job_dir {
+        let view = JobView::read(&job_dir(dir)?)?;
+        print!("{}", report::status_text(&view));
+        return Ok(());
+    }
+    let root = args
+        .data_root
+        .expect("clap requires a job directory or --data-root");
+    let dirs = report::job_dirs(&root)?;
+    if dirs.is_empty() {
+        bail!("{}: no job directories here", root.display());
+    }
+    for dir in dirs.iter().take(args.last) {
+        match JobView::read(dir) {
+            Ok(view) => println!("{}", report::list_line(&view)),
+            Err(e) => println!("{}: {e}", dir.display()),
+        }
+    }
+    Ok(())
+}
+
+/// `smallpond report`.
+fn report(dir: &std::path::Path) -> Result<()> {
+    let dir = job_dir(dir)?;
+    smallpond::report::write(&dir)?;
+    println!("{}", dir.join(smallpond::report::REPORT).display());
+    Ok(())
+}
+
+/// A job directory given on the command line: it must have a journal.
+fn job_dir(dir: &std::path::Path) -> Result<std::path::PathBuf> {
+    if !dir.join("status").is_file() || !dir.join("log").is_dir() {
+        bail!(
+            "{}: not a smallpond job directory (no status file and log/); `smallpond status --data-root DIR` lists the jobs of a data root",
+            dir.display()
+        );
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// `smallpond __worker`: runs the tasks the driver sends on stdin.
@@ -130,6 +180,8 @@ fn query(args: QueryArgs, worker: &WorkerCommand) -> Result<()> {
         builder = builder.pool(process_pool(worker));
     }
     let sp = builder.build()?;
+    progress.lock().unwrap_or_else(|p| p.into_inner()).report =
+        Some(sp.job_dir().join(smallpond::report::REPORT));
     cancel_on_signals(&sp)?;
 
     let mut inputs: Vec<DataFrame> = Vec::new();

@@ -480,6 +480,9 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
             .and_then(|mut jobs| jobs.next())
             .map(|job| job.unwrap().path().join("staging/task-000000.json"));
         if record.is_some_and(|r| r.exists()) {
+            // While the driver lives, its job is running.
+            let status = status_of(&root);
+            assert!(status.contains("status    running"), "{status}");
             first.kill().unwrap(); // SIGKILL
             killed = true;
             break;
@@ -488,6 +491,14 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
     first.wait().unwrap();
     assert!(killed, "the shuffle never completed");
     assert!(!out_dir.exists(), "a killed job publishes nothing");
+    // Its status file still says running; `status` knows better.
+    assert_eq!(job_status(&root), "running");
+    let status = status_of(&root);
+    assert!(
+        status.contains("status    died") && status.contains("killed or crashed"),
+        "{status}"
+    );
+    assert!(status.contains("node-"), "stages are listed: {status}");
     let second = Command::new(env!("CARGO_BIN_EXE_smallpond"))
         .args(args)
         .output()
@@ -495,6 +506,12 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
     let log = text(&second);
     assert!(second.status.success(), "{log}");
     assert!(log.contains("(1 reused from an earlier run)"), "{log}");
+    let status = status_of(&root);
+    assert!(
+        status.contains("status    succeeded") && status.contains("resumed after 1 earlier driver"),
+        "{status}"
+    );
+    assert!(status.contains("1 reused"), "{status}");
     assert_eq!(
         scalar(&format!(
             "SELECT sum(n)::BIGINT FROM read_parquet('{}/*.parquet')",
@@ -972,6 +989,23 @@ fn the_workers_of_a_killed_driver_do_not_run_on() {
     let _ = child.wait();
 }
 
+/// `smallpond status` of the only job under `root`.
+fn status_of(root: &Path) -> String {
+    let job = std::fs::read_dir(root)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .arg("status")
+        .arg(&job)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    text(&out)
+}
+
 /// The status file of the only job under `root`.
 fn job_status(root: &Path) -> String {
     let dirs: Vec<PathBuf> = std::fs::read_dir(root)
@@ -1033,6 +1067,7 @@ fn ctrl_c_cancels_the_job_and_says_so_in_its_status() {
         assert_eq!(out.status.code(), Some(130), "SIG{signal}: {log}");
         assert!(log.contains("cancel"), "{log}");
         assert_eq!(job_status(&root), "cancelled");
+        assert!(status_of(&root).contains("status    cancelled"));
         assert!(!out_dir.exists(), "a cancelled job published its output");
         assert_eq!(
             workers_of(driver),
@@ -1040,4 +1075,82 @@ fn ctrl_c_cancels_the_job_and_says_so_in_its_status() {
             "workers outlived the cancel"
         );
     }
+}
+
+#[test]
+fn status_lists_jobs_and_refuses_what_is_not_a_job() {
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT i AS k FROM range(100) t(i)");
+    for (id, query) in [
+        ("good", "SELECT k FROM {0}"),
+        ("bad", "SELECT k FROM {0} WHERE error('nope ' || k) IS NULL"),
+    ] {
+        let out = d.smallpond(&[
+            "query",
+            query,
+            "-i",
+            s(&input),
+            "--job-id",
+            id,
+            "-o",
+            s(&d.path(id)),
+        ]);
+        assert_eq!(out.status.success(), id == "good", "{}", text(&out));
+        assert!(
+            text(&out).contains("report: "),
+            "the summary names the report: {}",
+            text(&out)
+        );
+    }
+    let list = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(["status", "--data-root", s(&d.path("root"))])
+        .output()
+        .unwrap();
+    let listed = text(&list);
+    assert!(list.status.success(), "{listed}");
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[0].contains(".bad") && lines[0].contains("failed") && lines[0].contains("nope"),
+        "newest first: {listed}"
+    );
+    assert!(
+        lines[1].contains(".good") && lines[1].contains("succeeded"),
+        "{listed}"
+    );
+
+    let not_a_job = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(["status", s(&d.path("root"))])
+        .output()
+        .unwrap();
+    assert_eq!(not_a_job.status.code(), Some(1));
+    assert!(
+        text(&not_a_job).contains("not a smallpond job directory"),
+        "{}",
+        text(&not_a_job)
+    );
+    let neither = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .arg("status")
+        .output()
+        .unwrap();
+    assert_eq!(neither.status.code(), Some(2), "{}", text(&neither));
+
+    // `report` writes the page again from the directory alone.
+    let bad_job = std::fs::read_dir(d.path("root"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".bad"))
+        .unwrap();
+    std::fs::remove_file(bad_job.join("log/report.html")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .arg("report")
+        .arg(&bad_job)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let page = std::fs::read_to_string(bad_job.join("log/report.html")).unwrap();
+    assert!(
+        page.contains("badge failed") && page.contains("nope "),
+        "the page names the failure"
+    );
 }

@@ -49,6 +49,30 @@ pub enum JobStatus {
     Cancelled,
 }
 
+impl std::str::FromStr for JobStatus {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim() {
+            "running" => Ok(JobStatus::Running),
+            "success" => Ok(JobStatus::Success),
+            "failure" => Ok(JobStatus::Failure),
+            "cancelled" => Ok(JobStatus::Cancelled),
+            other => Err(format!("{other:?} is not a job status")),
+        }
+    }
+}
+
+/// Whether a driver holds the job now, as seen from another process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverState {
+    /// Its lock is held: by the holder named in the lock file (`pid N on HOST`).
+    Alive(String),
+    /// Nobody holds the lock: the last driver ended, or died (`pid N on HOST`, if known).
+    Gone(Option<String>),
+    /// The file system cannot lock files (or there is no lock file): nothing can be said.
+    Unknown,
+}
+
 impl fmt::Display for JobStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -160,6 +184,33 @@ impl JobDirs {
     }
     pub fn status_file(&self) -> PathBuf {
         self.root.join("status")
+    }
+
+    /// What the status file says, if it says something readable.
+    pub fn status(&self) -> Option<JobStatus> {
+        std::fs::read_to_string(self.status_file())
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// Whether a driver runs the job now: probed with a shared lock, which its driver's
+    /// exclusive one refuses (and which the probe drops at once). A killed driver's lock is
+    /// released by the kernel, so a dead job is never seen as running.
+    pub fn driver(&self) -> DriverState {
+        use std::io::Read;
+        let path = self.root.join("lock");
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return DriverState::Unknown;
+        };
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim().to_string();
+        match file.try_lock_shared() {
+            Ok(()) => DriverState::Gone((!holder.is_empty()).then_some(holder)),
+            Err(std::fs::TryLockError::WouldBlock) => DriverState::Alive(holder),
+            Err(std::fs::TryLockError::Error(_)) => DriverState::Unknown,
+        }
     }
 
     pub fn set_status(&self, status: JobStatus) -> Result<()> {
@@ -319,7 +370,13 @@ fn job_time() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm), UTC.
+    let [year, month, day, h, m, s] = utc(secs);
+    format!("{year:04}-{month:02}-{day:02}-{h:02}-{m:02}-{s:02}")
+}
+
+/// Unix time `secs` as UTC `[year, month, day, hour, minute, second]`.
+pub fn utc(secs: u64) -> [u64; 6] {
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -330,12 +387,14 @@ fn job_time() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}-{:02}-{:02}-{:02}",
+    [
+        year as u64,
+        month as u64,
+        day as u64,
         rem / 3600,
         rem % 3600 / 60,
-        rem % 60
-    )
+        rem % 60,
+    ]
 }
 
 #[cfg(test)]
@@ -345,5 +404,6 @@ mod tests {
         let t = super::job_time();
         assert_eq!(t.len(), "2026-11-28-04-30-00".len());
         assert!(t.starts_with("20"), "{t}");
+        assert_eq!(super::utc(951_782_400 + 3_723), [2000, 2, 29, 1, 2, 3]);
     }
 }

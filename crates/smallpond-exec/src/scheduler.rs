@@ -123,14 +123,20 @@ pub enum Event {
     TaskStarted {
         task: TaskId,
         node: NodeId,
+        partition: u32,
         attempt: u32,
     },
+    /// A task's output is there: computed by `attempt` now, or `reused` from a record of
+    /// an earlier run of the job. `host` and `worker` are where that attempt ran.
     TaskFinished {
         task: TaskId,
         node: NodeId,
+        attempt: u32,
         rows: u64,
         bytes: u64,
         reused: bool,
+        host: String,
+        worker: String,
     },
     TaskFailed {
         task: TaskId,
@@ -139,10 +145,11 @@ pub enum Event {
         error: TaskError,
         will_retry: bool,
     },
-    /// A straggler got a second, speculative attempt.
+    /// A straggler got a second, speculative attempt (it is not reported as started).
     TaskSpeculated {
         task: TaskId,
         node: NodeId,
+        partition: u32,
         attempt: u32,
     },
     JobFinished {
@@ -361,9 +368,12 @@ impl<'a> Run<'a> {
                     on_event(&Event::TaskFinished {
                         task: spec.id,
                         node: spec.node,
+                        attempt: completion.attempt,
                         rows: record.rows,
                         bytes: record.bytes,
                         reused: false,
+                        host: record.host.clone(),
+                        worker: record.worker.clone(),
                     });
                     self.succeed(spec.id, record);
                 }
@@ -546,9 +556,12 @@ impl<'a> Run<'a> {
                 on_event(&Event::TaskFinished {
                     task: id,
                     node: spec.node,
+                    attempt: record.attempt,
                     rows: record.rows,
                     bytes: record.bytes,
                     reused: true,
+                    host: record.host.clone(),
+                    worker: record.worker.clone(),
                 });
                 self.succeed(id, record);
             }
@@ -578,6 +591,7 @@ impl<'a> Run<'a> {
             on_event(&Event::TaskStarted {
                 task: id,
                 node: spec.node,
+                partition: spec.partition,
                 attempt,
             });
         }
@@ -686,6 +700,7 @@ impl<'a> Run<'a> {
             on_event(&Event::TaskSpeculated {
                 task: id,
                 node: spec.node,
+                partition: spec.partition,
                 attempt,
             });
         }

@@ -216,6 +216,9 @@ fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>, worker: Vec<String>) 
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    if std::env::var_os("SMALLPOND_LOG").is_some() {
+        smallpond_cli::init_tracing();
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("SmallpondError", m.py().get_type::<SmallpondError>())?;
     m.add_class::<session::Session>()?;

@@ -81,35 +81,43 @@ fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict
         Event::JobStarted { stages } => {
             d.set_item("event", "job_started")?;
             d.set_item("tasks", stages.iter().map(|s| s.tasks).sum::<usize>())?;
-            let names: Vec<(String, usize)> = stages
+            let names: Vec<(u32, String, usize)> = stages
                 .iter()
-                .map(|s| (s.node_kind.clone(), s.tasks))
+                .map(|s| (s.node.0, s.node_kind.clone(), s.tasks))
                 .collect();
             d.set_item("stages", names)?;
         }
         Event::TaskStarted {
             task,
             node,
+            partition,
             attempt,
         } => {
             d.set_item("event", "task_started")?;
             d.set_item("task", task.0)?;
             d.set_item("node", node.0)?;
+            d.set_item("partition", partition)?;
             d.set_item("attempt", attempt)?;
         }
         Event::TaskFinished {
             task,
             node,
+            attempt,
             rows,
             bytes,
             reused,
+            host,
+            worker,
         } => {
             d.set_item("event", "task_finished")?;
             d.set_item("task", task.0)?;
             d.set_item("node", node.0)?;
+            d.set_item("attempt", attempt)?;
             d.set_item("rows", rows)?;
             d.set_item("bytes", bytes)?;
             d.set_item("reused", reused)?;
+            d.set_item("host", host)?;
+            d.set_item("worker", worker)?;
         }
         Event::TaskFailed {
             task,
@@ -128,11 +136,13 @@ fn event_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict
         Event::TaskSpeculated {
             task,
             node,
+            partition,
             attempt,
         } => {
             d.set_item("event", "task_speculated")?;
             d.set_item("task", task.0)?;
             d.set_item("node", node.0)?;
+            d.set_item("partition", partition)?;
             d.set_item("attempt", attempt)?;
         }
         Event::JobFinished { ok } => {
@@ -371,6 +381,19 @@ impl Session {
 
     fn graph(&self) -> PyResult<String> {
         self.inner.graph().map_err(py_err)
+    }
+
+    fn graph_svg(&self) -> PyResult<String> {
+        self.inner.graph_svg().map_err(py_err)
+    }
+
+    fn timeline(&self) -> PyResult<String> {
+        self.inner.timeline().map_err(py_err)
+    }
+
+    fn write_report(&self) -> PyResult<String> {
+        let path = self.inner.write_report().map_err(py_err)?;
+        Ok(path.display().to_string())
     }
 
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {

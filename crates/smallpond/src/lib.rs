@@ -29,6 +29,7 @@ mod checks;
 mod dataframe;
 mod error;
 mod optimizer;
+pub mod report;
 mod session;
 
 pub use dataframe::{DataFrame, Partitioning};

@@ -3,7 +3,7 @@
 //! ```text
 //!  data_root/<job_time>.<job_id>/
 //!      config/   plan-NNN.json, tasks-NNN.json   (one pair per action that ran tasks)
-//!      log/
+//!      log/      events.jsonl, report.html, timeline.json, graph.{json,svg,txt}, task logs
 //!      staging/  task outputs and completed-task records (removed after success)
 //!      temp/     DuckDB spill files                      (removed after success)
 //!      output/
@@ -30,6 +30,7 @@ use smallpond_exec::WorkerPool;
 
 use crate::checks::Checks;
 use crate::error::io;
+use crate::report::{self, journal::Journal};
 use crate::{DataFrame, Error, Result};
 
 /// Called with every scheduler event (progress bars, logs).
@@ -169,6 +170,7 @@ impl SessionBuilder {
             self.memory_bytes.unwrap_or(local_resources().memory_bytes),
         );
         let (dirs, lock) = JobDirs::open(&data_root, &job_id, self.job_time)?;
+        let journal = Journal::open(&dirs.log(), job_id.as_str())?;
         let pool: Box<dyn WorkerPool> = match (self.custom_pool, self.pool) {
             (Some(custom), _) => custom,
             (None, pool) => match pool {
@@ -214,6 +216,7 @@ impl SessionBuilder {
                     rewrites: HashMap::new(),
                     added: BTreeMap::new(),
                     optimized: HashSet::new(),
+                    journal,
                 }),
             }),
         })
@@ -270,6 +273,8 @@ struct State {
     rewrites: HashMap<NodeId, Node>,
     added: BTreeMap<NodeId, NodeId>,
     optimized: HashSet<NodeId>,
+    /// `log/events.jsonl`: every scheduler event, as it happens.
+    journal: Journal,
 }
 
 impl Inner {
@@ -343,20 +348,35 @@ impl Inner {
                 &planning_view(state)?.subplan(&missing)?,
             )?;
             self.write_json(&format!("tasks-{run:03}.json"), &exec)?;
+            self.write_graph(state)?;
             let pool = state.pool.as_mut().ok_or(Error::ShutDown)?;
+            let journal = &mut state.journal;
+            let handler = &mut state.on_event;
+            let mut refreshed = std::time::Instant::now();
             let mut forward = |e: &Event| {
-                if let Some(handler) = state.on_event.as_mut() {
+                journal.record(run, e);
+                if let Some(handler) = handler.as_mut() {
                     handler(e);
                 }
+                // A long run's page and timeline follow it.
+                if refreshed.elapsed() >= report::REFRESH {
+                    refreshed = std::time::Instant::now();
+                    self.write_report();
+                }
             };
-            let records = match scheduler::run(
+            let result = scheduler::run(
                 &exec,
                 &self.dirs,
                 pool.as_mut(),
                 &self.scheduler,
                 &mut forward,
-            ) {
-                Ok(records) => records,
+            );
+            let records = match result {
+                Ok(records) => {
+                    state.journal.run_ended(JobStatus::Success, None);
+                    self.write_report();
+                    records
+                }
                 Err(e) => {
                     let status = match e {
                         smallpond_exec::Error::Cancelled => {
@@ -368,6 +388,8 @@ impl Inner {
                     };
                     state.ended = status;
                     let _ = self.dirs.set_status(status);
+                    state.journal.run_ended(status, Some(e.to_string()));
+                    self.write_report();
                     return Err(e.into());
                 }
             };
@@ -379,6 +401,22 @@ impl Inner {
             self.write_records(run, &records)?;
         }
         Ok(roots.iter().map(|r| state.computed[r].clone()).collect())
+    }
+
+    /// `log/graph.json`: the plan as the report draws it.
+    fn write_graph(&self, state: &State) -> Result<()> {
+        let json = serde_json::to_vec_pretty(&plan_graph(state)).expect("graphs serialise");
+        report::replace(&self.dirs.log().join("graph.json"), &json)
+    }
+
+    /// The job's page, timeline and graph images; a job does not fail for want of them.
+    fn write_report(&self) {
+        if let Err(e) = report::write(&self.dirs.root) {
+            tracing::warn!(
+                "{}: cannot write the job report: {e}",
+                self.dirs.root.display()
+            );
+        }
     }
 
     fn write_json(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {
@@ -421,6 +459,9 @@ impl Inner {
             tracing::info!(job = %self.job_id, status = %state.ended, "session ended; staging kept for inspection and resume");
         }
         let finished = self.dirs.finish(state.ended);
+        if state.runs > 0 {
+            self.write_report(); // with the final status
+        }
         state.lock = None; // the final status is written: another driver may take over
         Ok(finished?)
     }
@@ -513,6 +554,30 @@ fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The user's plan with the optimizer's rewrites marked, for graphs.
+fn plan_graph(state: &State) -> report::PlanGraph {
+    let nodes = state
+        .plan
+        .iter()
+        .map(|(id, node)| report::GraphNode {
+            id,
+            kind: node.kind().to_string(),
+            label: node.to_string(),
+            inputs: node.inputs(),
+            partitions: state.plan.num_partitions(id).ok(),
+            optimized: match state.rewrites.get(&id) {
+                Some(Node::Sql(r)) => Some(report::Rewrite {
+                    query: r.query.clone(),
+                    inputs: r.inputs.clone(),
+                }),
+                _ => None,
+            },
+            added_for: state.added.get(&id).copied(),
+        })
+        .collect();
+    report::PlanGraph { nodes }
 }
 
 /// The plan as it runs: the user's nodes with the optimizer's rewrites in place.
@@ -711,24 +776,34 @@ impl Session {
         self.inner.plan_only(&roots)
     }
 
+    /// The plan of every DataFrame built so far as text, one node per line (the
+    /// optimizer's rewrites said as such); after the job's runs, `log/graph.svg` draws it.
     pub fn graph(&self) -> Result<String> {
         let state = self.inner.state()?;
-        let mut out = String::new();
-        for (id, node) in state.plan.iter() {
-            let inputs: Vec<String> = node.inputs().iter().map(|i| i.to_string()).collect();
-            // The optimizer's rewrites are said as such: what a node runs as, and the
-            // nodes it added for whom.
-            let note = match (state.rewrites.get(&id), state.added.get(&id)) {
-                (Some(Node::Sql(r)), _) => {
-                    let reads: Vec<String> = r.inputs.iter().map(|i| i.to_string()).collect();
-                    format!(" [optimized: runs {:?} over {}]", r.query, reads.join(", "))
-                }
-                (_, Some(user)) => format!(" [added by the optimizer for {user}]"),
-                _ => String::new(),
-            };
-            out.push_str(&format!("{id} {node}{note} <- [{}]\n", inputs.join(", ")));
-        }
-        Ok(out)
+        Ok(plan_graph(&state).text(None))
+    }
+
+    /// The plan graph as an SVG image: every DataFrame built so far, with the rows, bytes
+    /// and time of what ran (no graphviz needed).
+    pub fn graph_svg(&self) -> Result<String> {
+        let graph = plan_graph(&*self.inner.state()?);
+        let totals = report::JobView::read(self.job_dir()).map(|v| v.node_totals());
+        Ok(graph.svg(totals.as_ref().ok()))
+    }
+
+    /// The job's timeline so far, in the Chrome trace-event format (Perfetto,
+    /// `chrome://tracing`): a bar per task attempt, a lane per worker slot.
+    pub fn timeline(&self) -> Result<String> {
+        Ok(report::chrome_trace(&report::JobView::read(
+            self.job_dir(),
+        )?))
+    }
+
+    /// Writes the job's report page (and timeline, graph images) now; returns the page's
+    /// path. The session also writes them after every run and at shutdown.
+    pub fn write_report(&self) -> Result<PathBuf> {
+        report::write(self.job_dir())?;
+        Ok(self.job_dir().join(report::REPORT))
     }
 
     /// Stops the workers; after success removes `staging/` and `temp/`, after a failure

@@ -6,5 +6,6 @@ mod faults;
 mod inputs;
 mod ops;
 mod partitioning;
+mod report;
 mod scripts;
 mod util;
