@@ -178,7 +178,7 @@ impl PlanGraph {
 
 /// Beyond this many nodes the image says so instead of drawing them.
 const MAX_DRAWN: usize = 400;
-const BOX_W: i64 = 280;
+const BOX_W: i64 = 310;
 const BOX_H: i64 = 74;
 const GAP_X: i64 = 30;
 const GAP_Y: i64 = 46;

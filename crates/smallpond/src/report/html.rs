@@ -180,10 +180,12 @@ fn tip(view: &JobView, a: &AttemptView, stage: &str) -> String {
 
 fn gantt(out: &mut String, view: &JobView) {
     const LABEL_W: f64 = 230.0;
-    const PLOT_W: f64 = 900.0;
+    const PLOT_W: f64 = 820.0;
     const ROW_H: f64 = 12.0;
     const HEAD_H: f64 = 18.0;
-    let start = view.start_us;
+    // From the first run's start: the driver's time before it (imports, building the
+    // plan) has no tasks.
+    let start = view.runs.first().map_or(view.start_us, |r| r.start_us);
     let span = view.end_us().saturating_sub(start).max(1) as f64;
     let x = |us: u64| LABEL_W + us.saturating_sub(start) as f64 / span * PLOT_W;
     let now = view.end_us();
@@ -238,8 +240,9 @@ fn gantt(out: &mut String, view: &JobView) {
         let tx = x(us);
         let _ = writeln!(
             out,
-            r##"<line x1="{tx:.1}" y1="14" x2="{tx:.1}" y2="{height}" stroke="#ddd"/><text x="{tx:.1}" y="11" text-anchor="middle" fill="#666">{}</text>"##,
-            seconds(us - start)
+            r##"<line x1="{tx:.1}" y1="14" x2="{tx:.1}" y2="{height}" stroke="#ddd"/><text x="{tx:.1}" y="11" text-anchor="{anchor}" fill="#666">{}</text>"##,
+            seconds(us - start),
+            anchor = if t == ticks { "end" } else { "middle" },
         );
     }
     let mut y = 22.0;

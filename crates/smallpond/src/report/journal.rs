@@ -94,6 +94,8 @@ pub(crate) struct Journal {
     /// A line that could not be written: said once, then the journal stays quiet (a job
     /// does not fail because its journal cannot be written).
     broken: bool,
+    /// Time spent writing it (its cost to the job, logged at shutdown).
+    pub spent: std::time::Duration,
 }
 
 impl Journal {
@@ -115,6 +117,7 @@ impl Journal {
             file,
             run: 0,
             broken: false,
+            spent: std::time::Duration::ZERO,
         };
         journal.append(&Entry::Driver {
             at_us: now_us(),
@@ -227,6 +230,7 @@ impl Journal {
         if self.broken {
             return;
         }
+        let start = std::time::Instant::now();
         let mut line = serde_json::to_vec(entry).expect("journal entries serialise");
         line.push(b'\n');
         // One write per line (an O_APPEND write lands whole), unbuffered: a reader sees
@@ -238,6 +242,7 @@ impl Journal {
                 self.path.display()
             );
         }
+        self.spent += start.elapsed();
     }
 }
 
