@@ -11,6 +11,7 @@ DuckDB by the smallpond-rs engine.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, Optional
 
 from smallpond._core import SmallpondError
@@ -19,6 +20,9 @@ from smallpond._core import __version__ as _core_version
 if TYPE_CHECKING:
     from smallpond.dataframe import DataFrame, Session
     from smallpond.udf import UDFType, udf
+
+# A library's logger: silent until the application configures logging.
+logging.getLogger("smallpond").addHandler(logging.NullHandler())
 
 __version__ = _core_version
 __all__ = ["init", "Session", "DataFrame", "SmallpondError", "UDFType", "udf"]
@@ -62,8 +66,14 @@ def init(
     (concurrent tasks; default all cores), ``SP_RAY_ADDRESS``, ``SP_PLATFORM``.
     Keyword options: ``fault_inject_prob``, ``memory_limit`` (bytes), ``max_fail_count`` /
     ``max_attempts``, ``speculative_exec`` (``disable|enable|aggressive``), ``progress``
-    (show a progress bar; default on a terminal or notebook) and ``pool``
+    (``False`` prints nothing; by default per-stage bars on a terminal, a table in a
+    notebook, plain lines elsewhere, and a summary line at the end) and ``pool``
     (``processes``, the default, or ``threads``). Shut down at interpreter exit.
+
+    Every job leaves ``JOB_DIR/log/report.html`` (plan, tasks per stage, slowest tasks,
+    errors), ``timeline.json`` (Chrome trace) and ``graph.svg``; ``smallpond status
+    JOB_DIR`` tells how it is going. The ``smallpond`` logger gets the engine's events;
+    ``SMALLPOND_LOG=info`` prints the engine's own logs to stderr.
     """
     import atexit
 

@@ -1,14 +1,55 @@
-"""A progress display driven by the scheduler's events.
+"""What a running job shows, driven by the scheduler's events.
 
-On a terminal: one line redrawn in place (tasks done/total, failures, elapsed). In a
-notebook, with tqdm installed: a tqdm bar. Otherwise nothing, so logs stay quiet.
+- On a terminal: one line per active stage (tasks done/total, rows and bytes of that stage,
+  elapsed, ETA once it has finished tasks), redrawn in place twice a second from the first
+  second on; a finished stage becomes a permanent line.
+- In a notebook: a table that updates in place (IPython's display; nothing to install).
+- Elsewhere (a pipe, a log file): plain lines, one per finished stage.
+- Always, unless ``progress=False``: a one-line summary at the end, with the report's path.
+
+Python's ``logging`` gets the same events on the ``smallpond`` logger (silent unless the
+application configures logging): failed attempts as warnings, jobs as info, tasks as debug.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
+
+_log = logging.getLogger("smallpond")
+
+# How often the display is redrawn while nothing happens (the clock moves on).
+_TICK = 0.5
+
+
+# The events of every task (two per task): kept cheap, since a job may have 100,000 tasks.
+_ROUTINE = frozenset(("task_started", "task_finished"))
+
+
+def log_event(event: Dict[str, Any]) -> None:
+    """Passes a scheduler event to the ``smallpond`` logger."""
+    kind = event["event"]
+    if kind in _ROUTINE:
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s", event)
+    elif kind == "task_failed":
+        _log.warning(
+            "task %s (node-%s) attempt %s failed%s: %s",
+            event["task"],
+            event["node"],
+            event["attempt"],
+            ", will retry" if event["will_retry"] else "",
+            event["error"].splitlines()[0] if event["error"] else "",
+        )
+    elif kind == "job_started":
+        _log.info("running %d tasks in %d stages", event["tasks"], len(event["stages"]))
+    elif kind == "job_finished":
+        _log.info("job %s", "succeeded" if event["ok"] else "failed")
+    elif kind == "task_speculated":
+        _log.info("task %s is a straggler: speculative attempt %s", event["task"], event["attempt"])
 
 
 def _in_notebook() -> bool:
@@ -21,65 +62,220 @@ def _in_notebook() -> bool:
         return False
 
 
+def _bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"
+
+
+def _secs(s: float) -> str:
+    if s < 10:
+        return f"{s:.2f}s"
+    if s < 120:
+        return f"{s:.1f}s"
+    return f"{int(s) // 60}m{int(s) % 60:02d}s"
+
+
+class _Stage:
+    __slots__ = ("node", "kind", "tasks", "done", "reused", "running", "failed", "rows", "bytes", "start", "end")
+
+    def __init__(self, node: int, kind: str, tasks: int) -> None:
+        self.node, self.kind, self.tasks = node, kind, tasks
+        self.done = self.reused = self.running = self.failed = self.rows = self.bytes = 0
+        self.start: Optional[float] = None
+        self.end: Optional[float] = None
+
+    @property
+    def name(self) -> str:
+        return f"node-{self.node} {self.kind}"
+
+    def finished(self) -> bool:
+        return self.done >= self.tasks
+
+    def elapsed(self, now: float) -> float:
+        if self.start is None:
+            return 0.0
+        return (self.end if self.end is not None else now) - self.start
+
+    def eta(self, now: float) -> Optional[float]:
+        ran = self.done - self.reused
+        if ran <= 0 or self.start is None or self.finished():
+            return None
+        return (now - self.start) / ran * (self.tasks - self.done)
+
+    def line(self, now: float, width: int = 20) -> str:
+        filled = int(width * self.done / max(self.tasks, 1))
+        bar = "#" * filled + "-" * (width - filled)
+        text = f"{self.name:<26} [{bar}] {self.done}/{self.tasks} tasks  {self.rows:,} rows  {_bytes(self.bytes)}  {_secs(self.elapsed(now))}"
+        if self.reused:
+            text += f"  {self.reused} reused"
+        if self.failed:
+            text += f"  {self.failed} failed attempts"
+        eta = self.eta(now)
+        if eta is not None:
+            text += f"  ETA {_secs(eta)}"
+        return text
+
+
 class Progress:
+    """The display of one session's jobs (see the module's docstring)."""
+
     def __init__(self, enabled: Optional[bool] = None, label: str = "smallpond") -> None:
         self.label = label
-        self.notebook = _in_notebook()
-        if enabled is None:
-            enabled = self.notebook or sys.stderr.isatty()
-        self.enabled = enabled
-        self._bar: Any = None
+        self.enabled = enabled is not False
+        self.notebook = self.enabled and _in_notebook()
+        self.terminal = self.enabled and not self.notebook and sys.stderr.isatty()
+        # Set by the session once its job directory exists.
+        self.report_path: Optional[str] = None
+        self._lock = threading.Lock()
+        self._stages: List[_Stage] = []
+        self._by_node: Dict[int, _Stage] = {}
         self._start = 0.0
-        self._total = 0
-        self._done = 0
-        self._failed = 0
+        self._drawn = 0  # lines of the active block on the terminal
+        self._handle: Any = None  # the notebook's display
         self._last_draw = 0.0
+        self._ticker: Optional[threading.Thread] = None
+        self._stop = threading.Event()
 
     def __call__(self, event: Dict[str, Any]) -> None:
+        log_event(event)
         if not self.enabled:
             return
-        kind = event["event"]
-        if kind == "job_started":
-            self._start = time.monotonic()
-            self._total = event["tasks"]
-            self._done = self._failed = 0
-            if self.notebook:
-                try:
-                    from tqdm.auto import tqdm  # type: ignore
-
-                    self._bar = tqdm(total=self._total, desc=self.label, unit="task")
-                except ImportError:
-                    self._bar = None
-        elif kind == "task_finished":
-            self._done += 1
-            if self._bar is not None:
-                self._bar.update(1)
-        elif kind == "task_failed":
-            self._failed += 1
-        elif kind == "job_finished":
-            if self._bar is not None:
-                self._bar.close()
-                self._bar = None
-            else:
-                self._draw(final=True, ok=event["ok"])
+        if self._ticker is None:  # nothing draws concurrently
+            self._handle_event(event)
             return
-        if self._bar is None:
-            self._draw()
+        with self._lock:
+            self._handle_event(event)
 
-    def _draw(self, final: bool = False, ok: bool = True) -> None:
+    def _handle_event(self, event: Dict[str, Any]) -> None:
+        kind = event["event"]
         now = time.monotonic()
-        if not final and now - self._last_draw < 0.1:
+        if kind == "job_started":
+            self._start = now
+            self._stages = [_Stage(node, k, n) for node, k, n in event["stages"]]
+            self._by_node = {s.node: s for s in self._stages}
+            self._drawn = 0
+            self._handle = None
+            self._draw(now, force=True)
+            if self.terminal or self.notebook:
+                self._stop.clear()
+                self._ticker = threading.Thread(target=self._tick, name="smallpond-progress", daemon=True)
+                self._ticker.start()
+            return
+        if kind == "job_finished":
+            self._stop.set()
+            self._ticker = None
+            self._draw(now, force=True, final=True)
+            self._summary(now, event["ok"])
+            return
+        stage = self._by_node.get(event.get("node", -1))
+        if stage is None:
+            return
+        if kind in ("task_started", "task_speculated"):
+            stage.running += 1
+            if stage.start is None:
+                stage.start = now
+        elif kind == "task_finished":
+            stage.done += 1
+            stage.rows += event["rows"]
+            stage.bytes += event["bytes"]
+            if event["reused"]:
+                stage.reused += 1
+            else:
+                stage.running = max(stage.running - 1, 0)
+            if stage.start is None:
+                stage.start = now
+            if stage.finished():
+                stage.end = now
+                self._stage_done(stage, now)
+        elif kind == "task_failed":
+            stage.failed += 1
+            stage.running = max(stage.running - 1, 0)
+        self._draw(now)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(_TICK):
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._draw(time.monotonic(), force=True)
+
+    def _stage_done(self, stage: _Stage, now: float) -> None:
+        """A finished stage: a permanent line (above the active block on a terminal)."""
+        if self.notebook:
+            return
+        line = f"[{now - self._start:7.2f}s] {stage.line(now)}"
+        if self.terminal:
+            self._clear()
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def _clear(self) -> None:
+        if self._drawn:
+            sys.stderr.write(f"\x1b[{self._drawn}F\x1b[J")
+            self._drawn = 0
+
+    def _draw(self, now: float, force: bool = False, final: bool = False) -> None:
+        if not (self.terminal or self.notebook):
+            return
+        if not force and now - self._last_draw < 0.1:
             return
         self._last_draw = now
-        total = max(self._total, 1)
-        width = 30
-        filled = int(width * self._done / total)
-        bar = "#" * filled + "-" * (width - filled)
-        failed = f", {self._failed} failed attempts" if self._failed else ""
-        status = "" if not final else (" done" if ok else " FAILED")
-        line = (
-            f"\r{self.label} [{bar}] {self._done}/{self._total} tasks{failed} "
-            f"{now - self._start:.1f}s{status}"
+        if self.notebook:
+            self._draw_notebook(now, final)
+            return
+        self._clear()
+        if final:
+            sys.stderr.flush()
+            return
+        active = [s for s in self._stages if not s.finished()]
+        lines = [f"{self.label}: {_secs(now - self._start)}  {sum(s.done for s in self._stages)}/{sum(s.tasks for s in self._stages)} tasks"]
+        lines += ["  " + s.line(now) for s in active[:6]]
+        if len(active) > 6:
+            lines.append(f"  ... {len(active) - 6} more stages")
+        sys.stderr.write("\n".join(lines) + "\n")
+        sys.stderr.flush()
+        self._drawn = len(lines)
+
+    def _draw_notebook(self, now: float, final: bool) -> None:
+        try:
+            from IPython.display import HTML, display  # type: ignore
+        except Exception:
+            return
+        rows = []
+        for s in self._stages:
+            pct = 100.0 * s.done / max(s.tasks, 1)
+            eta = s.eta(now)
+            rows.append(
+                f"<tr><td>{s.name}</td><td style='min-width:12em'><div style='background:#e5e5e5'>"
+                f"<div style='width:{pct:.1f}%;background:#4e79a7;height:.8em'></div></div></td>"
+                f"<td>{s.done}/{s.tasks}</td><td>{s.rows:,}</td><td>{_bytes(s.bytes)}</td>"
+                f"<td>{_secs(s.elapsed(now))}</td><td>{'' if eta is None else _secs(eta)}</td>"
+                f"<td>{s.failed or ''}</td></tr>"
+            )
+        html = HTML(
+            f"<b>{self.label}</b> {_secs(now - self._start)}<table><tr><th>stage</th><th></th><th>tasks</th>"
+            f"<th>rows</th><th>bytes</th><th>elapsed</th><th>ETA</th><th>failed</th></tr>{''.join(rows)}</table>"
         )
-        sys.stderr.write(line + ("\n" if final else ""))
+        if self._handle is None:
+            self._handle = display(html, display_id=True)
+        else:
+            self._handle.update(html)
+
+    def _summary(self, now: float, ok: bool) -> None:
+        tasks = sum(s.tasks for s in self._stages)
+        done = sum(s.done for s in self._stages)
+        failed = sum(s.failed for s in self._stages)
+        reused = sum(s.reused for s in self._stages)
+        line = (
+            f"{self.label}: {'done' if ok else 'FAILED'}: {len(self._stages)} stages, {done}/{tasks} tasks"
+            + (f" ({reused} reused)" if reused else "")
+            + (f", {failed} failed attempts" if failed else "")
+            + f" in {_secs(now - self._start)}"
+            + (f" · report: {self.report_path}" if self.report_path else "")
+        )
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()

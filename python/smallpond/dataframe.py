@@ -7,6 +7,7 @@ plans, schedules and runs the tasks on DuckDB. Python functions given to ``map``
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -18,6 +19,8 @@ import pyarrow as pa
 
 from smallpond import _core, _runtime
 from smallpond._progress import Progress
+
+_log = logging.getLogger("smallpond")
 from smallpond.udf import UdfSpec, to_core
 
 SmallpondError = _core.SmallpondError
@@ -245,6 +248,7 @@ class Session:
             **options,
         )
         self._shutdown = False
+        self._progress.report_path = os.path.join(self._core.job_dir, "log", "report.html")
         self.config.job_id = self._core.job_id
         self.config.data_root = os.path.dirname(self._core.job_dir)
         if self._ray_pool is not None and executors > 0:
@@ -375,9 +379,13 @@ class Session:
         return dot
 
     def dump_graph(self, path: Optional[str] = None) -> str:
-        """Writes the plan graph to ``path`` (default ``JOB_DIR/log/graph``): its DOT source,
-        and a PNG beside it when graphviz's ``dot`` program is installed. Returns the path."""
+        """Writes the plan graph to ``path`` (default ``JOB_DIR/log/graph``): an SVG image
+        at ``path + ".svg"`` (drawn by smallpond, no graphviz program needed), and the DOT
+        source at ``path`` with a PNG beside it when graphviz's ``dot`` program is
+        installed, as the original. Returns the path."""
         path = path or os.path.join(self.job_dir, "log", "graph")
+        with open(path + ".svg", "w") as f:
+            f.write(self._core.graph_svg())
         graph = self.graph()
         if isinstance(graph, str):
             with open(path, "w") as f:
@@ -387,10 +395,25 @@ class Session:
         try:
             graph.render(path, format="png")
         except Exception as e:  # graphviz.ExecutableNotFound without the `dot` program
-            import warnings
-
-            warnings.warn(f"dump_graph: wrote {path} but no image ({e})", stacklevel=2)
+            _log.debug("dump_graph: wrote %s and %s.svg, no PNG (%s)", path, path, e)
         return path
+
+    def dump_timeline(self, path: Optional[str] = None) -> str:
+        """Writes the job's timeline to ``path`` (default ``JOB_DIR/log/timeline.json``, which
+        every run also writes) in the Chrome trace-event format: open it in
+        https://ui.perfetto.dev or ``chrome://tracing``. One bar per task attempt (failed
+        ones, retries and speculative copies marked), one lane per worker slot, one
+        process per host, and a lane per stage. Returns the path."""
+        path = path or os.path.join(self.job_dir, "log", "timeline.json")
+        with open(path, "w") as f:
+            f.write(self._core.timeline())
+        return path
+
+    def report(self) -> str:
+        """Writes the job's report page now and returns its path, ``JOB_DIR/log/report.html``
+        (also written after every run and at shutdown): one self-contained file with the
+        plan, the tasks of each stage, the slowest tasks and the errors."""
+        return self._core.write_report()
 
     def shutdown(self) -> None:
         """Stops the workers and cleans up the job's temporary files (also at exit)."""
