@@ -156,6 +156,12 @@ pub struct QueryArgs {
     /// Print no progress.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Check and plan the job without running it: print the plan (each node with its
+    /// partitions, the optimizer's rewrites marked) and how many tasks would run, and draw
+    /// it as JOB_DIR/log/graph.svg.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -197,6 +197,16 @@ fn query(args: QueryArgs, worker: &WorkerCommand) -> Result<()> {
     // The query writes the output's encoding, so the sink publishes its files as they are.
     let result = sp.partial_sql_with(&args.sql, &refs, options.clone())?;
     let sink = result.write_parquet_with(&args.output, options)?;
+    if args.explain {
+        let tasks = sp.plan(&[&sink])?;
+        let svg = sp.job_dir().join("log/graph.svg");
+        std::fs::write(&svg, sp.graph_svg()?)
+            .with_context(|| format!("writing {}", svg.display()))?;
+        print!("{}", sp.graph()?);
+        println!("{tasks} tasks would run; the plan drawn: {}", svg.display());
+        sp.shutdown()?;
+        return Ok(());
+    }
     sink.compute()?;
     let files: usize = sink.files()?.iter().map(Vec::len).sum();
     let rows = sink.count()?;

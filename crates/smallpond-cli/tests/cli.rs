@@ -1154,3 +1154,40 @@ fn status_lists_jobs_and_refuses_what_is_not_a_job() {
         "the page names the failure"
     );
 }
+
+#[test]
+fn explain_prints_and_draws_the_plan_without_running_it() {
+    let d = Dir::new();
+    let input = d.parquet("t.parquet", "SELECT i AS k FROM range(100) t(i)");
+    let out_dir = d.path("out");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT k, count(*) AS n FROM {0} GROUP BY k",
+        "-i",
+        s(&input),
+        "-n",
+        "4",
+        "--hash-by",
+        "k",
+        "-o",
+        s(&out_dir),
+        "--explain",
+    ]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(
+        printed.contains("HashPartition(n=4, hash_by=k) (4 partitions)"),
+        "{printed}"
+    );
+    assert!(printed.contains("added by the optimizer for"), "{printed}");
+    assert!(printed.contains("tasks would run"), "{printed}");
+    let svg = printed.lines().last().unwrap().rsplit(": ").next().unwrap();
+    assert!(std::fs::read_to_string(svg).unwrap().starts_with("<svg"));
+    assert!(!out_dir.exists(), "--explain ran the job");
+    let journal = std::path::Path::new(svg).with_file_name("events.jsonl");
+    let journal = std::fs::read_to_string(journal).unwrap();
+    assert!(
+        journal.contains(r#""event":"driver""#) && !journal.contains("run_started"),
+        "{journal}"
+    );
+}
