@@ -32,8 +32,9 @@ case "${1:-install}" in
         bash "$0" venv
         # pytest runs the suite; Ray for the multi-node tests (a three-node cluster here).
         # polars, filelock and loguru: the original's scripts and tests, run by ours, import them.
-        echo "python: test dependencies (pytest, ray, polars, graphviz, filelock, loguru)" >&2
-        pip "pytest>=7" "ray>=2.9" polars graphviz filelock loguru
+        # nbclient + ipykernel run a notebook, to test the progress table a notebook shows.
+        echo "python: test dependencies (pytest, ray, polars, graphviz, filelock, loguru, nbclient, ipykernel)" >&2
+        pip "pytest>=7" "ray>=2.9" polars graphviz filelock loguru nbclient nbformat ipykernel
         ;;
     install)
         wheel="$(bash scripts/wheel.sh build)"

@@ -21,16 +21,10 @@ import time
 
 work = sys.argv[1]
 tasks = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-data = os.path.join(work, "tiny.parquet")
-if not os.path.exists(data):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_tasks import w6_input  # noqa: E402
 
-    os.makedirs(work, exist_ok=True)
-    n = 200_000
-    table = pa.table({"k": pa.array(range(n), pa.int64()), "v": [(i * 7919 % 1000) / 10 for i in range(n)]})
-    pq.write_table(table, data + ".tmp", row_group_size=n)
-    os.rename(data + ".tmp", data)
+data = w6_input(work)
 
 os.environ["SMALLPOND_LOG"] = "smallpond::session=debug"
 # The engine logs to fd 2: keep it in a file to read its accounting back.

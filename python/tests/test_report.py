@@ -85,7 +85,8 @@ def test_dump_timeline_and_dump_graph(sp, tmp_path):
 
 
 def test_the_smallpond_logger_gets_the_engines_events(tmp_path, caplog):
-    sp = smallpond.init(data_root=str(tmp_path / "root"), progress=False, fault_inject_prob=0.5, max_attempts=30)
+    # p=0.7 over 9 tasks: no failed attempt at all has odds 0.3^9 (2e-5).
+    sp = smallpond.init(data_root=str(tmp_path / "root"), progress=False, fault_inject_prob=0.7, max_attempts=80)
     try:
         with caplog.at_level(logging.INFO, logger="smallpond"):
             assert _three_stages(sp).count() == 40
@@ -129,3 +130,28 @@ def test_plain_progress_lines_when_not_a_terminal(tmp_path, capfd):
     assert "4/4 tasks" in lines[1] and "40 rows" in lines[1]
     assert "4/4 tasks" in lines[2] and "40 rows" in lines[2]
     assert "done: 3 stages, 9/9 tasks" in lines[3] and lines[3].endswith(report), lines[3]
+
+
+def test_a_notebook_shows_one_table_updated_in_place(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = (
+        "import smallpond\n"
+        f"sp = smallpond.init(data_root={str(tmp_path / 'root')!r})\n"
+        "df = sp.from_items([{'k': i, 'v': i * 3} for i in range(5000)]).repartition(4, hash_by='k')\n"
+        "df = sp.partial_sql('select k % 10 as g, sum(v) as s from {0} group by g', df).map('g, s * 2 as s2')\n"
+        "print(df.count())\n"
+        "sp.shutdown()\n"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    tables = [o for o in outputs if o.output_type == "display_data" and "text/html" in o.data]
+    assert len(tables) == 1, outputs  # one display, updated in place
+    html = tables[0].data["text/html"]
+    for stage in ("HashPartition", "SqlEngine"):
+        assert stage in html
+    assert html.count("<td>4/4</td>") == 2 and "<td>1/1</td>" in html, html
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "40\n" in text and "done: 3 stages, 9/9 tasks" in text, text
+    assert "\x1b" not in text and "[####" not in text, "no terminal lines in a notebook"

@@ -787,19 +787,24 @@ impl Session {
         self.inner.plan_only(&roots)
     }
 
-    /// The plan of every DataFrame built so far as text, one node per line (the
-    /// optimizer's rewrites said as such); after the job's runs, `log/graph.svg` draws it.
+    /// The plan of every DataFrame built so far as text, one node per line: its partitions,
+    /// the optimizer's rewrites said as such, and once it ran its rows, bytes and time.
     pub fn graph(&self) -> Result<String> {
-        let state = self.inner.state()?;
-        Ok(plan_graph(&state).text(None))
+        let graph = plan_graph(&*self.inner.state()?);
+        Ok(graph.text(self.node_totals().as_ref()))
     }
 
-    /// The plan graph as an SVG image: every DataFrame built so far, with the rows, bytes
-    /// and time of what ran (no graphviz needed).
+    /// The plan graph as an SVG image, with the same as [`Session::graph`] (drawn here,
+    /// no graphviz needed).
     pub fn graph_svg(&self) -> Result<String> {
         let graph = plan_graph(&*self.inner.state()?);
-        let totals = report::JobView::read(self.job_dir()).map(|v| v.node_totals());
-        Ok(graph.svg(totals.as_ref().ok()))
+        Ok(graph.svg(self.node_totals().as_ref()))
+    }
+
+    /// What each node did in the job's runs so far, from its journal; None before any ran.
+    fn node_totals(&self) -> Option<HashMap<NodeId, report::NodeTotals>> {
+        let view = report::JobView::read(self.job_dir()).ok()?;
+        (!view.runs.is_empty()).then(|| view.node_totals())
     }
 
     /// The job's timeline so far, in the Chrome trace-event format (Perfetto,

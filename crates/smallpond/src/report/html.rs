@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::graph::{bytes, seconds, thousands};
 use super::timeline::outcome_word;
-use super::view::{AttemptView, JobState, JobView, Outcome};
+use super::view::{pack_lanes, AttemptView, JobState, JobView, Outcome};
 
 /// Text for HTML and SVG: `<`, `>`, `&` and quotes escaped.
 pub fn escape(text: &str) -> String {
@@ -193,29 +193,16 @@ fn gantt(out: &mut String, view: &JobView) {
     // Each stage's attempts packed into lanes: as many rows as it ran at once.
     let mut groups: Vec<(usize, Vec<Vec<&AttemptView>>)> = Vec::new();
     for (i, stage) in view.stages.iter().enumerate() {
-        let mut attempts: Vec<&AttemptView> = view
-            .attempts
-            .iter()
-            .filter(|a| a.node == stage.node)
-            .collect();
-        attempts.sort_by_key(|a| (a.start_us, a.task, a.attempt));
-        let mut lanes: Vec<Vec<&AttemptView>> = Vec::new();
-        let mut free_at: Vec<u64> = Vec::new();
-        if per_task {
-            for a in attempts {
-                let end = a.start_us + a.duration_us(now);
-                match free_at.iter().position(|&t| t <= a.start_us) {
-                    Some(l) => {
-                        free_at[l] = end;
-                        lanes[l].push(a);
-                    }
-                    None => {
-                        free_at.push(end);
-                        lanes.push(vec![a]);
-                    }
-                }
-            }
-        }
+        let lanes = if per_task {
+            let attempts = view
+                .attempts
+                .iter()
+                .filter(|a| a.node == stage.node)
+                .collect();
+            pack_lanes(attempts, now)
+        } else {
+            Vec::new()
+        };
         groups.push((i, lanes));
     }
     let height: f64 = groups
@@ -305,11 +292,7 @@ fn slowest(out: &mut String, view: &JobView) {
     attempts.sort_by_key(|a| std::cmp::Reverse(a.duration_us(now)));
     out.push_str("<section id=\"slowest\"><h2>Slowest tasks</h2><table><thead><tr><th>task</th><th>stage</th><th>partition</th><th>attempt</th><th>outcome</th><th>time</th><th>rows</th><th>bytes</th><th>worker</th><th>log</th></tr></thead><tbody>\n");
     for a in attempts.into_iter().take(SLOWEST) {
-        let stage = view
-            .stages
-            .iter()
-            .find(|s| s.node == a.node)
-            .map_or_else(|| a.node.to_string(), |s| s.name());
+        let stage = view.stage_name(a.node);
         let (rows, b) = match a.outcome {
             Outcome::Succeeded { rows, bytes: b } => (thousands(rows), bytes(b)),
             _ => ("–".into(), "–".into()),
@@ -357,11 +340,7 @@ fn errors(out: &mut String, view: &JobView) {
         let Outcome::Failed { error, will_retry } = &a.outcome else {
             continue;
         };
-        let stage = view
-            .stages
-            .iter()
-            .find(|s| s.node == a.node)
-            .map_or_else(|| a.node.to_string(), |s| s.name());
+        let stage = view.stage_name(a.node);
         let _ = writeln!(
             out,
             "<div class=\"failure\"><b>{} · {} · partition {} · attempt {}</b> — {} · log: {}<pre>{}</pre></div>",

@@ -150,16 +150,8 @@ impl Journal {
                 node,
                 partition,
                 attempt,
-            } => Entry::Started {
-                at_us,
-                run,
-                task: *task,
-                node: *node,
-                partition: *partition,
-                attempt: *attempt,
-                speculative: false,
-            },
-            Event::TaskSpeculated {
+            }
+            | Event::TaskSpeculated {
                 task,
                 node,
                 partition,
@@ -171,7 +163,7 @@ impl Journal {
                 node: *node,
                 partition: *partition,
                 attempt: *attempt,
-                speculative: true,
+                speculative: matches!(event, Event::TaskSpeculated { .. }),
             },
             Event::TaskFinished {
                 task,

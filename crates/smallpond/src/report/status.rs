@@ -114,11 +114,7 @@ pub fn status_text(view: &JobView) -> String {
     }
     if let Some(a) = view.failure() {
         if let Outcome::Failed { error, .. } = &a.outcome {
-            let stage = view
-                .stages
-                .iter()
-                .find(|s| s.node == a.node)
-                .map_or_else(|| a.node.to_string(), |s| s.name());
+            let stage = view.stage_name(a.node);
             let _ = writeln!(
                 out,
                 "failed    {} ({stage}, partition {}, attempt {})",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::view::{AttemptView, JobView, Outcome};
+use super::view::{pack_lanes, AttemptView, JobView, Outcome};
 
 /// One trace event; written by serde straight from borrowed fields (a `serde_json::Value`
 /// per event cost 15 ms for 1,000 attempts).
@@ -260,8 +260,7 @@ pub fn outcome_word(outcome: &Outcome) -> &'static str {
     }
 }
 
-/// Attempts per host, packed into lanes: an attempt takes the first lane free at its
-/// start, so a host shows as many lanes as it ran attempts at once. An attempt whose host
+/// Attempts per host, packed into lanes ([`pack_lanes`]). An attempt whose host
 /// is unknown (it failed, or never reported) goes to the driver's host when every known
 /// attempt ran there (the embedded pool), else to "unknown host".
 pub fn lanes(view: &JobView) -> BTreeMap<String, Vec<Vec<&AttemptView>>> {
@@ -285,24 +284,6 @@ pub fn lanes(view: &JobView) -> BTreeMap<String, Vec<Vec<&AttemptView>>> {
     let now = view.end_us();
     by_host
         .into_iter()
-        .map(|(host, mut attempts)| {
-            attempts.sort_by_key(|a| (a.start_us, a.task, a.attempt));
-            let mut lanes: Vec<Vec<&AttemptView>> = Vec::new();
-            let mut free_at: Vec<u64> = Vec::new();
-            for a in attempts {
-                let end = a.start_us + a.duration_us(now);
-                match free_at.iter().position(|&t| t <= a.start_us) {
-                    Some(i) => {
-                        free_at[i] = end;
-                        lanes[i].push(a);
-                    }
-                    None => {
-                        free_at.push(end);
-                        lanes.push(vec![a]);
-                    }
-                }
-            }
-            (host, lanes)
-        })
+        .map(|(host, attempts)| (host, pack_lanes(attempts, now)))
         .collect()
 }

@@ -170,7 +170,13 @@ impl JobView {
         let dirs = JobDirs {
             root: dir.to_path_buf(),
         };
-        let entries = journal::read(&journal::Journal::path(&dirs.log()))?;
+        // A job of a version before the journal has none: its status alone.
+        let path = journal::Journal::path(&dirs.log());
+        let entries = if path.exists() {
+            journal::read(&path)?
+        } else {
+            Vec::new()
+        };
         let graph = std::fs::read(dirs.log().join("graph.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
@@ -482,11 +488,41 @@ impl JobView {
             .collect()
     }
 
+    /// The name of node `node`'s stage (`node-3 SqlEngine`).
+    pub fn stage_name(&self, node: NodeId) -> String {
+        self.stages
+            .iter()
+            .find(|s| s.node == node)
+            .map_or_else(|| node.to_string(), StageView::name)
+    }
+
     /// Each attempt's task log, relative to the job directory.
     pub fn task_log(&self, task: TaskId) -> Option<String> {
         let rel = format!("log/{task}.log");
         self.dir.join(&rel).exists().then_some(rel)
     }
+}
+
+/// Attempts packed into lanes, as a Gantt draws them: each takes the first lane free at its
+/// start, so there are as many lanes as attempts ran at once.
+pub fn pack_lanes(mut attempts: Vec<&AttemptView>, now_us: u64) -> Vec<Vec<&AttemptView>> {
+    attempts.sort_by_key(|a| (a.start_us, a.task, a.attempt));
+    let mut lanes: Vec<Vec<&AttemptView>> = Vec::new();
+    let mut free_at: Vec<u64> = Vec::new();
+    for a in attempts {
+        let end = a.start_us + a.duration_us(now_us);
+        match free_at.iter().position(|&t| t <= a.start_us) {
+            Some(i) => {
+                free_at[i] = end;
+                lanes[i].push(a);
+            }
+            None => {
+                free_at.push(end);
+                lanes.push(vec![a]);
+            }
+        }
+    }
+    lanes
 }
 
 #[cfg(test)]
