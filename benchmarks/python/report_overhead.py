@@ -74,7 +74,7 @@ print(
             "report_ms": round(report_ms, 1),
             "progress_ms": round(progress_ms, 1),
             "progress_cpu_ms": round(spent[2] * 1e3, 1),
-            "events": spent[1],
+            "python_calls": spent[1],
             "overhead_pct": round(100 * total_ms / (wall * 1e3), 2),
         }
     ),

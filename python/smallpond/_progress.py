@@ -1,4 +1,5 @@
-"""What a running job shows, driven by the scheduler's events.
+"""What a running job shows: the engine's counts of each stage (``_core.Session.progress``)
+and the few events a display needs at once.
 
 - On a terminal: one line per active stage (tasks done/total, rows and bytes of that stage,
   elapsed, ETA once it has finished tasks), redrawn in place twice a second from the first
@@ -17,7 +18,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 _log = logging.getLogger("smallpond")
 
@@ -80,13 +81,20 @@ def _secs(s: float) -> str:
 
 
 class _Stage:
-    __slots__ = ("node", "kind", "tasks", "done", "reused", "running", "failed", "rows", "bytes", "start", "end")
+    """A stage as the engine counted it."""
+
+    __slots__ = ("node", "kind", "tasks", "done", "reused", "running", "failed", "rows", "bytes", "elapsed")
 
     def __init__(self, node: int, kind: str, tasks: int) -> None:
         self.node, self.kind, self.tasks = node, kind, tasks
         self.done = self.reused = self.running = self.failed = self.rows = self.bytes = 0
-        self.start: Optional[float] = None
-        self.end: Optional[float] = None
+        self.elapsed = 0.0
+
+    def update(self, tasks: int, done: int, reused: int, running: int, failed: int, rows: int,
+               nbytes: int, elapsed: Optional[float]) -> None:
+        self.tasks, self.done, self.reused, self.running = tasks, done, reused, running
+        self.failed, self.rows, self.bytes = failed, rows, nbytes
+        self.elapsed = elapsed or 0.0
 
     @property
     def name(self) -> str:
@@ -95,60 +103,67 @@ class _Stage:
     def finished(self) -> bool:
         return self.done >= self.tasks
 
-    def elapsed(self, now: float) -> float:
-        if self.start is None:
-            return 0.0
-        return (self.end if self.end is not None else now) - self.start
-
-    def eta(self, now: float) -> Optional[float]:
+    def eta(self) -> Optional[float]:
         ran = self.done - self.reused
-        if ran <= 0 or self.start is None or self.finished():
+        if ran <= 0 or self.finished():
             return None
-        return (now - self.start) / ran * (self.tasks - self.done)
+        return self.elapsed / ran * (self.tasks - self.done)
 
-    def line(self, now: float, width: int = 20) -> str:
+    def line(self, width: int = 20) -> str:
         filled = int(width * self.done / max(self.tasks, 1))
         bar = "#" * filled + "-" * (width - filled)
-        text = f"{self.name:<26} [{bar}] {self.done}/{self.tasks} tasks  {self.rows:,} rows  {_bytes(self.bytes)}  {_secs(self.elapsed(now))}"
+        text = f"{self.name:<26} [{bar}] {self.done}/{self.tasks} tasks  {self.rows:,} rows  {_bytes(self.bytes)}  {_secs(self.elapsed)}"
         if self.reused:
             text += f"  {self.reused} reused"
         if self.failed:
             text += f"  {self.failed} failed attempts"
-        eta = self.eta(now)
+        eta = self.eta()
         if eta is not None:
             text += f"  ETA {_secs(eta)}"
         return text
 
 
 class Progress:
-    """The display of one session's jobs (see the module's docstring)."""
+    """The display of one session's jobs (see the module's docstring).
+
+    The engine counts tasks itself and calls this with the events a display needs at once:
+    ``job_started`` (answered ``True`` to get every task's events too, which only the
+    debug log wants), ``stage_finished``, ``task_failed``, ``task_speculated``,
+    ``job_finished``. Redraws read the counts through ``snapshot`` (the session sets it to
+    ``_core.Session.progress``)."""
 
     def __init__(self, enabled: Optional[bool] = None, label: str = "smallpond") -> None:
         self.label = label
         self.enabled = enabled is not False
         self.notebook = self.enabled and _in_notebook()
         self.terminal = self.enabled and not self.notebook and sys.stderr.isatty()
-        # Set by the session once its job directory exists.
+        # Set by the session once it exists.
         self.report_path: Optional[str] = None
+        self.snapshot: Optional[Callable[[], List[tuple]]] = None
         self._lock = threading.Lock()
         self._stages: List[_Stage] = []
         self._by_node: Dict[int, _Stage] = {}
         self._start = 0.0
         self._drawn = 0  # lines of the active block on the terminal
         self._handle: Any = None  # the notebook's display
-        self._last_draw = 0.0
         self._ticker: Optional[threading.Thread] = None
         self._stop = threading.Event()
 
-    def __call__(self, event: Dict[str, Any]) -> None:
+    def __call__(self, event: Dict[str, Any]) -> bool:
         log_event(event)
-        if not self.enabled:
+        if self.enabled:
+            with self._lock:
+                self._handle_event(event)
+        return event["event"] == "job_started" and _log.isEnabledFor(logging.DEBUG)
+
+    def _refresh(self) -> None:
+        """Takes the engine's counts."""
+        if self.snapshot is None:
             return
-        if self._ticker is None:  # nothing draws concurrently
-            self._handle_event(event)
-            return
-        with self._lock:
-            self._handle_event(event)
+        for node, _kind, tasks, done, reused, running, failed, rows, nbytes, elapsed in self.snapshot():
+            stage = self._by_node.get(node)
+            if stage is not None:
+                stage.update(tasks, done, reused, running, failed, rows, nbytes, elapsed)
 
     def _handle_event(self, event: Dict[str, Any]) -> None:
         kind = event["event"]
@@ -159,58 +174,39 @@ class Progress:
             self._by_node = {s.node: s for s in self._stages}
             self._drawn = 0
             self._handle = None
-            self._draw(now, force=True)
+            self._draw(now)
             if self.terminal or self.notebook:
                 self._stop.clear()
                 self._ticker = threading.Thread(target=self._tick, name="smallpond-progress", daemon=True)
                 self._ticker.start()
-            return
-        if kind == "job_finished":
+        elif kind == "job_finished":
             self._stop.set()
             self._ticker = None
-            self._draw(now, force=True, final=True)
+            self._refresh()
+            self._draw(now, final=True)
             self._summary(now, event["ok"])
-            return
-        stage = self._by_node.get(event.get("node", -1))
-        if stage is None:
-            return
-        if kind in ("task_started", "task_speculated"):
-            stage.running += 1
-            if stage.start is None:
-                stage.start = now
-        elif kind == "task_finished":
-            stage.done += 1
-            stage.rows += event["rows"]
-            stage.bytes += event["bytes"]
-            if event["reused"]:
-                stage.reused += 1
-            else:
-                stage.running = max(stage.running - 1, 0)
-            if stage.start is None:
-                stage.start = now
-            if stage.finished():
-                stage.end = now
-                self._stage_done(stage, now)
-        elif kind == "task_failed":
-            stage.failed += 1
-            stage.running = max(stage.running - 1, 0)
-        self._draw(now)
+        elif kind == "stage_finished":
+            node, _kind, tasks, done, reused, running, failed, rows, nbytes, elapsed = event["stage"]
+            stage = self._by_node.get(node)
+            if stage is not None:
+                stage.update(tasks, done, reused, running, failed, rows, nbytes, elapsed)
+                self._stage_done(stage)
+                self._draw(now)
 
     def _tick(self) -> None:
         while not self._stop.wait(_TICK):
             with self._lock:
                 if self._stop.is_set():
                     return
-                self._draw(time.monotonic(), force=True)
+                self._draw(time.monotonic())
 
-    def _stage_done(self, stage: _Stage, now: float) -> None:
+    def _stage_done(self, stage: _Stage) -> None:
         """A finished stage: a permanent line (above the active block on a terminal)."""
         if self.notebook:
             return
-        line = f"[{now - self._start:7.2f}s] {stage.line(now)}"
         if self.terminal:
             self._clear()
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(f"[{time.monotonic() - self._start:7.2f}s] {stage.line()}\n")
         sys.stderr.flush()
 
     def _clear(self) -> None:
@@ -218,14 +214,12 @@ class Progress:
             sys.stderr.write(f"\x1b[{self._drawn}F\x1b[J")
             self._drawn = 0
 
-    def _draw(self, now: float, force: bool = False, final: bool = False) -> None:
+    def _draw(self, now: float, final: bool = False) -> None:
         if not (self.terminal or self.notebook):
             return
-        if not force and now - self._last_draw < 0.1:
-            return
-        self._last_draw = now
+        self._refresh()
         if self.notebook:
-            self._draw_notebook(now, final)
+            self._draw_notebook(now)
             return
         self._clear()
         if final:
@@ -233,14 +227,14 @@ class Progress:
             return
         active = [s for s in self._stages if not s.finished()]
         lines = [f"{self.label}: {_secs(now - self._start)}  {sum(s.done for s in self._stages)}/{sum(s.tasks for s in self._stages)} tasks"]
-        lines += ["  " + s.line(now) for s in active[:6]]
+        lines += ["  " + s.line() for s in active[:6]]
         if len(active) > 6:
             lines.append(f"  ... {len(active) - 6} more stages")
         sys.stderr.write("\n".join(lines) + "\n")
         sys.stderr.flush()
         self._drawn = len(lines)
 
-    def _draw_notebook(self, now: float, final: bool) -> None:
+    def _draw_notebook(self, now: float) -> None:
         try:
             from IPython.display import HTML, display  # type: ignore
         except Exception:
@@ -248,12 +242,12 @@ class Progress:
         rows = []
         for s in self._stages:
             pct = 100.0 * s.done / max(s.tasks, 1)
-            eta = s.eta(now)
+            eta = s.eta()
             rows.append(
                 f"<tr><td>{s.name}</td><td style='min-width:12em'><div style='background:#e5e5e5'>"
                 f"<div style='width:{pct:.1f}%;background:#4e79a7;height:.8em'></div></div></td>"
                 f"<td>{s.done}/{s.tasks}</td><td>{s.rows:,}</td><td>{_bytes(s.bytes)}</td>"
-                f"<td>{_secs(s.elapsed(now))}</td><td>{'' if eta is None else _secs(eta)}</td>"
+                f"<td>{_secs(s.elapsed)}</td><td>{'' if eta is None else _secs(eta)}</td>"
                 f"<td>{s.failed or ''}</td></tr>"
             )
         html = HTML(

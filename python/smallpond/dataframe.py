@@ -249,6 +249,7 @@ class Session:
         )
         self._shutdown = False
         self._progress.report_path = os.path.join(self._core.job_dir, "log", "report.html")
+        self._progress.snapshot = self._core.progress
         self.config.job_id = self._core.job_id
         self.config.data_root = os.path.dirname(self._core.job_dir)
         if self._ray_pool is not None and executors > 0:

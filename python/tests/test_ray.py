@@ -85,7 +85,8 @@ def test_a_node_removed_mid_job_does_not_fail_the_job(tmp_path):
         s = smallpond.init(data_root=str(tmp_path / "root"), ray_address=c.address, progress=False)
 
         def slow(t):
-            (started / f"{os.getpid()}-{time.time()}").write_text("")
+            node = ray.get_runtime_context().get_node_id()
+            (started / f"{node}-{os.getpid()}-{time.time()}").write_text("")
             time.sleep(1.0)
             return t
 
@@ -93,9 +94,12 @@ def test_a_node_removed_mid_job_does_not_fail_the_job(tmp_path):
         result = {}
         runner = threading.Thread(target=lambda: result.update(rows=df.take_all()))
         runner.start()
+        # Removed once a task runs there (on a loaded machine its first worker may start
+        # after the other nodes have run several tasks).
         deadline = time.time() + 60
-        while len(list(started.iterdir())) < 3 and time.time() < deadline:
-            time.sleep(0.1)
+        while not any(f.name.startswith(doomed.node_id) for f in started.iterdir()) and time.time() < deadline:
+            time.sleep(0.05)
+        assert time.time() < deadline, "no task ran on the node to remove"
         c.remove_node(doomed)  # kills its raylet and workers mid-task
         runner.join(timeout=120)
         assert not runner.is_alive(), "the job hung after the node was removed"

@@ -13,6 +13,7 @@
 mod plugin;
 mod pool;
 mod session;
+mod tally;
 
 use pyo3::prelude::*;
 

@@ -26,6 +26,7 @@ fn value_error(what: &str, e: impl std::fmt::Display) -> PyErr {
 #[pyclass(module = "smallpond._core", frozen)]
 pub struct Session {
     inner: smallpond::Session,
+    tally: crate::tally::Shared,
 }
 
 /// Per-node options, from the original's keyword arguments (already renamed by the Python
@@ -237,11 +238,43 @@ impl Session {
                 env: worker_env.unwrap_or_default(),
             }));
         }
+        let tally = crate::tally::Shared::default();
         if let Some(callback) = on_event {
+            let counts = Arc::clone(&tally);
             b = b.on_event(move |event| {
+                use crate::tally::Tell;
+                // Counted without the GIL; the lock is released before Python runs (whose
+                // display thread takes it through `progress()`).
+                let tell = counts
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .count(event);
+                let (event_too, stage) = match tell {
+                    Tell::Nothing => return,
+                    Tell::Event => (true, None),
+                    Tell::EventAndStage(event_too, row) => (event_too, Some(row)),
+                };
                 Python::attach(|py| {
-                    let result =
-                        event_dict(py, event).and_then(|d| callback.call1(py, (d,)).map(|_| ()));
+                    let mut result = Ok(());
+                    if event_too {
+                        result = event_dict(py, event)
+                            .and_then(|d| callback.call1(py, (d,)))
+                            .map(|answer| {
+                                // The job's start: a true answer asks for every task's events.
+                                if matches!(event, Event::JobStarted { .. }) {
+                                    let every = answer.is_truthy(py).unwrap_or(false);
+                                    counts.lock().unwrap_or_else(|p| p.into_inner()).every_task =
+                                        every;
+                                }
+                            });
+                    }
+                    if let Some(row) = stage {
+                        let d = PyDict::new(py);
+                        result = result
+                            .and_then(|()| d.set_item("event", "stage_finished"))
+                            .and_then(|()| d.set_item("stage", row))
+                            .and_then(|()| callback.call1(py, (d,)).map(|_| ()));
+                    }
                     if let Err(e) = result {
                         // A broken progress display must not fail the job.
                         e.print(py);
@@ -250,7 +283,7 @@ impl Session {
             });
         }
         let inner = b.build().map_err(py_err)?;
-        Ok(Self { inner })
+        Ok(Self { inner, tally })
     }
 
     #[getter]
@@ -381,6 +414,12 @@ impl Session {
 
     fn graph(&self) -> PyResult<String> {
         self.inner.graph().map_err(py_err)
+    }
+
+    /// The running (or last) job's stages: `(node, kind, tasks, done, reused, running,
+    /// failed, rows, bytes, elapsed)`, counted from every scheduler event.
+    fn progress(&self) -> Vec<crate::tally::StageRow> {
+        self.tally.lock().unwrap_or_else(|p| p.into_inner()).rows()
     }
 
     fn graph_svg(&self) -> PyResult<String> {
