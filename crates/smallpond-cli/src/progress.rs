@@ -5,47 +5,27 @@
 //! it has finished tasks); a finished stage's bar stays as a line. Elsewhere: a plain line
 //! per finished stage and per retried failure. A summary line at the end, with the report.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use smallpond::progress::{StageTally, Tally};
 use smallpond::report::{bytes, thousands};
 use smallpond::Event;
 
-struct Stage {
-    name: String,
-    tasks: usize,
-    done: usize,
-    reused: usize,
-    failed: usize,
-    rows: u64,
-    bytes: u64,
-    start: Option<Instant>,
-    bar: Option<ProgressBar>,
-}
-
-impl Stage {
-    fn eta(&self) -> Option<Duration> {
-        let ran = self.done.checked_sub(self.reused).filter(|&n| n > 0)?;
-        let left = self.tasks.checked_sub(self.done).filter(|&n| n > 0)?;
-        Some(self.start?.elapsed() / ran as u32 * left as u32)
+fn message(s: &StageTally) -> String {
+    let mut m = format!("{} rows  {}", thousands(s.rows), bytes(s.bytes));
+    if s.reused > 0 {
+        m.push_str(&format!("  {} reused", s.reused));
     }
-
-    fn message(&self) -> String {
-        let mut m = format!("{} rows  {}", thousands(self.rows), bytes(self.bytes));
-        if self.reused > 0 {
-            m.push_str(&format!("  {} reused", self.reused));
-        }
-        if self.failed > 0 {
-            m.push_str(&format!("  {} failed attempts", self.failed));
-        }
-        if let Some(eta) = self.eta() {
-            m.push_str(&format!("  ETA {:.0}s", eta.as_secs_f64().ceil()));
-        }
-        m
+    if s.failed > 0 {
+        m.push_str(&format!("  {} failed attempts", s.failed));
     }
+    if let Some(eta) = s.eta() {
+        m.push_str(&format!("  ETA {:.0}s", eta.as_secs_f64().ceil()));
+    }
+    m
 }
 
 pub struct Progress {
@@ -53,10 +33,9 @@ pub struct Progress {
     terminal: bool,
     multi: Option<MultiProgress>,
     header: Option<ProgressBar>,
-    stages: Vec<Stage>,
-    index: HashMap<u32, usize>,
-    finished: usize,
-    total: usize,
+    tally: Tally,
+    /// One bar per stage that has started (terminal only), by stage index.
+    bars: Vec<Option<ProgressBar>>,
     start: Instant,
     /// The job's report page, named in the summary.
     pub report: Option<PathBuf>,
@@ -69,10 +48,8 @@ impl Progress {
             terminal: std::io::stderr().is_terminal(),
             multi: None,
             header: None,
-            stages: Vec::new(),
-            index: HashMap::new(),
-            finished: 0,
-            total: 0,
+            tally: Tally::default(),
+            bars: Vec::new(),
             start: Instant::now(),
             report: None,
         }
@@ -88,15 +65,11 @@ impl Progress {
         }
     }
 
-    fn started(&mut self, i: usize) {
-        let stage = &mut self.stages[i];
-        if stage.start.is_none() {
-            stage.start = Some(Instant::now());
-        }
-        if stage.bar.is_some() {
-            return;
-        }
-        if let Some(multi) = &self.multi {
+    /// Stage `i`'s bar, made when it starts.
+    fn bar(&mut self, i: usize) -> Option<&ProgressBar> {
+        let multi = self.multi.as_ref()?;
+        let stage = &self.tally.stages[i];
+        Some(self.bars[i].get_or_insert_with(|| {
             let bar = multi.add(ProgressBar::new(stage.tasks as u64));
             bar.set_style(
                 ProgressStyle::with_template(
@@ -105,42 +78,23 @@ impl Progress {
                 .expect("valid template"),
             );
             bar.set_prefix(stage.name.clone());
-            bar.set_message(stage.message());
-            stage.bar = Some(bar);
-        }
+            bar
+        }))
     }
 
     pub fn handle(&mut self, event: &Event) {
         if self.quiet {
             return;
         }
+        let touched = self.tally.count(event);
         match event {
             Event::JobStarted { stages } => {
                 self.start = Instant::now();
-                self.total = stages.iter().map(|s| s.tasks).sum();
-                self.finished = 0;
-                self.index = stages
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| (s.node.0, i))
-                    .collect();
-                self.stages = stages
-                    .iter()
-                    .map(|s| Stage {
-                        name: format!("{} {}", s.node, s.node_kind),
-                        tasks: s.tasks,
-                        done: 0,
-                        reused: 0,
-                        failed: 0,
-                        rows: 0,
-                        bytes: 0,
-                        start: None,
-                        bar: None,
-                    })
-                    .collect();
-                if self.terminal && self.total > 0 {
+                self.bars = vec![None; stages.len()];
+                let total = self.tally.tasks();
+                if self.terminal && total > 0 {
                     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-                    let header = multi.add(ProgressBar::new(self.total as u64));
+                    let header = multi.add(ProgressBar::new(total as u64));
                     header.set_style(
                         ProgressStyle::with_template(
                             "{spinner} [{elapsed_precise}] {pos}/{len} tasks in {msg}",
@@ -154,72 +108,13 @@ impl Progress {
                     self.multi = Some(multi);
                 }
             }
-            Event::TaskStarted { node, .. } | Event::TaskSpeculated { node, .. } => {
-                if let Some(&i) = self.index.get(&node.0) {
-                    self.started(i);
-                }
-            }
-            Event::TaskFinished {
-                node,
-                rows,
-                bytes,
-                reused,
-                ..
-            } => {
-                self.finished += 1;
-                if let Some(header) = &self.header {
-                    header.set_position(self.finished as u64);
-                }
-                let Some(&i) = self.index.get(&node.0) else {
-                    return;
-                };
-                self.started(i);
-                let stage = &mut self.stages[i];
-                stage.done += 1;
-                stage.rows += rows;
-                stage.bytes += bytes;
-                stage.reused += usize::from(*reused);
-                let done = stage.done == stage.tasks;
-                if let Some(bar) = &stage.bar {
-                    bar.set_position(stage.done as u64);
-                    bar.set_message(stage.message());
-                    if done {
-                        bar.finish();
-                    }
-                }
-                if done && self.multi.is_none() {
-                    let elapsed = stage.start.map_or(Duration::ZERO, |s| s.elapsed());
-                    eprintln!(
-                        "[{:>7.2}s] {} done: {} task(s) in {:.2}s, {}; {} tasks of {} finished{}",
-                        self.start.elapsed().as_secs_f64(),
-                        stage.name,
-                        stage.tasks,
-                        elapsed.as_secs_f64(),
-                        stage.message(),
-                        self.finished,
-                        self.total,
-                        if stage.reused > 0 {
-                            format!(" ({} reused from an earlier run)", stage.reused)
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-            }
             Event::TaskFailed {
                 task,
-                node,
                 attempt,
                 error,
                 will_retry,
+                ..
             } => {
-                if let Some(&i) = self.index.get(&node.0) {
-                    let stage = &mut self.stages[i];
-                    stage.failed += 1;
-                    if let Some(bar) = &stage.bar {
-                        bar.set_message(stage.message());
-                    }
-                }
                 // A failure for good ends the job, whose error says it (once).
                 if *will_retry {
                     let line = format!(
@@ -229,22 +124,24 @@ impl Progress {
                     self.println(line);
                 }
             }
+            Event::TaskSpeculated { task, attempt, .. } => {
+                let line = format!("{task} is a straggler: speculative attempt {attempt} started");
+                self.println(line);
+            }
             Event::JobFinished { ok } => {
                 if let Some(header) = self.header.take() {
                     header.finish_and_clear();
                 }
                 self.multi = None;
-                for stage in &mut self.stages {
-                    stage.bar = None;
-                }
-                let failed: usize = self.stages.iter().map(|s| s.failed).sum();
+                self.bars.clear();
                 let mut line = format!(
                     "{}: {} stages, {}/{} tasks",
                     if *ok { "done" } else { "FAILED" },
-                    self.stages.len(),
-                    self.finished,
-                    self.total
+                    self.tally.stages.len(),
+                    self.tally.finished,
+                    self.tally.tasks()
                 );
+                let failed = self.tally.failed();
                 if failed > 0 {
                     line.push_str(&format!(", {failed} failed attempts"));
                 }
@@ -253,7 +150,42 @@ impl Progress {
                     line.push_str(&format!("; report: {}", report.display()));
                 }
                 eprintln!("{line}");
+                return;
             }
+            Event::TaskStarted { .. } | Event::TaskFinished { .. } => {}
+        }
+        if let Some(header) = &self.header {
+            header.set_position(self.tally.finished as u64);
+        }
+        let Some((i, finished)) = touched else {
+            return;
+        };
+        let msg = message(&self.tally.stages[i]);
+        let done = self.tally.stages[i].done as u64;
+        if self.multi.is_some() {
+            if let Some(bar) = self.bar(i) {
+                bar.set_position(done);
+                bar.set_message(msg);
+                if finished {
+                    bar.finish();
+                }
+            }
+        } else if finished {
+            let s = &self.tally.stages[i];
+            eprintln!(
+                "[{:>7.2}s] {} done: {} task(s) in {:.2}s, {msg}; {} tasks of {} finished{}",
+                self.start.elapsed().as_secs_f64(),
+                s.name,
+                s.tasks,
+                s.elapsed().unwrap_or_default().as_secs_f64(),
+                self.tally.finished,
+                self.tally.tasks(),
+                if s.reused > 0 {
+                    format!(" ({} reused from an earlier run)", s.reused)
+                } else {
+                    String::new()
+                }
+            );
         }
     }
 }

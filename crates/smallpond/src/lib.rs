@@ -29,6 +29,7 @@ mod checks;
 mod dataframe;
 mod error;
 mod optimizer;
+pub mod progress;
 pub mod report;
 mod session;
 
