@@ -83,17 +83,18 @@ def _secs(s: float) -> str:
 class _Stage:
     """A stage as the engine counted it."""
 
-    __slots__ = ("node", "kind", "tasks", "done", "reused", "running", "failed", "rows", "bytes", "elapsed")
+    __slots__ = ("node", "kind", "tasks", "done", "reused", "running", "failed", "rows", "bytes", "elapsed", "eta")
 
     def __init__(self, node: int, kind: str, tasks: int) -> None:
         self.node, self.kind, self.tasks = node, kind, tasks
         self.done = self.reused = self.running = self.failed = self.rows = self.bytes = 0
         self.elapsed = 0.0
+        self.eta: Optional[float] = None
 
-    def update(self, tasks: int, done: int, reused: int, running: int, failed: int, rows: int,
-               nbytes: int, elapsed: Optional[float]) -> None:
-        self.tasks, self.done, self.reused, self.running = tasks, done, reused, running
-        self.failed, self.rows, self.bytes = failed, rows, nbytes
+    def update(self, row: tuple) -> None:
+        """From a row of ``_core.Session.progress()`` (the engine's counts and ETA)."""
+        (_, _, self.tasks, self.done, self.reused, self.running, self.failed, self.rows, self.bytes,
+         elapsed, self.eta) = row
         self.elapsed = elapsed or 0.0
 
     @property
@@ -103,12 +104,6 @@ class _Stage:
     def finished(self) -> bool:
         return self.done >= self.tasks
 
-    def eta(self) -> Optional[float]:
-        ran = self.done - self.reused
-        if ran <= 0 or self.finished():
-            return None
-        return self.elapsed / ran * (self.tasks - self.done)
-
     def line(self, width: int = 20) -> str:
         filled = int(width * self.done / max(self.tasks, 1))
         bar = "#" * filled + "-" * (width - filled)
@@ -117,9 +112,8 @@ class _Stage:
             text += f"  {self.reused} reused"
         if self.failed:
             text += f"  {self.failed} failed attempts"
-        eta = self.eta()
-        if eta is not None:
-            text += f"  ETA {_secs(eta)}"
+        if self.eta is not None:
+            text += f"  ETA {_secs(self.eta)}"
         return text
 
 
@@ -160,10 +154,10 @@ class Progress:
         """Takes the engine's counts."""
         if self.snapshot is None:
             return
-        for node, _kind, tasks, done, reused, running, failed, rows, nbytes, elapsed in self.snapshot():
-            stage = self._by_node.get(node)
+        for row in self.snapshot():
+            stage = self._by_node.get(row[0])
             if stage is not None:
-                stage.update(tasks, done, reused, running, failed, rows, nbytes, elapsed)
+                stage.update(row)
 
     def _handle_event(self, event: Dict[str, Any]) -> None:
         kind = event["event"]
@@ -186,10 +180,9 @@ class Progress:
             self._draw(now, final=True)
             self._summary(now, event["ok"])
         elif kind == "stage_finished":
-            node, _kind, tasks, done, reused, running, failed, rows, nbytes, elapsed = event["stage"]
-            stage = self._by_node.get(node)
+            stage = self._by_node.get(event["stage"][0])
             if stage is not None:
-                stage.update(tasks, done, reused, running, failed, rows, nbytes, elapsed)
+                stage.update(event["stage"])
                 self._stage_done(stage)
                 self._draw(now)
 
@@ -242,7 +235,7 @@ class Progress:
         rows = []
         for s in self._stages:
             pct = 100.0 * s.done / max(s.tasks, 1)
-            eta = s.eta()
+            eta = s.eta
             rows.append(
                 f"<tr><td>{s.name}</td><td style='min-width:12em'><div style='background:#e5e5e5'>"
                 f"<div style='width:{pct:.1f}%;background:#4e79a7;height:.8em'></div></div></td>"

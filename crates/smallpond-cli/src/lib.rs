@@ -103,6 +103,9 @@ fn status(args: args::StatusArgs) -> Result<()> {
     let root = args
         .data_root
         .expect("clap requires a job directory or --data-root");
+    if !root.is_dir() {
+        bail!("{}: no such directory", root.display());
+    }
     let dirs = report::job_dirs(&root)?;
     if dirs.is_empty() {
         bail!("{}: no job directories here", root.display());

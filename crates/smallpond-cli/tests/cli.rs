@@ -1129,6 +1129,22 @@ fn status_lists_jobs_and_refuses_what_is_not_a_job() {
         "{}",
         text(&not_a_job)
     );
+    let missing = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(["status", "--data-root", s(&d.path("nowhere"))])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing).contains("nowhere: no such directory"),
+        "{}",
+        text(&missing)
+    );
+    let report_of_nothing = Command::new(env!("CARGO_BIN_EXE_smallpond"))
+        .args(["report", s(&d.path("root"))])
+        .output()
+        .unwrap();
+    assert_eq!(report_of_nothing.status.code(), Some(1));
+    assert!(text(&report_of_nothing).contains("not a smallpond job directory"));
     let neither = Command::new(env!("CARGO_BIN_EXE_smallpond"))
         .arg("status")
         .output()

@@ -417,7 +417,7 @@ impl Session {
     }
 
     /// The running (or last) job's stages: `(node, kind, tasks, done, reused, running,
-    /// failed, rows, bytes, elapsed)`, counted from every scheduler event.
+    /// failed, rows, bytes, elapsed, eta)`, counted from every scheduler event.
     fn progress(&self) -> Vec<crate::tally::StageRow> {
         self.tally.lock().unwrap_or_else(|p| p.into_inner()).rows()
     }

@@ -14,7 +14,7 @@ use smallpond::progress::{StageTally, Tally};
 use smallpond::Event;
 
 /// A stage as Python sees it: `(node, kind, tasks, done, reused, running, failed, rows,
-/// bytes, elapsed seconds or None before it started)`.
+/// bytes, elapsed seconds or None before it started, ETA seconds or None)`.
 pub type StageRow = (
     u32,
     String,
@@ -25,6 +25,7 @@ pub type StageRow = (
     usize,
     u64,
     u64,
+    Option<f64>,
     Option<f64>,
 );
 
@@ -40,6 +41,7 @@ pub fn row(s: &StageTally) -> StageRow {
         s.rows,
         s.bytes,
         s.elapsed().map(|d| d.as_secs_f64()),
+        s.eta().map(|d| d.as_secs_f64()),
     )
 }
 

@@ -33,12 +33,18 @@ impl StageTally {
         Some(self.end.unwrap_or_else(Instant::now).duration_since(start))
     }
 
-    /// When it should end, at the pace of the tasks it ran so far.
+    /// When it should end (see [`eta`]).
     pub fn eta(&self) -> Option<Duration> {
-        let ran = self.done.checked_sub(self.reused).filter(|&n| n > 0)?;
-        let left = self.tasks.checked_sub(self.done).filter(|&n| n > 0)?;
-        Some(self.elapsed()? / ran as u32 * left as u32)
+        eta(self.elapsed()?, self.tasks, self.done, self.reused)
     }
+}
+
+/// How long a stage that ran for `elapsed` still needs, at the pace of the tasks it ran
+/// itself (reused ones took no time); None before it ran one, or once it is done.
+pub fn eta(elapsed: Duration, tasks: usize, done: usize, reused: usize) -> Option<Duration> {
+    let ran = done.checked_sub(reused).filter(|&n| n > 0)?;
+    let left = tasks.checked_sub(done).filter(|&n| n > 0)?;
+    Some(elapsed.mul_f64(left as f64 / ran as f64))
 }
 
 /// The stages of the running (or last) job.

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::graph::{bytes, seconds, thousands};
+use super::format::{bytes, seconds, thousands, utc_time};
 use super::timeline::outcome_word;
 use super::view::{pack_lanes, AttemptView, JobState, JobView, Outcome};
 
@@ -22,12 +22,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// Unix microseconds as `2026-12-02 13:30:45 UTC`.
-pub fn utc_time(us: u64) -> String {
-    let [y, mo, d, h, mi, s] = smallpond_core::job::utc(us / 1_000_000);
-    format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02} UTC")
 }
 
 /// Beyond this many attempts the Gantt draws each stage as one bar.

@@ -13,6 +13,7 @@
 //! driver was killed. The session writes the files at the end of every run, every
 //! [`REFRESH`] while one runs, and when it shuts down.
 
+mod format;
 mod graph;
 pub(crate) mod html;
 pub(crate) mod journal;
@@ -20,10 +21,11 @@ mod status;
 mod timeline;
 mod view;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-pub use graph::{bytes, seconds, thousands, GraphNode, NodeTotals, PlanGraph, Rewrite};
+pub use format::{bytes, seconds, thousands, utc_time};
+pub use graph::{GraphNode, NodeTotals, PlanGraph, Rewrite};
 pub use journal::{Entry, StageEntry};
 pub use status::{job_dirs, list_line, status_text};
 pub use timeline::chrome_trace;
@@ -55,8 +57,12 @@ pub fn write(dir: &Path) -> Result<JobView> {
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension(format!("tmp-{}", std::process::id()));
+    // Named after the whole file name: graph.svg and graph.txt must not share one.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))
 }

@@ -3,8 +3,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::graph::{bytes, seconds, thousands};
-use super::html::utc_time;
+use super::format::{bytes, seconds, thousands, utc_time};
 use super::view::{JobState, JobView, Outcome};
 use crate::error::{io, Result};
 
@@ -103,8 +102,9 @@ pub fn status_text(view: &JobView) -> String {
         }
         if s.running > 0 {
             let _ = write!(out, "  {} running", s.running);
-            if let Some(eta) = eta_us(s, now) {
-                let _ = write!(out, "  ETA {}", seconds(eta));
+            let elapsed = std::time::Duration::from_micros(s.wall_us(now));
+            if let Some(eta) = crate::progress::eta(elapsed, s.tasks, s.done, s.reused) {
+                let _ = write!(out, "  ETA {}", seconds(eta.as_micros() as u64));
             }
         }
         if s.failed_attempts > 0 {
@@ -137,12 +137,4 @@ pub fn status_text(view: &JobView) -> String {
         let _ = writeln!(out, "report    {}", report.display());
     }
     out
-}
-
-/// When a running stage should end, at the pace of its finished tasks so far.
-fn eta_us(s: &super::StageView, now: u64) -> Option<u64> {
-    let ran = s.done.checked_sub(s.reused).filter(|&n| n > 0)?;
-    let elapsed = now.saturating_sub(s.first_start_us?);
-    let left = s.tasks.saturating_sub(s.done) as u64;
-    Some(elapsed / ran as u64 * left)
 }
