@@ -19,7 +19,7 @@ from smallpond._core import __version__ as _core_version
 
 if TYPE_CHECKING:
     from smallpond.dataframe import DataFrame, Session
-    from smallpond.udf import UDFType, udf
+    from smallpond._udf import UDFType, udf
 
 # A library's logger: silent until the application configures logging.
 logging.getLogger("smallpond").addHandler(logging.NullHandler())
@@ -32,8 +32,8 @@ __all__ = ["init", "Session", "DataFrame", "SmallpondError", "UDFType", "udf"]
 _LAZY = {
     "Session": "smallpond.dataframe",
     "DataFrame": "smallpond.dataframe",
-    "UDFType": "smallpond.udf",
-    "udf": "smallpond.udf",
+    "UDFType": "smallpond._udf",
+    "udf": "smallpond._udf",
 }
 
 

@@ -21,6 +21,40 @@ class TaskOptions:
         row_group_size: Optional[int] = None,
     ) -> None: ...
 
+class Partitioning:
+    """How ``DataFrame.repartition`` distributes rows (one class per way)."""
+
+    class Files(Partitioning):
+        """Whole files, evenly (no data is read or written)."""
+        def __init__(self) -> None: ...
+    class Rows(Partitioning):
+        """Equal row counts."""
+        def __init__(self) -> None: ...
+    class Hash(Partitioning):
+        """``hash(columns) % n``: equal keys land in the same partition."""
+        columns: List[str]
+        def __init__(self, columns: Sequence[str]) -> None: ...
+    class Column(Partitioning):
+        """The column holds each row's partition index."""
+        column: str
+        def __init__(self, column: str) -> None: ...
+    class Random(Partitioning):
+        """A random partition per row."""
+        def __init__(self) -> None: ...
+
+class Udf:
+    """A function a query may call."""
+
+    class Extension(Udf):
+        """A DuckDB extension file (``*.duckdb_extension``)."""
+        path: str
+        def __init__(self, path: str) -> None: ...
+    class Python(Udf):
+        """A pickled ``smallpond._runtime.ScalarUdf``."""
+        name: str
+        payload: str
+        def __init__(self, name: str, payload: str) -> None: ...
+
 class Session:
     def __init__(
         self,
@@ -55,7 +89,7 @@ class Session:
         self,
         query: str,
         inputs: Sequence[DataFrame],
-        udfs: Sequence[Tuple[str, str, str]] = ...,
+        udfs: Sequence[Udf] = ...,
         setup: Sequence[str] = ...,
         options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
@@ -80,14 +114,24 @@ class DataFrame:
     def repartition(
         self,
         npartitions: int,
-        how: str,
-        columns: Sequence[str] = ...,
+        how: Partitioning,
         partition_column: Optional[str] = None,
         options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
+    def random_shuffle(
+        self, partition_column: Optional[str] = None, options: Optional[TaskOptions] = None
+    ) -> DataFrame: ...
+    def filter(
+        self, predicate: str, udfs: Sequence[Udf] = ..., options: Optional[TaskOptions] = None
+    ) -> DataFrame: ...
+    def map(
+        self, select_list: str, udfs: Sequence[Udf] = ..., options: Optional[TaskOptions] = None
+    ) -> DataFrame: ...
+    def partial_sort(
+        self, columns: Sequence[str], udfs: Sequence[Udf] = ..., options: Optional[TaskOptions] = None
+    ) -> DataFrame: ...
     def select(self, columns: Sequence[str]) -> DataFrame: ...
     def consolidate(self) -> DataFrame: ...
-    def random_shuffle(self) -> DataFrame: ...
     def map_batches(
         self,
         name: str,

@@ -210,7 +210,7 @@ def arrow_type(name: str) -> pa.DataType:
 
 
 class ScalarUdf:
-    """A Python scalar function callable from SQL (see ``smallpond.udf``)."""
+    """A Python scalar function callable from SQL (see ``smallpond.udf``, in ``smallpond._udf``)."""
 
     def __init__(
         self,

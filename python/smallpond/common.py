@@ -7,7 +7,7 @@ import math
 import sys
 from typing import Dict, List, Optional, TypeVar
 
-from smallpond.udf import (  # noqa: F401  (the original re-exports its UDF types here)
+from smallpond._udf import (  # noqa: F401  (the original re-exports its UDF types here)
     UDFAnyParameters,
     UDFListType,
     UDFMapType,

@@ -21,7 +21,7 @@ from smallpond import _core, _runtime
 from smallpond._progress import Progress
 
 _log = logging.getLogger("smallpond")
-from smallpond.udf import UdfSpec, to_core
+from smallpond._udf import UdfSpec, to_core
 
 SmallpondError = _core.SmallpondError
 
@@ -474,10 +474,10 @@ class DataFrame:
             self.session._core.wait([self._df] + self._pending)
             self._pending = []
 
-    def _sql(self, query: str, kwargs: Dict[str, Any], what: str) -> "DataFrame":
+    def _sql(self, build: Callable[..., Any], kwargs: Dict[str, Any], what: str) -> "DataFrame":
+        """A SQL node built by ``build(**options)`` (one of ``_core.DataFrame``'s methods)."""
         publish = _publish_options(kwargs)
-        options = _node_options(kwargs, what, allow_udfs=True)
-        return self._new(self.session._core.partial_sql(query, [self._df], **options), publish, what)
+        return self._new(build(**_node_options(kwargs, what, allow_udfs=True)), publish, what)
 
     def _batches(self, mode: str, func: Callable, schema: Optional[pa.Schema],
                  batch_size: int, kwargs: Dict[str, Any], what: str) -> "DataFrame":
@@ -518,15 +518,16 @@ class DataFrame:
         keep = _partition_column(kwargs)
         publish = _publish_options(kwargs)
         options = _node_options(kwargs, "repartition")
+        P = _core.Partitioning
         if by is not None:
-            how, columns, keep = "column", [by], None
+            how, keep = P.Column(column=by), None
         elif hash_by is not None:
-            how, columns = "hash", _by_list(hash_by)
+            how = P.Hash(columns=_by_list(hash_by))
         elif random:
-            how, columns = "random", []
+            how = P.Random()
         else:
-            how, columns, keep = ("rows" if by_rows else "files"), [], None
-        return self._new(self._df.repartition(int(npartitions), how, columns, keep, **options), publish, "repartition")
+            how, keep = (P.Rows() if by_rows else P.Files()), None
+        return self._new(self._df.repartition(int(npartitions), how, keep, **options), publish, "repartition")
 
     def random_shuffle(self, **kwargs: Any) -> "DataFrame":
         """Every row to a random partition, rows shuffled within partitions (the partition
@@ -534,23 +535,21 @@ class DataFrame:
         keep = _partition_column(kwargs)
         publish = _publish_options(kwargs)
         options = _node_options(kwargs, "random_shuffle")
-        spread = self._df.repartition(self._df.num_partitions(), "random", [], keep, **options)
-        shuffled = self.session._core.partial_sql("select * from {0} order by random()", [spread])
-        return self._new(shuffled, publish, "random_shuffle")
+        return self._new(self._df.random_shuffle(keep, **options), publish, "random_shuffle")
 
     def partial_sort(self, by: Union[str, List[str]], **kwargs: Any) -> "DataFrame":
         """Sorts each partition, e.g. ``by=['a', 'b desc']``."""
         cols = _by_list(by)
         if not cols:
             raise ValueError("partial_sort needs at least one column")
-        return self._sql(f"select * from {{0}} order by {', '.join(cols)}", kwargs, "partial_sort")
+        return self._sql(lambda **o: self._df.partial_sort(cols, **o), kwargs, "partial_sort")
 
     # row operations
 
     def filter(self, sql_or_func: Union[str, Callable[[Dict[str, Any]], bool]], **kwargs: Any) -> "DataFrame":
         """Keeps rows where a SQL predicate holds, or where ``func(row_dict)`` is true."""
         if isinstance(sql_or_func, str):
-            return self._sql(f"select * from {{0}} where ({sql_or_func})", kwargs, "filter")
+            return self._sql(lambda **o: self._df.filter(sql_or_func, **o), kwargs, "filter")
         if callable(sql_or_func):
             return self._batches("filter", sql_or_func, None, 122880, kwargs, "filter")
         raise ValueError("condition must be a SQL expression or a predicate function")
@@ -580,7 +579,7 @@ class DataFrame:
                         kwargs: Dict[str, Any]) -> "DataFrame":
         """`map`/`flat_map`: a SQL select list, or a Python function of row dicts."""
         if isinstance(sql_or_func, str):
-            return self._sql(f"select {sql_or_func} from {{0}}", kwargs, mode)
+            return self._sql(lambda **o: self._df.map(sql_or_func, **o), kwargs, mode)
         if callable(sql_or_func):
             return self._batches(mode, sql_or_func, schema, 122880, kwargs, mode)
         raise ValueError(f"must be a SQL expression or a function: {sql_or_func!r}")

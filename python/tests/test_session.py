@@ -123,6 +123,29 @@ def test_sql_map_filter_flat_map_limit(sp):
     assert df.limit(3).count() == 3
 
 
+def test_map_filter_and_partial_sort_take_the_originals_templates_and_options(sp):
+    # As in the original (which str.formats them), the expressions fill in placeholders.
+    df = sp.from_items(list(range(30))).repartition(3, by_rows=True)
+    rows = df.map("item, {__data_partition__} as p, '{{x}}' as lit").take_all()
+    assert sorted((r["item"] // 10, r["p"], r["lit"]) for r in rows) == sorted(
+        (i // 10, i // 10, "{x}") for i in range(30)
+    )
+    assert df.filter("{__data_partition__} = 2 -- the last one").count() == 10
+    with pytest.raises(smallpond.SmallpondError, match=r"\{seed\} is not a placeholder"):
+        df.filter("item > {seed}")
+    # Node options and UDFs reach the engine the same way for the three.
+    @smallpond.udf(params=[smallpond.UDFType.BIGINT], return_type=smallpond.UDFType.BIGINT)
+    def neg(x):
+        return -x
+
+    assert df.filter("neg(item) > -3", udfs=[neg], cpu_limit=1).count() == 3
+    assert df.map("neg(item) as n", udfs=[neg]).take_all()[0]["n"] in (0, -10, -20)
+    top = df.partial_sort("neg(item)", udfs=[neg], parquet_row_group_size=5).take_all()
+    assert [r["item"] for r in top[:10]] == list(range(9, -1, -1))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        df.partial_sort("item", nosuch=1)
+
+
 def test_write_parquet_and_lazy_and_wait(sp, tmp_path):
     df = sp.from_items(list(range(10)))
     out = tmp_path / "out"

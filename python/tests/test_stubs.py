@@ -69,3 +69,37 @@ def test_task_options_are_checked_when_made(sp):
         df.map("a", parquet_compression="rar")
     with pytest.raises(TypeError):
         _core.TaskOptions(cpu_limit="two")
+
+
+def test_enum_variants_match():
+    """`Partitioning` and `Udf`: the same variants, each built from the fields it stubs."""
+    tree = ast.parse(open(STUB).read())
+    for node in tree.body:
+        if not (isinstance(node, ast.ClassDef) and node.name in ("Partitioning", "Udf")):
+            continue
+        variants = {
+            c.name: [a.arg for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"
+                     for a in f.args.args[1:]]
+            for c in node.body
+            if isinstance(c, ast.ClassDef)
+        }
+        cls = getattr(_core, node.name)
+        module = {n for n in public(cls) if isinstance(getattr(cls, n), type)}
+        assert set(variants) == module, node.name
+        for name, fields in variants.items():
+            value = getattr(cls, name)(**{f: ["x"] if f == "columns" else "x" for f in fields})
+            assert isinstance(value, cls)
+            for f in fields:
+                assert getattr(value, f) == (["x"] if f == "columns" else "x")
+
+
+def test_partitioning_and_udfs_are_typed(sp):
+    import pytest
+
+    df = sp.from_items([{"a": 1}])
+    with pytest.raises(TypeError):
+        df._df.repartition(2, "hash")
+    with pytest.raises(TypeError):
+        sp._core.partial_sql("select 1", [], udfs=[("python", "f", "payload")])
+    assert _core.Partitioning.Hash(columns=["a"]) == _core.Partitioning.Hash(columns=["a"])
+    assert _core.Partitioning.Hash(columns=["a"]) != _core.Partitioning.Column(column="a")

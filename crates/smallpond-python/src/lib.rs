@@ -225,6 +225,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<session::DataFrame>()?;
     m.add_class::<session::PyTaskOptions>()?;
+    m.add_class::<session::PyPartitioning>()?;
+    m.add_class::<session::PyUdf>()?;
     m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
     m.add_function(wrap_pyfunction!(run_task, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -71,6 +71,70 @@ impl PyTaskOptions {
     }
 }
 
+/// How `DataFrame.repartition` distributes rows: `Partitioning.Files()`, `Rows()`,
+/// `Hash(columns=[...])`, `Column(column=...)` or `Random()`.
+#[pyclass(
+    name = "Partitioning",
+    module = "smallpond._core",
+    frozen,
+    eq,
+    from_py_object
+)]
+#[derive(Clone, PartialEq)]
+pub enum PyPartitioning {
+    Files {},
+    Rows {},
+    Hash { columns: Vec<String> },
+    Column { column: String },
+    Random {},
+}
+
+impl From<PyPartitioning> for Partitioning {
+    fn from(p: PyPartitioning) -> Self {
+        match p {
+            PyPartitioning::Files {} => Partitioning::Files,
+            PyPartitioning::Rows {} => Partitioning::Rows,
+            PyPartitioning::Hash { columns } => Partitioning::Hash(columns),
+            PyPartitioning::Column { column } => Partitioning::Column(column),
+            PyPartitioning::Random {} => Partitioning::Random,
+        }
+    }
+}
+
+/// A function a query may call: `Udf.Extension(path=...)` (a DuckDB extension file) or
+/// `Udf.Python(name=..., payload=...)` (a pickled `smallpond._runtime.ScalarUdf`).
+#[pyclass(name = "Udf", module = "smallpond._core", frozen, eq, from_py_object)]
+#[derive(Clone, PartialEq)]
+pub enum PyUdf {
+    Extension { path: String },
+    Python { name: String, payload: String },
+}
+
+impl From<PyUdf> for Udf {
+    fn from(u: PyUdf) -> Self {
+        match u {
+            PyUdf::Extension { path } => Udf::Extension(PathBuf::from(path)),
+            PyUdf::Python { name, payload } => Udf::Scalar(python_function(name, payload)),
+        }
+    }
+}
+
+fn udfs(udfs: Vec<PyUdf>) -> Vec<Udf> {
+    udfs.into_iter().map(Udf::from).collect()
+}
+
+/// Runs a DataFrame builder without the GIL (it may list files) and wraps its result.
+fn build(
+    py: Python<'_>,
+    f: impl FnOnce() -> smallpond::Result<smallpond::DataFrame> + Send,
+) -> PyResult<DataFrame> {
+    py.detach(f).map(DataFrame::from).map_err(py_err)
+}
+
+fn cores<'a>(dfs: &'a [PyRef<'_, DataFrame>]) -> Vec<&'a smallpond::DataFrame> {
+    dfs.iter().map(|d| &d.inner).collect()
+}
+
 /// The options given, or the defaults.
 fn task_options(options: Option<PyRef<'_, PyTaskOptions>>) -> TaskOptions {
     options.map(|o| o.0.clone()).unwrap_or_default()
@@ -299,6 +363,7 @@ impl Session {
     #[pyo3(signature = (paths, recursive=false, columns=None, union_by_name=false))]
     fn read_parquet(
         &self,
+        py: Python<'_>,
         paths: Vec<String>,
         recursive: bool,
         columns: Option<Vec<String>>,
@@ -309,88 +374,75 @@ impl Session {
             columns,
             union_by_name,
         };
-        self.inner
-            .read_parquet_with(&self::paths(paths), options)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        build(py, || {
+            self.inner.read_parquet_with(&self::paths(paths), options)
+        })
     }
 
     fn read_csv(
         &self,
+        py: Python<'_>,
         paths: Vec<String>,
         schema: Vec<(String, String)>,
         delim: &str,
     ) -> PyResult<DataFrame> {
         let delim = smallpond::csv_delimiter(delim)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        self.inner
-            .read_csv(&self::paths(paths), &schema_pairs(&schema), delim)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        build(py, || {
+            self.inner
+                .read_csv(&self::paths(paths), &schema_pairs(&schema), delim)
+        })
     }
 
-    fn read_json(&self, paths: Vec<String>, schema: Vec<(String, String)>) -> PyResult<DataFrame> {
-        self.inner
-            .read_json(&self::paths(paths), &schema_pairs(&schema))
-            .map(DataFrame::from)
-            .map_err(py_err)
+    fn read_json(
+        &self,
+        py: Python<'_>,
+        paths: Vec<String>,
+        schema: Vec<(String, String)>,
+    ) -> PyResult<DataFrame> {
+        build(py, || {
+            self.inner
+                .read_json(&self::paths(paths), &schema_pairs(&schema))
+        })
     }
 
     #[allow(clippy::wrong_self_convention)] // the original API's name
     fn from_arrow(&self, py: Python<'_>, table: &Bound<'_, PyAny>) -> PyResult<DataFrame> {
         let batches = batches_of(table)?;
-        py.detach(|| self.inner.from_arrow(&batches))
-            .map(DataFrame::from)
-            .map_err(py_err)
+        build(py, || self.inner.from_arrow(&batches))
     }
 
-    /// `udfs`: `("extension", path)` or `("python", name, payload)` tuples; `setup`:
-    /// statements run before the query in each task's connection.
+    /// `setup`: statements run before the query in each task's connection.
     #[pyo3(signature = (query, inputs, udfs=Vec::new(), setup=Vec::new(), options=None))]
     fn partial_sql(
         &self,
+        py: Python<'_>,
         query: &str,
         inputs: Vec<PyRef<'_, DataFrame>>,
-        udfs: Vec<(String, String, String)>,
+        udfs: Vec<PyUdf>,
         setup: Vec<String>,
         options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(options);
-        let udfs = udfs
-            .into_iter()
-            .map(|(kind, name, payload)| match kind.as_str() {
-                "extension" => Ok(Udf::Extension(PathBuf::from(payload))),
-                RUNTIME => Ok(Udf::Scalar(ExternalFunction {
-                    runtime: RUNTIME.into(),
-                    name,
-                    payload,
-                })),
-                other => Err(value_error("udfs", format!("unknown UDF kind {other:?}"))),
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
-        self.inner
-            .partial_sql_statements(&setup, query, &dfs, options, udfs)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        let (options, udfs, dfs) = (task_options(options), self::udfs(udfs), cores(&inputs));
+        build(py, || {
+            self.inner
+                .partial_sql_statements(&setup, query, &dfs, options, udfs)
+        })
     }
 
     /// A pickled `smallpond._runtime` script run once per partition over `inputs`.
     #[pyo3(signature = (name, payload, inputs, options=None))]
     fn script(
         &self,
+        py: Python<'_>,
         name: String,
         payload: String,
         inputs: Vec<PyRef<'_, DataFrame>>,
         options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
         let options = task_options(options);
-        let function = python_function(name, payload);
-        let dfs: Vec<&smallpond::DataFrame> = inputs.iter().map(|d| &d.inner).collect();
-        self.inner
-            .script(function, &dfs, options)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        let (function, dfs) = (python_function(name, payload), cores(&inputs));
+        build(py, || self.inner.script(function, &dfs, options))
     }
 
     fn wait(&self, py: Python<'_>, dfs: Vec<PyRef<'_, DataFrame>>) -> PyResult<()> {
@@ -472,14 +524,13 @@ impl DataFrame {
         self.inner.num_partitions().map_err(py_err)
     }
 
-    /// `how`: "files", "rows", "hash", "column" or "random"; `columns` for hash/column;
     /// `partition_column` keeps each row's partition index (hash, column, random).
-    #[pyo3(signature = (npartitions, how, columns=Vec::new(), partition_column=None, options=None))]
+    #[pyo3(signature = (npartitions, how, partition_column=None, options=None))]
     fn repartition(
         &self,
+        py: Python<'_>,
         npartitions: i64,
-        how: &str,
-        columns: Vec<String>,
+        how: PyPartitioning,
         partition_column: Option<String>,
         options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
@@ -489,81 +540,106 @@ impl DataFrame {
                 format!("must be at least 1, got {npartitions}"),
             ));
         }
-        let how = match how {
-            "files" => Partitioning::Files,
-            "rows" => Partitioning::Rows,
-            "hash" => Partitioning::Hash(columns),
-            "column" => match columns.as_slice() {
-                [one] => Partitioning::Column(one.clone()),
-                _ => return Err(value_error("by", "needs exactly one column")),
-            },
-            "random" => Partitioning::Random,
-            other => return Err(value_error("how", format!("unknown method {other:?}"))),
-        };
+        let (how, options) = (Partitioning::from(how), task_options(options));
+        build(py, || {
+            self.inner
+                .repartition_keeping(npartitions as u32, how, options, partition_column)
+        })
+    }
+
+    /// Every row to a random partition, then rows shuffled within each partition.
+    #[pyo3(signature = (partition_column=None, options=None))]
+    fn random_shuffle(
+        &self,
+        py: Python<'_>,
+        partition_column: Option<String>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
         let options = task_options(options);
-        self.inner
-            .repartition_keeping(npartitions as u32, how, options, partition_column)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        build(py, || {
+            self.inner.random_shuffle_with(options, partition_column)
+        })
+    }
+
+    /// Rows where the SQL `predicate` holds (which may call `udfs`).
+    #[pyo3(signature = (predicate, udfs=Vec::new(), options=None))]
+    fn filter(
+        &self,
+        py: Python<'_>,
+        predicate: &str,
+        udfs: Vec<PyUdf>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
+        let (udfs, options) = (self::udfs(udfs), task_options(options));
+        build(py, || self.inner.filter_with(predicate, options, udfs))
+    }
+
+    /// `SELECT select_list FROM partition` (which may call `udfs`).
+    #[pyo3(signature = (select_list, udfs=Vec::new(), options=None))]
+    fn map(
+        &self,
+        py: Python<'_>,
+        select_list: &str,
+        udfs: Vec<PyUdf>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
+        let (udfs, options) = (self::udfs(udfs), task_options(options));
+        build(py, || self.inner.map_with(select_list, options, udfs))
+    }
+
+    /// Each partition sorted by `columns` (each may carry `ASC`/`DESC`; may call `udfs`).
+    #[pyo3(signature = (columns, udfs=Vec::new(), options=None))]
+    fn partial_sort(
+        &self,
+        py: Python<'_>,
+        columns: Vec<String>,
+        udfs: Vec<PyUdf>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
+        let (udfs, options) = (self::udfs(udfs), task_options(options));
+        build(py, || self.inner.partial_sort_with(&columns, options, udfs))
     }
 
     /// Only these columns (no data is copied).
-    fn select(&self, columns: Vec<String>) -> PyResult<DataFrame> {
-        self.inner
-            .select(&columns)
-            .map(DataFrame::from)
-            .map_err(py_err)
+    fn select(&self, py: Python<'_>, columns: Vec<String>) -> PyResult<DataFrame> {
+        build(py, || self.inner.select(&columns))
     }
 
     /// All partitions as one (no data is copied).
-    fn consolidate(&self) -> PyResult<DataFrame> {
-        self.inner
-            .consolidate()
-            .map(DataFrame::from)
-            .map_err(py_err)
-    }
-
-    fn random_shuffle(&self) -> PyResult<DataFrame> {
-        self.inner
-            .random_shuffle()
-            .map(DataFrame::from)
-            .map_err(py_err)
+    fn consolidate(&self, py: Python<'_>) -> PyResult<DataFrame> {
+        build(py, || self.inner.consolidate())
     }
 
     /// Streams partitions through a pickled `smallpond._runtime` function object.
     #[pyo3(signature = (name, payload, batch_size, options=None))]
     fn map_batches(
         &self,
+        py: Python<'_>,
         name: String,
         payload: String,
         batch_size: u64,
         options: Option<PyRef<'_, PyTaskOptions>>,
     ) -> PyResult<DataFrame> {
-        let options = task_options(options);
-        let function = python_function(name, payload);
-        self.inner
-            .map_batches(function, batch_size, options)
-            .map(DataFrame::from)
-            .map_err(py_err)
+        let (function, options) = (python_function(name, payload), task_options(options));
+        build(py, || self.inner.map_batches(function, batch_size, options))
     }
 
-    fn limit(&self, n: u64) -> PyResult<DataFrame> {
-        self.inner.limit(n).map(DataFrame::from).map_err(py_err)
+    fn limit(&self, py: Python<'_>, n: u64) -> PyResult<DataFrame> {
+        build(py, || self.inner.limit(n))
     }
 
-    fn union(&self, others: Vec<PyRef<'_, DataFrame>>) -> PyResult<DataFrame> {
-        let refs: Vec<&smallpond::DataFrame> = others.iter().map(|d| &d.inner).collect();
-        self.inner.union(&refs).map(DataFrame::from).map_err(py_err)
+    fn union(&self, py: Python<'_>, others: Vec<PyRef<'_, DataFrame>>) -> PyResult<DataFrame> {
+        let refs = cores(&others);
+        build(py, || self.inner.union(&refs))
     }
 
     /// `append`: add to the directory's files instead of replacing them.
     #[pyo3(signature = (path, append=false))]
-    fn write_parquet_lazy(&self, path: &str, append: bool) -> PyResult<DataFrame> {
-        let df = match append {
+    fn write_parquet_lazy(&self, py: Python<'_>, path: &str, append: bool) -> PyResult<DataFrame> {
+        build(py, || match append {
             true => self.inner.append_parquet_lazy(path),
             false => self.inner.write_parquet_lazy(path),
-        };
-        df.map(DataFrame::from).map_err(py_err)
+        })
     }
 
     fn compute(&self, py: Python<'_>) -> PyResult<()> {
@@ -575,8 +651,8 @@ impl DataFrame {
         self.inner.is_computed()
     }
 
-    fn recompute(&self) -> PyResult<DataFrame> {
-        self.inner.recompute().map(DataFrame::from).map_err(py_err)
+    fn recompute(&self, py: Python<'_>) -> PyResult<DataFrame> {
+        build(py, || self.inner.recompute())
     }
 
     fn count(&self, py: Python<'_>) -> PyResult<u64> {

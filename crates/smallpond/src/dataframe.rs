@@ -11,7 +11,7 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use smallpond_core::plan::{
     ConsolidateNode, DataSinkNode, EvenlyDistributedNode, ExternalFunction, HashPartitionNode,
-    LimitNode, MapBatchesNode, Node, PartitionMethod, ProjectionNode, TaskOptions, UnionNode,
+    LimitNode, MapBatchesNode, Node, PartitionMethod, ProjectionNode, TaskOptions, Udf, UnionNode,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{Error as PlanError, NodeId};
@@ -125,33 +125,71 @@ impl DataFrame {
     /// Moves every row to a random partition (keeping the partition count) and shuffles
     /// rows within each partition.
     pub fn random_shuffle(&self) -> Result<DataFrame> {
+        self.random_shuffle_with(TaskOptions::default(), None)
+    }
+
+    /// Like [`DataFrame::random_shuffle`], keeping each row's partition index in
+    /// `partition_column` (as the original smallpond's `random_shuffle` does).
+    pub fn random_shuffle_with(
+        &self,
+        options: TaskOptions,
+        partition_column: Option<String>,
+    ) -> Result<DataFrame> {
         let n = self.num_partitions()? as u32;
-        let spread = self.repartition(n, Partitioning::Random)?;
-        spread.sql("SELECT * FROM {0} ORDER BY random()")
+        let spread =
+            self.repartition_keeping(n, Partitioning::Random, options, partition_column)?;
+        spread.sql_with(
+            "SELECT * FROM {0} ORDER BY random()",
+            TaskOptions::default(),
+            Vec::new(),
+        )
     }
 
-    fn sql(&self, query: &str) -> Result<DataFrame> {
-        self.sql_with(query, TaskOptions::default())
-    }
-
-    fn sql_with(&self, query: &str, options: TaskOptions) -> Result<DataFrame> {
+    fn sql_with(&self, query: &str, options: TaskOptions, udfs: Vec<Udf>) -> Result<DataFrame> {
         self.session
-            .add_sql(vec![self.node], &[], query, options, Vec::new())
+            .add_sql(vec![self.node], &[], query, options, udfs)
     }
 
     /// Sorts each partition by `columns` (each may carry `ASC`/`DESC`).
     pub fn partial_sort<S: AsRef<str>>(&self, columns: &[S]) -> Result<DataFrame> {
-        if columns.is_empty() {
+        self.partial_sort_with(columns, TaskOptions::default(), Vec::new())
+    }
+
+    /// Like [`DataFrame::partial_sort`], with task options and functions the sort keys may
+    /// call.
+    pub fn partial_sort_with<S: AsRef<str>>(
+        &self,
+        columns: &[S],
+        options: TaskOptions,
+        udfs: Vec<Udf>,
+    ) -> Result<DataFrame> {
+        let by: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        if by.iter().all(|c| c.trim().is_empty()) {
             return Err(PlanError::invalid("by", "needs at least one column").into());
         }
-        let by: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
-        self.sql(&format!("SELECT * FROM {{0}} ORDER BY {}", by.join(", ")))
+        let query = format!("SELECT * FROM {{0}} ORDER BY {}", by.join(", "));
+        self.sql_with(&query, options, udfs)
     }
 
     /// `SELECT <select_list> FROM partition`, e.g. `"a * 2 AS b, c"`.
+    ///
+    /// The expressions of `map`, `flat_map` and `filter` are query templates as in
+    /// [`Session::partial_sql`](crate::Session::partial_sql): `{rand_seed}`,
+    /// `{__data_partition__}`, ... are filled in per task, and `{{`/`}}` are literal braces
+    /// (other braces, as in `{'a': 1}`, are kept as written).
     pub fn map(&self, select_list: &str) -> Result<DataFrame> {
+        self.map_with(select_list, TaskOptions::default(), Vec::new())
+    }
+
+    /// Like [`DataFrame::map`], with task options and functions the expressions may call.
+    pub fn map_with(
+        &self,
+        select_list: &str,
+        options: TaskOptions,
+        udfs: Vec<Udf>,
+    ) -> Result<DataFrame> {
         non_empty("map", select_list)?;
-        self.sql(&format!("SELECT {} FROM {{0}}", escape(select_list)))
+        self.sql_with(&format!("SELECT {select_list}\nFROM {{0}}"), options, udfs)
     }
 
     /// Like `map`; a set-returning expression (e.g. `unnest(...)`) yields many rows per row.
@@ -161,8 +199,20 @@ impl DataFrame {
 
     /// Keeps rows for which `predicate` holds.
     pub fn filter(&self, predicate: &str) -> Result<DataFrame> {
+        self.filter_with(predicate, TaskOptions::default(), Vec::new())
+    }
+
+    /// Like [`DataFrame::filter`], with task options and functions the predicate may call.
+    pub fn filter_with(
+        &self,
+        predicate: &str,
+        options: TaskOptions,
+        udfs: Vec<Udf>,
+    ) -> Result<DataFrame> {
         non_empty("filter", predicate)?;
-        self.sql(&format!("SELECT * FROM {{0}} WHERE {}", escape(predicate)))
+        // On lines of its own, so that a trailing `-- comment` cannot swallow the paren.
+        let query = format!("SELECT * FROM {{0}} WHERE (\n{predicate}\n)");
+        self.sql_with(&query, options, udfs)
     }
 
     /// Streams each partition through an external function (e.g. a Python function) in
@@ -331,11 +381,6 @@ fn non_empty(what: &str, text: &str) -> Result<()> {
         return Err(PlanError::invalid(what, "the SQL expression is empty").into());
     }
     Ok(())
-}
-
-/// User expressions are spliced into a template where `{` is special.
-fn escape(expr: &str) -> String {
-    expr.replace('{', "{{").replace('}', "}}")
 }
 
 fn absolute(path: &Path) -> Result<std::path::PathBuf> {

@@ -51,7 +51,7 @@ from smallpond.logical.dataset import (
     PartitionedDataSet,
     SqlQueryDataSet,
 )
-from smallpond.udf import UDFType, UserDefinedFunction
+from smallpond._udf import UDFType, UserDefinedFunction
 
 __all__ = [
     "NodeId",
@@ -553,7 +553,7 @@ class SqlEngineNode(Node):
         return self.input_deps[0].num_partitions if self.input_deps else 1
 
     def _udf_specs(self) -> list:
-        from smallpond.udf import to_core
+        from smallpond._udf import to_core
 
         specs: List[Any] = []
         for name in self.udfs:
@@ -772,8 +772,10 @@ class EvenlyDistributedPartitionNode(PartitionNode):
 
     def _lower(self, low: "_Lowering") -> Any:
         df = self._input(low)
-        how = "random" if self.random_shuffle else ("rows" if self.partition_by_rows else "files")
-        return df.repartition(self.npartitions, how, [])
+        from smallpond._core import Partitioning as P
+
+        how = P.Random() if self.random_shuffle else (P.Rows() if self.partition_by_rows else P.Files())
+        return df.repartition(self.npartitions, how)
 
 
 class LoadPartitionedDataSetNode(PartitionNode):
@@ -802,8 +804,10 @@ class LoadPartitionedDataSetNode(PartitionNode):
 
     def _lower(self, low: "_Lowering") -> Any:
         df = self._input(low)
+        from smallpond._core import Partitioning
+
         column = self.data_partition_column
-        return df.repartition(self.npartitions, "column", [column], column)
+        return df.repartition(self.npartitions, Partitioning.Column(column=column), column)
 
 
 def DataSetPartitionNode(
@@ -902,21 +906,23 @@ class HashPartitionNode(PartitionNode):
         )
 
     def _lower(self, low: "_Lowering") -> Any:
+        from smallpond._core import Partitioning as P
+
         df = self._input(low)
         if self.shuffle_only:
-            how, columns = "column", [self.data_partition_column]
+            how = P.Column(column=self.data_partition_column)
         elif self.random_shuffle:
-            how, columns = "random", []
+            how = P.Random()
         else:
-            how, columns = "hash", list(self.hash_columns)
+            how = P.Hash(columns=list(self.hash_columns))
         keep = None if self.drop_partition_column else self.data_partition_column
         options = self._options(**self._parquet())
         if self.shuffle_only and self.drop_partition_column:
             # The rows keep every column but the index they were routed by.
-            routed = df.repartition(self.npartitions, how, columns, None, options)
+            routed = df.repartition(self.npartitions, how, None, options)
             q = f"select * exclude ({_ident(self.data_partition_column)}) from {{0}}"
             return low.session._core.partial_sql(q, [routed])
-        return df.repartition(self.npartitions, how, columns, keep, options)
+        return df.repartition(self.npartitions, how, keep, options)
 
 
 class ShuffleNode(HashPartitionNode):

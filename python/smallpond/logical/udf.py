@@ -1,6 +1,6 @@
 """The original's ``smallpond.logical.udf`` names."""
 
-from smallpond.udf import (  # noqa: F401
+from smallpond._udf import (  # noqa: F401
     UDFAnyParameters,
     UDFListType,
     UDFMapType,

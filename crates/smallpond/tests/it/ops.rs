@@ -130,6 +130,62 @@ fn map_filter_flat_map_partial_sort() {
     assert_eq!(sorted.count().unwrap(), 10_000);
 }
 
+/// The expressions of `map` and `filter` are query templates, as the original smallpond's
+/// are (it `str.format`s them): named placeholders are filled in per task, `{{ }}` are
+/// literal braces, other braces (struct literals) stay; a trailing comment is harmless.
+#[test]
+fn map_and_filter_expressions_are_templates() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 3);
+    let df = fx
+        .sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(3, Partitioning::Files)
+        .unwrap();
+
+    let tagged = df
+        .map("id, k, {__data_partition__} AS part, {'k': k} AS s, '{{x}}' AS lit")
+        .unwrap();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let summary = format!(
+        "SELECT count(DISTINCT part), min(part), max(part), count(*) FILTER (s.k <> k), \
+         count(*) FILTER (lit <> '{{x}}'), count(*) FILTER (part = 1), count(*) FROM {}",
+        files_sql(&tagged)
+    );
+    let row: [i64; 7] = conn
+        .query_row(&summary, [], |r| {
+            Ok([
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ])
+        })
+        .unwrap();
+    let middle = row[5];
+    assert_eq!(row, [3, 0, 2, 0, 0, middle, 10_000], "{summary}");
+    assert!(middle > 0);
+
+    // The partition filled in per task, and a comment at the end does not cut the query.
+    let kept = df
+        .filter("{__data_partition__} = 1 -- the middle one")
+        .unwrap();
+    assert_eq!(kept.count().unwrap(), middle as u64);
+
+    let bad = df
+        .filter("v > {seed}")
+        .err()
+        .expect("{seed} refused")
+        .to_string();
+    assert!(bad.contains("{seed} is not a placeholder"), "{bad}");
+    let none: [&str; 0] = [];
+    assert!(df.partial_sort(&none).is_err());
+}
+
 #[test]
 fn limit_take_count_and_arrow() {
     let fx = Fixture::new();

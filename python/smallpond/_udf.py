@@ -124,7 +124,8 @@ UdfSpec = Union[str, UserDefinedFunction]
 
 
 def to_core(udfs: Optional[List[UdfSpec]]) -> list:
-    """``(kind, name, payload)`` tuples for ``_core``."""
+    """``_core.Udf`` values: extension files and pickled scalar functions."""
+    from smallpond import _core
     from smallpond._runtime import ScalarUdf, dumps
 
     out = []
@@ -136,7 +137,7 @@ def to_core(udfs: Optional[List[UdfSpec]]) -> list:
                 )
             import os
 
-            out.append(("extension", os.path.basename(u), os.path.abspath(u)))
+            out.append(_core.Udf.Extension(path=os.path.abspath(u)))
         elif isinstance(u, UserDefinedFunction):
             if isinstance(u.params, UDFAnyParameters):
                 raise TypeError(
@@ -149,7 +150,7 @@ def to_core(udfs: Optional[List[UdfSpec]]) -> list:
                 _type_name(u.return_type),
                 u.use_arrow_type,
             )
-            out.append(("python", u.name, dumps(scalar, f"UDF {u.name}")))
+            out.append(_core.Udf.Python(name=u.name, payload=dumps(scalar, f"UDF {u.name}")))
         else:
             raise TypeError(
                 f"udfs: expected a @udf function or an extension path, got {type(u).__name__}"
