@@ -298,15 +298,24 @@ class Session:
         )
 
     def read_csv(
-        self, paths: Union[str, List[str]], schema: Dict[str, str], delim: str = ","
+        self,
+        paths: Union[str, List[str]],
+        schema: Optional[Dict[str, str]] = None,
+        delim: Optional[str] = None,
+        header: Optional[bool] = None,
     ) -> "DataFrame":
-        """CSV files (no header line) with ``schema`` = {column: DuckDB type}; ``delim`` is
-        one character, or ``r"\\t"`` for a tab as DuckDB reads it."""
-        if not isinstance(delim, str):
+        """CSV files. With ``schema`` = {column: DuckDB type}, as in the original: no header
+        line unless ``header=True``, ``delim`` ``","`` unless given. Without it, DuckDB's
+        sniffer detects the columns (names from a header line, types from a sample) in the
+        first file when the job is planned, and the header line and delimiter when not
+        given; every partition then reads the same columns. ``delim`` is one character, or
+        ``r"\\t"`` for a tab as DuckDB reads it."""
+        if delim is not None and not isinstance(delim, str):
             raise ValueError(f"delim must be a string, got {delim!r}")
-        return DataFrame(
-            self, self._core.read_csv(_paths(paths), _schema_pairs(schema, "read_csv"), delim)
-        )
+        if header is not None and not isinstance(header, bool):
+            raise TypeError(f"header must be True, False or None, got {header!r}")
+        pairs = None if schema is None else _schema_pairs(schema, "read_csv")
+        return DataFrame(self, self._core.read_csv(_paths(paths), pairs, delim, header))
 
     def read_json(self, paths: Union[str, List[str]], schema: Dict[str, str]) -> "DataFrame":
         """Newline-delimited JSON files with ``schema`` = {column: DuckDB type}."""

@@ -89,6 +89,22 @@ def test_read_csv_and_json(sp, tmp_path):
     assert df.count() == 2
 
 
+def test_read_csv_detects_a_header_and_types_without_a_schema(sp, tmp_path):
+    import duckdb
+
+    for i in range(2):
+        (tmp_path / f"e{i}.csv").write_text(
+            "user_id,name,score\n" + "".join(f"{i * 10 + j},u{j},{j}.5\n" for j in range(5))
+        )
+    df = sp.read_csv(str(tmp_path / "e*.csv")).repartition(2)
+    got = sorted(df.take_all(), key=lambda r: r["user_id"])
+    want = duckdb.sql(f"select * from read_csv('{tmp_path}/e*.csv') order by user_id").fetchall()
+    assert [tuple(r.values()) for r in got] == want
+    # With a schema, header=True skips the header line instead of failing on it.
+    typed = sp.read_csv(str(tmp_path / "e0.csv"), schema={"id": "INTEGER", "n": "VARCHAR", "s": "DOUBLE"}, header=True)
+    assert typed.count() == 5
+
+
 def test_repartition_kinds(sp, prices):
     df = sp.read_parquet(os.path.join(prices, "*.parquet"))
     assert df.repartition(3).num_partitions == 3

@@ -92,13 +92,21 @@ pub struct QueryArgs {
     #[arg(long, value_enum, default_value = "parquet")]
     pub format: Format,
 
-    /// Columns of CSV/JSON input: "name TYPE, name TYPE" with DuckDB types.
+    /// Columns of CSV/JSON input: "name TYPE, name TYPE" with DuckDB types (required for
+    /// JSON). Without it, a CSV input's columns are detected by DuckDB's sniffer from its
+    /// first file (names from a header line, types from a sample).
     #[arg(long, value_name = "COLUMNS")]
     pub schema: Option<String>,
 
-    /// Field delimiter of CSV input (`\t` for tab).
-    #[arg(long, default_value = ",")]
-    pub delim: String,
+    /// Field delimiter of CSV input (`\t` or `tab` for a tab). Default: `,` with --schema,
+    /// detected without.
+    #[arg(long)]
+    pub delim: Option<String>,
+
+    /// Whether CSV files start with a header line. Default: no with --schema, detected
+    /// without.
+    #[arg(long, value_name = "BOOL")]
+    pub header: Option<bool>,
 
     /// Number of partitions (default: 1 per input, i.e. no repartitioning).
     #[arg(short = 'n', long, value_name = "N")]

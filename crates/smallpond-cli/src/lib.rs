@@ -316,25 +316,31 @@ fn read(sp: &Session, args: &QueryArgs, input: &str) -> Result<DataFrame> {
     let paths = [input];
     Ok(match args.format {
         Format::Parquet => sp.read_parquet(&paths)?,
-        Format::Csv | Format::Json => {
+        Format::Csv => {
+            let delim = match args.delim.as_deref() {
+                None => None,
+                Some("tab") => Some('\t'),
+                Some(d) => Some(smallpond::csv_delimiter(d)?),
+            };
+            let schema = args.schema.as_deref().map(parse_schema).transpose()?;
+            let options = smallpond::CsvReadOptions {
+                schema,
+                header: args.header,
+                delim,
+            };
+            sp.read_csv_with(&paths, options)?
+        }
+        Format::Json => {
             let text = args
                 .schema
                 .as_deref()
-                .context("--schema \"name TYPE, ...\" is required for CSV and JSON input")?;
+                .context("--schema \"name TYPE, ...\" is required for JSON input")?;
             let schema = parse_schema(text)?;
             let schema: Vec<(&str, &str)> = schema
                 .iter()
                 .map(|(n, t)| (n.as_str(), t.as_str()))
                 .collect();
-            if args.format == Format::Csv {
-                let delim = match args.delim.as_str() {
-                    "tab" => '\t',
-                    d => smallpond::csv_delimiter(d)?,
-                };
-                sp.read_csv(&paths, &schema, delim)?
-            } else {
-                sp.read_json(&paths, &schema)?
-            }
+            sp.read_json(&paths, &schema)?
         }
     })
 }

@@ -46,6 +46,30 @@ pub struct CsvDataSet {
     pub schema: Vec<Column>,
     pub delim: char,
     pub header: bool,
+    /// Quote, escape and date formats; DuckDB's defaults where `None`.
+    #[serde(default)]
+    pub dialect: CsvDialect,
+    /// Still to be detected: the columns (and, where not given, the header line and the
+    /// delimiter), by DuckDB's sniffer over the first file, once, before the job is planned;
+    /// every partition then reads with what it found. `None` once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect: Option<CsvDetect>,
+}
+
+/// What the user fixed of a CSV source whose columns are detected.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvDetect {
+    pub header: Option<bool>,
+    pub delim: Option<char>,
+}
+
+/// The parts of a CSV dialect besides the delimiter and the header line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvDialect {
+    pub quote: Option<char>,
+    pub escape: Option<char>,
+    pub date_format: Option<String>,
+    pub timestamp_format: Option<String>,
 }
 
 impl CsvDataSet {

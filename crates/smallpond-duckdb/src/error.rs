@@ -45,7 +45,7 @@ impl From<smallpond_core::Error> for Error {
 
 /// A DuckDB error's message, without the `LINE n: <statement>` excerpt and its caret, and
 /// with internal view names given back as `{0}`, `{1}`, ...
-fn duckdb_message(error: &duckdb::Error) -> String {
+pub(crate) fn duckdb_message(error: &duckdb::Error) -> String {
     let text = error.to_string();
     let kept = match text.find("\n\nLINE ") {
         // The excerpt is two lines, the statement and its caret; keep what follows them.

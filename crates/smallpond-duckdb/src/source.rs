@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use smallpond_core::dataset::{Column, DataSet};
+use smallpond_core::dataset::{Column, CsvDataSet, CsvDialect, DataSet};
 use smallpond_core::task::ResolvedPartition;
 
 use crate::{Error, Result};
@@ -91,20 +91,135 @@ pub fn dataset_sql(dataset: &DataSet) -> Result<String> {
                 None => reader,
             }
         }
+        DataSet::Csv(d) if d.detect.is_some() => {
+            return Err(Error::InvalidInput(format!(
+                "the columns of CSV files {:?} were never detected",
+                d.files
+            )))
+        }
         DataSet::Csv(d) if d.files.is_empty() => empty_relation(&d.schema),
-        DataSet::Csv(d) => format!(
-            "read_csv({}, auto_detect = false, header = {}, delim = {}, columns = {}, hive_partitioning = false)",
-            file_list(&d.files),
-            d.header,
-            literal(&d.delim.to_string()),
-            columns_struct(&d.schema)
-        ),
+        DataSet::Csv(d) => {
+            let mut options = String::new();
+            let dialect = &d.dialect;
+            for (name, value) in [
+                ("quote", dialect.quote.map(String::from)),
+                ("escape", dialect.escape.map(String::from)),
+                ("dateformat", dialect.date_format.clone()),
+                ("timestampformat", dialect.timestamp_format.clone()),
+            ] {
+                if let Some(v) = value {
+                    options.push_str(&format!(", {name} = {}", literal(&v)));
+                }
+            }
+            format!(
+                "read_csv({}, auto_detect = false, header = {}, delim = {}, columns = {}{options}, hive_partitioning = false)",
+                file_list(&d.files),
+                d.header,
+                literal(&d.delim.to_string()),
+                columns_struct(&d.schema)
+            )
+        }
         DataSet::Json(d) if d.files.is_empty() => empty_relation(&d.schema),
         DataSet::Json(d) => format!(
             "read_json({}, format = 'newline_delimited', columns = {}, hive_partitioning = false)",
             file_list(&d.files),
             columns_struct(&d.schema)
         ),
+    })
+}
+
+/// A CSV source whose columns are to be detected, with what DuckDB's sniffer finds in its
+/// first file (the columns, and the header line and delimiter where not given), so that
+/// every partition reads every file the same way. Unchanged when nothing is to detect.
+pub fn detect_csv(d: &CsvDataSet) -> Result<CsvDataSet> {
+    let Some(given) = &d.detect else {
+        return Ok(d.clone());
+    };
+    let Some(first) = d.files.first() else {
+        return Err(Error::InvalidInput(
+            "no CSV file to detect the columns from; give a schema".into(),
+        ));
+    };
+    let mut args = vec![input_literal(first)];
+    if let Some(h) = given.header {
+        args.push(format!("header = {h}"));
+    }
+    if let Some(c) = given.delim {
+        args.push(format!("delim = {}", literal(&c.to_string())));
+    }
+    let sql = format!(
+        "SELECT Delimiter, Quote, Escape, HasHeader, to_json(Columns)::VARCHAR, DateFormat, \
+         TimestampFormat FROM sniff_csv({})",
+        args.join(", ")
+    );
+    let conn = crate::connection::shared()?;
+    type Sniffed = (
+        String,
+        String,
+        String,
+        bool,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Sniffed = conn
+        .query_row(&sql, [], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .map_err(|error| {
+            Error::InvalidInput(format!(
+                "cannot detect the columns of {} (give a schema): {}",
+                first.display(),
+                crate::error::duckdb_message(&error)
+            ))
+        })?;
+    let (delim, quote, escape, header, columns, date_format, timestamp_format) = row;
+    let one = |what: &str, text: &str| -> Result<Option<char>> {
+        let mut chars = text.chars();
+        match (text, chars.next(), chars.next()) {
+            ("(empty)" | "", _, _) => Ok(None),
+            (_, Some(c), None) => Ok(Some(c)),
+            _ => Err(Error::InvalidInput(format!(
+                "{}: the detected {what} {text:?} is not one character; give delim=",
+                first.display()
+            ))),
+        }
+    };
+    #[derive(serde::Deserialize)]
+    struct Detected {
+        name: String,
+        #[serde(rename = "type")]
+        data_type: String,
+    }
+    let columns: Vec<Detected> = serde_json::from_str(&columns)
+        .map_err(|e| Error::InvalidInput(format!("sniff_csv columns {columns:?}: {e}")))?;
+    let format = |f: Option<String>| f.filter(|f| !f.is_empty() && f != "(empty)");
+    Ok(CsvDataSet {
+        files: d.files.clone(),
+        schema: columns
+            .into_iter()
+            .map(|c| Column::new(c.name, c.data_type))
+            .collect(),
+        delim: match given.delim {
+            Some(c) => c,
+            None => one("delimiter", &delim)?.unwrap_or(','),
+        },
+        header: given.header.unwrap_or(header),
+        dialect: CsvDialect {
+            quote: one("quote", &quote)?,
+            escape: one("escape", &escape)?,
+            date_format: format(date_format),
+            timestamp_format: format(timestamp_format),
+        },
+        detect: None,
     })
 }
 

@@ -379,18 +379,27 @@ impl Session {
         })
     }
 
+    /// Without `schema`, the columns are detected (and `header`/`delim` if not given).
+    #[pyo3(signature = (paths, schema=None, delim=None, header=None))]
     fn read_csv(
         &self,
         py: Python<'_>,
         paths: Vec<String>,
-        schema: Vec<(String, String)>,
-        delim: &str,
+        schema: Option<Vec<(String, String)>>,
+        delim: Option<&str>,
+        header: Option<bool>,
     ) -> PyResult<DataFrame> {
-        let delim = smallpond::csv_delimiter(delim)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let delim = delim
+            .map(smallpond::csv_delimiter)
+            .transpose()
+            .map_err(|e| value_error("delim", e))?;
+        let options = smallpond::CsvReadOptions {
+            schema,
+            header,
+            delim,
+        };
         build(py, || {
-            self.inner
-                .read_csv(&self::paths(paths), &schema_pairs(&schema), delim)
+            self.inner.read_csv_with(&self::paths(paths), options)
         })
     }
 

@@ -35,7 +35,9 @@ mod session;
 
 pub use dataframe::{DataFrame, Partitioning};
 pub use error::{Error, Result};
-pub use session::{EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder};
+pub use session::{
+    CsvReadOptions, EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder,
+};
 pub use smallpond_core::plan::{ExternalFunction, ParquetOptions, TaskOptions, Udf};
 pub use smallpond_core::task::Gpus;
 pub use smallpond_duckdb::{Plugin, PluginError, Plugins, ScriptCall};

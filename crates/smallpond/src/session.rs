@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smallpond_core::dataset::{resolve_paths, Column, CsvDataSet, JsonDataSet, ParquetDataSet};
+use smallpond_core::dataset::{
+    resolve_paths, Column, CsvDataSet, CsvDetect, CsvDialect, JsonDataSet, ParquetDataSet,
+};
 use smallpond_core::job::{JobDirs, JobLock, JobStatus};
 use smallpond_core::plan::{
     DataSourceNode, ExternalFunction, LogicalPlan, Node, ScriptNode, SqlNode, TaskOptions, Udf,
@@ -494,6 +496,19 @@ pub struct ParquetReadOptions {
     pub union_by_name: bool,
 }
 
+/// Options of [`Session::read_csv_with`]. Without a schema, DuckDB's sniffer detects the
+/// columns (names from a header line, types from a sample) in the first file, once, when
+/// an action first plans the source, and every partition reads with what it found; so do
+/// `header` and `delim` when not given. With a schema, the files have no header line
+/// unless `header` says so, and `delim` is `,` unless given.
+#[derive(Debug, Clone, Default)]
+pub struct CsvReadOptions {
+    /// `(name, DuckDB type)` pairs.
+    pub schema: Option<Vec<(String, String)>>,
+    pub header: Option<bool>,
+    pub delim: Option<char>,
+}
+
 /// The entry point: reads data into DataFrames and runs their actions.
 ///
 /// ```no_run
@@ -525,6 +540,7 @@ fn plan_missing(
     if missing.is_empty() {
         return Ok(None);
     }
+    detect_sources(state, &missing)?;
     // Checked as the user wrote it, before anything is rewritten or runs.
     state.checks.check_all(&state.plan, &missing)?;
     optimize(state, &missing)?;
@@ -534,6 +550,31 @@ fn plan_missing(
     let view = planning_view(state)?;
     let exec = Planner::new(&view, &state.computed, config, state.next_task).plan(&missing)?;
     Ok(Some((missing, exec)))
+}
+
+/// Detects the columns of the CSV sources `roots` read that have no schema (once: the node
+/// keeps what was found, so that every later action and task reads the same columns).
+fn detect_sources(state: &mut State, roots: &[NodeId]) -> Result<()> {
+    let mut todo = std::collections::BTreeSet::new();
+    for &root in roots {
+        todo.extend(state.plan.ancestors(root)?);
+    }
+    for id in todo {
+        let Node::DataSource(DataSourceNode {
+            dataset: DataSet::Csv(d),
+        }) = state.plan.get(id)?
+        else {
+            continue;
+        };
+        if d.detect.is_none() {
+            continue;
+        }
+        let dataset = DataSet::Csv(smallpond_duckdb::source::detect_csv(d)?);
+        state
+            .plan
+            .replace(id, Node::DataSource(DataSourceNode { dataset }))?;
+    }
+    Ok(())
 }
 
 /// Rewrites the SQL nodes `roots` need that were not considered yet (the rewrites move
@@ -663,12 +704,49 @@ impl Session {
         schema: &[(&str, &str)],
         delim: char,
     ) -> Result<DataFrame> {
+        let schema = schema
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        let options = CsvReadOptions {
+            schema: Some(schema),
+            header: Some(false),
+            delim: Some(delim),
+        };
+        self.read_csv_with(paths, options)
+    }
+
+    /// Delimited text, with its columns given or detected (see [`CsvReadOptions`]).
+    pub fn read_csv_with<P: AsRef<Path>>(
+        &self,
+        paths: &[P],
+        options: CsvReadOptions,
+    ) -> Result<DataFrame> {
         let files = resolve_paths(paths, false, ".csv")?;
+        let detect = match options.schema {
+            Some(_) => None,
+            None => Some(CsvDetect {
+                header: options.header,
+                delim: options.delim,
+            }),
+        };
+        let schema = match &options.schema {
+            Some(pairs) => {
+                let pairs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(n, t)| (n.as_str(), t.as_str()))
+                    .collect();
+                columns(&pairs)?
+            }
+            None => Vec::new(),
+        };
         self.source(DataSet::Csv(CsvDataSet {
             files,
-            schema: columns(schema)?,
-            delim,
-            header: false,
+            schema,
+            delim: options.delim.unwrap_or(','),
+            header: options.header.unwrap_or(false),
+            dialect: CsvDialect::default(),
+            detect,
         }))
     }
 

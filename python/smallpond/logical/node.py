@@ -1215,9 +1215,7 @@ class _Lowering(object):
                 raise NotImplementedError(f"generated_columns {dataset.generated_columns} are not supported by this engine")
             return core.read_parquet(paths, dataset.recursive, dataset.columns, dataset._union_by_name)
         if isinstance(dataset, CsvDataSet):
-            if dataset.header:
-                raise NotImplementedError("CsvDataSet(header=True) is not supported yet: give files without a header line")
-            df = core.read_csv(paths, list(dataset.schema.items()), dataset.delim)
+            df = core.read_csv(paths, list(dataset.schema.items()), dataset.delim, bool(dataset.header))
             return df.select(dataset.columns) if dataset.columns else df
         if isinstance(dataset, JsonDataSet):
             df = core.read_json(paths, list(dataset.schema.items()))

@@ -225,6 +225,20 @@ impl LogicalPlan {
         Ok(LogicalPlan { nodes })
     }
 
+    /// Puts `node` in the place of node `id`; it must read the same inputs (what a node is
+    /// resolved into before planning, e.g. a CSV source once its columns are detected).
+    pub fn replace(&mut self, id: NodeId, node: Node) -> Result<()> {
+        let old = self.nodes.get_mut(&id).ok_or(Error::UnknownNode(id))?;
+        if old.inputs() != node.inputs() {
+            return Err(Error::invalid(
+                "replace",
+                format!("node {} would change its inputs", id.0),
+            ));
+        }
+        *old = node;
+        Ok(())
+    }
+
     /// The id the next added node gets.
     pub fn next_id(&self) -> NodeId {
         NodeId(self.nodes.len() as u32)

@@ -273,6 +273,145 @@ fn join_of_two_co_partitioned_inputs() {
     );
 }
 
+/// Schema of a DataFrame's output files, as DuckDB reads them.
+fn columns_of(df: &smallpond::DataFrame) -> Vec<(String, String)> {
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let mut stmt = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM {}", files_sql(df)))
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap);
+    rows.collect()
+}
+
+/// CSV without a schema: DuckDB's sniffer reads the first file once, at the action, and
+/// every partition reads every file with what it found; the result is one DuckDB
+/// `read_csv` (auto-detecting) over the same files.
+#[test]
+fn csv_columns_header_and_delimiter_are_detected_once_for_every_partition() {
+    let fx = Fixture::new();
+    let dir = fx.path("events");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for f in 0..3 {
+        let mut text = String::from("user_id,name,score,day,note\n");
+        for i in 0..200 {
+            let id = f * 1000 + i;
+            // A quoted field with the delimiter in it, empty fields, dates.
+            let note = if i % 7 == 0 { "\"a, b\"" } else { "" };
+            let score = if i % 5 == 0 {
+                String::new()
+            } else {
+                format!("{}.5", i % 9)
+            };
+            text.push_str(&format!(
+                "{id},user {id},{score},2024-01-{:02},{note}\n",
+                1 + i % 28
+            ));
+        }
+        let path = dir.join(format!("part-{f}.csv"));
+        std::fs::write(&path, text).unwrap();
+        files.push(path);
+    }
+    let df = fx
+        .sp
+        .read_csv_with(&[&dir], smallpond::CsvReadOptions::default())
+        .unwrap()
+        .repartition(3, Partitioning::Files)
+        .unwrap();
+    // Nothing is read before an action.
+    let mapped = df.map("*").unwrap();
+    let expected = format!("SELECT * FROM read_csv('{}/*.csv')", dir.display());
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&mapped)), &expected);
+    let types: Vec<String> = columns_of(&mapped)
+        .into_iter()
+        .map(|(n, t)| format!("{n} {t}"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "user_id BIGINT",
+            "name VARCHAR",
+            "score DOUBLE",
+            "day DATE",
+            "note VARCHAR"
+        ]
+    );
+
+    // A tab-separated file without a header line: the delimiter and the header are found.
+    let tsv = fx.path("t.tsv");
+    std::fs::write(&tsv, "1\tapple\t2.5\n2\tpear\t3.0\n3\tfig\t\n").unwrap();
+    let df = fx
+        .sp
+        .read_csv_with(&[&tsv], smallpond::CsvReadOptions::default())
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df.map("*").unwrap())),
+        "VALUES (1, 'apple', 2.5), (2, 'pear', 3.0), (3, 'fig', NULL)",
+    );
+
+    // A schema given with header = true: the header line is skipped, the types are the
+    // user's (the original's error "Could not convert string \"user_id\"" is gone).
+    let options = smallpond::CsvReadOptions {
+        schema: Some(
+            [
+                ("id", "INTEGER"),
+                ("name", "VARCHAR"),
+                ("score", "VARCHAR"),
+                ("day", "VARCHAR"),
+                ("note", "VARCHAR"),
+            ]
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        ),
+        header: Some(true),
+        delim: None,
+    };
+    let typed = fx.sp.read_csv_with(&[&files[0]], options).unwrap();
+    let sums = fx
+        .sp
+        .partial_sql("SELECT count(*) AS n, sum(id) AS s FROM {0}", &[&typed])
+        .unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&sums)),
+        "SELECT 200::BIGINT, (199 * 200 / 2)::HUGEINT",
+    );
+
+    // header = false given: the header line is a row, so every column is text.
+    let options = smallpond::CsvReadOptions {
+        header: Some(false),
+        ..Default::default()
+    };
+    let raw = fx.sp.read_csv_with(&[&files[0]], options).unwrap();
+    assert_eq!(raw.count().unwrap(), 201);
+
+    // An empty file reads as DuckDB reads it: no rows.
+    let empty = fx.path("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let df = fx
+        .sp
+        .read_csv_with(&[&empty], smallpond::CsvReadOptions::default())
+        .unwrap();
+    assert_eq!(df.count().unwrap(), 0);
+
+    // A file gone by the action: the detection says which.
+    let gone = fx.path("gone.csv");
+    std::fs::write(&gone, "a,b\n1,2\n").unwrap();
+    let df = fx
+        .sp
+        .read_csv_with(&[&gone], smallpond::CsvReadOptions::default())
+        .unwrap();
+    std::fs::remove_file(&gone).unwrap();
+    let text = format!("{:#}", df.count().unwrap_err());
+    assert!(
+        text.contains("cannot detect the columns of") && text.contains("gone.csv"),
+        "{text}"
+    );
+}
+
 #[test]
 fn csv_with_tab_json_lines_and_parquet_options() {
     let fx = Fixture::new();
