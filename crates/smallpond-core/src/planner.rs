@@ -6,6 +6,7 @@
 //!  EvenlyDistributed/files none                          n: Split groups of files
 //!  EvenlyDistributed/rows  1 over all input              n: slot j of that task
 //!  HashPartition           1 per input partition         n: slot j of every producer
+//!  RangePartition          1 per input partition         n: slot j of every producer
 //!  Sql                     1 per partition               as many as the inputs
 //!  Limit                   1 per partition + 1 merge     1
 //!  MapBatches              1 per partition               as many as the input
@@ -18,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use crate::plan::{LogicalPlan, Node, TaskOptions};
+use crate::plan::{LogicalPlan, Node, PartitionMethod, TaskOptions};
 use crate::task::{
     ExecutionPlan, Part, Partition, ResolvedPartition, Resources, TaskKind, TaskSpec,
 };
@@ -159,6 +160,38 @@ impl<'a> Planner<'a> {
                                 method: n.method.clone(),
                                 pre_query: n.pre_query.clone(),
                                 partition_column: n.partition_column.clone(),
+                                parquet,
+                            },
+                        )
+                    })
+                    .collect();
+                slots(&tasks, n.npartitions)
+            }
+            Node::RangePartition(n) => {
+                let input = self.node(n.input)?;
+                let bounds = consolidate(self.node(n.bounds)?);
+                check_npartitions(n.npartitions)?;
+                if n.keys.is_empty() {
+                    return Err(Error::invalid("by", "a sort needs at least one key"));
+                }
+                let input = self.spread(input, &n.options);
+                let producers = input.len() as u32;
+                let tasks: Vec<TaskId> = input
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        self.task(
+                            id,
+                            kind,
+                            i as u32,
+                            &n.options,
+                            producers,
+                            vec![p, bounds.clone()],
+                            |parquet| TaskKind::HashPartition {
+                                npartitions: n.npartitions,
+                                method: PartitionMethod::Range(n.keys.clone()),
+                                pre_query: None,
+                                partition_column: None,
                                 parquet,
                             },
                         )

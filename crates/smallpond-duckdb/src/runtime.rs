@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use duckdb::Connection;
 
-use smallpond_core::plan::Udf;
+use smallpond_core::plan::{PartitionMethod, Udf};
 use smallpond_core::task::{TaskAttempt, TaskError, TaskErrorKind, TaskKind, TaskRecord};
 use smallpond_exec::TaskRunner;
 
@@ -262,6 +262,23 @@ impl DuckDbRunner {
                 partition_column,
                 parquet,
             } => {
+                if let PartitionMethod::Range(keys) = method {
+                    let [input, bounds] = a.inputs.as_slice() else {
+                        return Err(Error::InvalidInput(format!(
+                            "a range partition task needs its input and the boundaries, got {} inputs",
+                            a.inputs.len()
+                        )));
+                    };
+                    return tasks::hash_partition::run_range(
+                        &conn,
+                        input,
+                        bounds,
+                        keys,
+                        *npartitions,
+                        parquet,
+                        dir,
+                    );
+                }
                 let values = crate::source::QueryValues::of(a);
                 tasks::hash_partition::run(
                     &conn,

@@ -17,11 +17,11 @@
 
 use std::collections::HashMap;
 
-use smallpond_core::plan::{LogicalPlan, Node, PartitionMethod};
+use smallpond_core::plan::{LogicalPlan, Node, PartitionMethod, SortKey};
 use smallpond_core::{Error as PlanError, NodeId};
 use smallpond_duckdb::bind::{Binder, Schema};
 use smallpond_duckdb::source::ident;
-use smallpond_duckdb::tasks::hash_partition::{is_column_name, partition_key_sql};
+use smallpond_duckdb::tasks::hash_partition::{is_column_name, partition_key_sql, sort_key_sql};
 
 use crate::Result;
 
@@ -89,6 +89,7 @@ impl Checks {
                             binder.bind(&query, std::slice::from_ref(&rows), false)?;
                         }
                         PartitionMethod::Random => {}
+                        PartitionMethod::Range(keys) => check_sort_keys(binder, keys, &rows)?,
                     }
                 }
                 match &n.partition_column {
@@ -102,6 +103,10 @@ impl Checks {
                     }
                     _ => rows,
                 }
+            }
+            Node::RangePartition(n) => {
+                check_sort_keys(binder, &n.keys, &first)?;
+                first
             }
             Node::Projection(n) => {
                 if let Some(columns) = &first {
@@ -141,6 +146,16 @@ impl Checks {
         });
         binder.as_ref().ok()
     }
+}
+
+/// The keys of a sort can be sorted on: they name columns of the input (or are
+/// expressions over them) of types DuckDB orders.
+fn check_sort_keys(binder: &Binder, keys: &[SortKey], rows: &Option<Schema>) -> Result<()> {
+    if rows.is_some() {
+        let query = format!("SELECT {} FROM {{0}}", sort_key_sql(keys));
+        binder.bind(&query, std::slice::from_ref(rows), false)?;
+    }
+    Ok(())
 }
 
 /// Every name in `wanted` is a column of `columns` (DuckDB's names are case-insensitive).

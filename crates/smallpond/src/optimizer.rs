@@ -130,6 +130,7 @@ fn prune_one(
         }
         PartitionMethod::Column(c) => vec![c.to_lowercase()],
         PartitionMethod::Random => vec![],
+        PartitionMethod::Range(_) => return None,
     };
     let keep: Vec<String> = all
         .iter()

@@ -13,6 +13,41 @@ pub enum PartitionMethod {
     Random,
     /// The column already holds the partition index, which must lie in `0..n`.
     Column(String),
+    /// Ranges of the sort key of `keys`, between boundaries that the task reads from its
+    /// second input (see [`RangePartitionNode`](crate::plan::RangePartitionNode)).
+    Range(Vec<SortKey>),
+}
+
+/// One key of a sort: a column (or an expression) and its direction. NULLs come last in
+/// either direction, as in DuckDB's `ORDER BY`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortKey {
+    pub expr: String,
+    #[serde(default)]
+    pub descending: bool,
+}
+
+impl SortKey {
+    pub fn asc(expr: impl Into<String>) -> Self {
+        Self {
+            expr: expr.into(),
+            descending: false,
+        }
+    }
+
+    pub fn desc(expr: impl Into<String>) -> Self {
+        Self {
+            expr: expr.into(),
+            descending: true,
+        }
+    }
+}
+
+impl fmt::Display for SortKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dir = if self.descending { " DESC" } else { "" };
+        write!(f, "{}{dir}", self.expr)
+    }
 }
 
 impl fmt::Display for PartitionMethod {
@@ -21,6 +56,10 @@ impl fmt::Display for PartitionMethod {
             PartitionMethod::Hash(keys) => write!(f, "hash_by={}", keys.join(",")),
             PartitionMethod::Random => write!(f, "random"),
             PartitionMethod::Column(c) => write!(f, "by={c}"),
+            PartitionMethod::Range(keys) => {
+                let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
+                write!(f, "range_by={}", keys.join(","))
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ mod hash_partition;
 mod limit;
 mod map_batches;
 mod projection;
+mod range_partition;
 mod script;
 pub mod sql;
 mod union;
@@ -32,10 +33,11 @@ pub use consolidate::ConsolidateNode;
 pub use data_sink::DataSinkNode;
 pub use data_source::DataSourceNode;
 pub use evenly_distributed::EvenlyDistributedNode;
-pub use hash_partition::{HashPartitionNode, PartitionMethod};
+pub use hash_partition::{HashPartitionNode, PartitionMethod, SortKey};
 pub use limit::LimitNode;
 pub use map_batches::{ExternalFunction, MapBatchesNode, Udf};
 pub use projection::ProjectionNode;
+pub use range_partition::RangePartitionNode;
 pub use script::ScriptNode;
 pub use sql::{placeholders, SqlNode};
 
@@ -100,6 +102,7 @@ pub enum Node {
     DataSource(DataSourceNode),
     EvenlyDistributed(EvenlyDistributedNode),
     HashPartition(HashPartitionNode),
+    RangePartition(RangePartitionNode),
     Sql(SqlNode),
     Limit(LimitNode),
     MapBatches(MapBatchesNode),
@@ -117,6 +120,7 @@ impl Node {
             Node::DataSource(_) => vec![],
             Node::EvenlyDistributed(n) => vec![n.input],
             Node::HashPartition(n) => vec![n.input],
+            Node::RangePartition(n) => vec![n.input, n.bounds],
             Node::Sql(n) => n.inputs.clone(),
             Node::Limit(n) => vec![n.input],
             Node::MapBatches(n) => vec![n.input],
@@ -134,6 +138,7 @@ impl Node {
             Node::DataSource(_) => "DataSource",
             Node::EvenlyDistributed(_) => "EvenlyDistributedPartition",
             Node::HashPartition(_) => "HashPartition",
+            Node::RangePartition(_) => "RangePartition",
             Node::Sql(_) => "SqlEngine",
             Node::Limit(_) => "Limit",
             Node::MapBatches(_) => "MapBatches",
@@ -161,6 +166,10 @@ impl fmt::Display for Node {
                     Some(q) => write!(f, ", pre_query={q:?})"),
                     None => write!(f, ")"),
                 }
+            }
+            Node::RangePartition(n) => {
+                let keys: Vec<String> = n.keys.iter().map(ToString::to_string).collect();
+                write!(f, "RangePartition(n={}, by={})", n.npartitions, keys.join(", "))
             }
             Node::Sql(n) => write!(f, "SqlEngine({:?})", n.query),
             Node::Limit(n) => write!(f, "Limit({})", n.limit),
@@ -283,6 +292,7 @@ impl LogicalPlan {
             Node::DataSource(_) | Node::Limit(_) | Node::Consolidate(_) | Node::DataSink(_) => 1,
             Node::EvenlyDistributed(n) => n.npartitions as usize,
             Node::HashPartition(n) => n.npartitions as usize,
+            Node::RangePartition(n) => n.npartitions as usize,
             Node::Sql(n) => match n.inputs.first() {
                 Some(first) => self.num_partitions(*first)?,
                 None => 1,

@@ -1,4 +1,4 @@
-//! Hash, random and by-column partitioning in one pass over the input.
+//! Hash, random, by-column and range partitioning in one pass over the input.
 //!
 //! The whole input is written by a single `COPY ... PARTITION_BY` statement: DuckDB
 //! computes each row's partition, routes it to that partition's writer and writes all
@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
-use smallpond_core::plan::{ParquetOptions, PartitionMethod};
+use duckdb::types::Value;
+use smallpond_core::plan::{ParquetOptions, PartitionMethod, SortKey};
 use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, parquet_clause, parquet_files, Output};
@@ -36,6 +37,189 @@ pub fn partition_key_sql(by: &str) -> String {
     }
 }
 
+/// DuckDB's `create_sort_key` of `keys`: one value (BIGINT or BLOB) per row that orders
+/// rows as `ORDER BY` [`order_by_sql`] does, NULLs last.
+pub fn sort_key_sql(keys: &[SortKey]) -> String {
+    let args: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{}, '{} NULLS LAST'", partition_key_sql(&k.expr), direction(k)))
+        .collect();
+    format!("create_sort_key({})", args.join(", "))
+}
+
+/// The `ORDER BY` list of `keys`.
+pub fn order_by_sql(keys: &[SortKey]) -> String {
+    let list: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} {} NULLS LAST", partition_key_sql(&k.expr), direction(k)))
+        .collect();
+    list.join(", ")
+}
+
+fn direction(k: &SortKey) -> &'static str {
+    if k.descending {
+        "DESC"
+    } else {
+        "ASC"
+    }
+}
+
+/// Name of the boundary column of a range partition's second input.
+pub const BOUND_COLUMN: &str = "bound";
+
+/// A query over `{0}` (the whole input) that gives the `n - 1` boundaries of `n` ranges of
+/// equal row counts, estimated from a sample of `sample_rows` rows. One row per boundary:
+/// the sort key [`BOUND_COLUMN`] (a key that fills more than a range repeats), and `lo`
+/// and `hi`, the sampled fractions of rows whose key is below it and at most it.
+pub fn bounds_query(keys: &[SortKey], n: u32, sample_rows: u64) -> String {
+    let quantiles: Vec<String> = (1..n)
+        .map(|i| format!("{}", f64::from(i) / f64::from(n)))
+        .collect();
+    format!(
+        "WITH sample AS MATERIALIZED (SELECT {key} AS k FROM {{0}} \
+             USING SAMPLE reservoir({sample_rows} ROWS) REPEATABLE (7)), \
+         counts AS (SELECT k, count(*) AS c FROM sample GROUP BY k), \
+         upto AS (SELECT k, c, sum(c) OVER (ORDER BY k) AS upto, sum(c) OVER () AS total \
+             FROM counts), \
+         bounds AS (SELECT unnest(quantile_disc(k, [{quantiles}])) AS b FROM sample) \
+         SELECT b AS {BOUND_COLUMN}, (upto - c) / total AS lo, upto / total AS hi \
+         FROM bounds JOIN upto ON upto.k = bounds.b",
+        key = sort_key_sql(keys),
+        quantiles = quantiles.join(", "),
+    )
+}
+
+/// A range boundary: a sort key and the fractions of rows below it and at most it.
+struct Bound {
+    key: Value,
+    lo: f64,
+    hi: f64,
+}
+
+/// Reads the boundaries of a range partition (see [`bounds_query`]), in ascending order.
+fn read_bounds(conn: &Connection, bounds: &ResolvedPartition) -> Result<Vec<Bound>> {
+    let sql = format!(
+        "SELECT {BOUND_COLUMN}, lo, hi FROM {}",
+        partition_sql(bounds)?
+    );
+    let shown = "read the range boundaries";
+    let wrap = |source| Error::Sql {
+        sql: shown.to_string(),
+        error: source,
+    };
+    let mut stmt = conn.prepare(&sql).map_err(wrap)?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok(Bound {
+                key: row.get(0)?,
+                lo: row.get(1)?,
+                hi: row.get(2)?,
+            })
+        })
+        .map_err(wrap)?;
+    let mut out = Vec::new();
+    for bound in rows {
+        out.push(bound.map_err(wrap)?);
+    }
+    out.sort_by(|a, b| compare_values(&a.key, &b.key));
+    Ok(out)
+}
+
+fn compare_values(a: &Value, b: &Value) -> std::cmp::Ordering {
+    match (a, b) {
+        (Value::BigInt(a), Value::BigInt(b)) => a.cmp(b),
+        (Value::Blob(a), Value::Blob(b)) => a.cmp(b),
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+/// A sort key as SQL: `create_sort_key` gives a BIGINT or a BLOB.
+fn sql_literal(v: &Value) -> Result<String> {
+    use std::fmt::Write;
+    match v {
+        Value::BigInt(i) => Ok(format!("{i}::BIGINT")),
+        Value::Blob(bytes) => {
+            let mut s = String::with_capacity(bytes.len() * 4 + 10);
+            s.push('\'');
+            for b in bytes {
+                let _ = write!(s, "\\x{b:02X}");
+            }
+            s.push_str("'::BLOB");
+            Ok(s)
+        }
+        other => Err(Error::InvalidInput(format!(
+            "a range boundary is {other:?}, not a sort key"
+        ))),
+    }
+}
+
+/// The partition (`0..n`) of a row whose sort key is `key`: how many boundaries are below
+/// it, found by a binary search written out as nested `CASE`s. A key equal to a boundary
+/// that repeats `r` times may go to any of the `r + 1` ranges around it: its rows are
+/// spread over them at random, in proportion to the share of its rows each range should
+/// hold (from the sampled fractions), so that a key filling several ranges still gives
+/// balanced partitions and every range stays in order.
+fn range_expr(key: &str, bounds: &[Bound], n: u32) -> Result<String> {
+    // Distinct boundaries: literal, how many boundaries are below, repeats, lo, hi.
+    struct Distinct<'a> {
+        literal: String,
+        below: usize,
+        repeats: usize,
+        bound: &'a Bound,
+    }
+    let mut distinct: Vec<Distinct<'_>> = Vec::new();
+    for (i, b) in bounds.iter().enumerate() {
+        match distinct.last_mut() {
+            Some(last) if compare_values(&last.bound.key, &b.key).is_eq() => last.repeats += 1,
+            _ => distinct.push(Distinct {
+                literal: sql_literal(&b.key)?,
+                below: i,
+                repeats: 1,
+                bound: b,
+            }),
+        }
+    }
+    // `j` distinct boundaries are below the key: so are `below(j)` boundaries.
+    let below = |j: usize| distinct.get(j).map_or(bounds.len(), |d| d.below);
+    fn search(
+        key: &str,
+        distinct: &[Distinct<'_>],
+        below: &dyn Fn(usize) -> usize,
+        lo: usize,
+        hi: usize,
+    ) -> String {
+        if lo == hi {
+            return below(lo).to_string();
+        }
+        let mid = (lo + hi) / 2;
+        format!(
+            "CASE WHEN {key} <= {} THEN {} ELSE {} END",
+            distinct[mid].literal,
+            search(key, distinct, below, lo, mid),
+            search(key, distinct, below, mid + 1, hi)
+        )
+    }
+    let tree = search(key, &distinct, &below, 0, distinct.len());
+    let heavy: Vec<String> = distinct
+        .iter()
+        .filter(|d| d.repeats > 1)
+        .map(|d| {
+            let (first, last) = (d.below, d.below + d.repeats);
+            let (lo, span) = (d.bound.lo, (d.bound.hi - d.bound.lo).max(0.0));
+            format!(
+                "WHEN {key} = {} THEN least(greatest(floor(({lo} + random() * {span}) * {n})::BIGINT, \
+                 {first}), {last})",
+                d.literal
+            )
+        })
+        .collect();
+    Ok(if heavy.is_empty() {
+        format!("({tree})::BIGINT")
+    } else {
+        format!("(CASE {} ELSE {tree} END)::BIGINT", heavy.join(" "))
+    })
+}
+
 /// The SQL expression giving a row's partition in `0..n`.
 pub fn partition_expr(method: &PartitionMethod, n: u32) -> String {
     match method {
@@ -52,6 +236,7 @@ pub fn partition_expr(method: &PartitionMethod, n: u32) -> String {
                 n - 1
             )
         }
+        PartitionMethod::Range(_) => unreachable!("a range partition reads its boundaries"),
     }
 }
 
@@ -61,6 +246,34 @@ pub struct Routing<'a> {
     pub method: &'a PartitionMethod,
     pub n: u32,
     pub keep: Option<&'a str>,
+}
+
+/// A range partition: rows of `input` go to the ranges between the boundaries in `bounds`.
+pub fn run_range(
+    conn: &Connection,
+    input: &ResolvedPartition,
+    bounds: &ResolvedPartition,
+    keys: &[SortKey],
+    n: u32,
+    parquet: &ParquetOptions,
+    dir: &Path,
+) -> Result<Output> {
+    let bounds = read_bounds(conn, bounds)?;
+    if bounds.len() >= n as usize {
+        return Err(Error::InvalidInput(format!(
+            "{} range boundaries for {n} partitions",
+            bounds.len()
+        )));
+    }
+    const KEY: &str = "__smallpond_sort_key";
+    let source = partition_sql(input)?;
+    let select = format!(
+        "SELECT * EXCLUDE ({KEY}), {} AS {PARTITION_COLUMN} FROM (SELECT *, {} AS {KEY} FROM {source})",
+        range_expr(KEY, &bounds, n)?,
+        sort_key_sql(keys)
+    );
+    let shown = PartitionMethod::Range(keys.to_vec()).to_string();
+    write_partitioned(conn, &select, &source, n, parquet, dir, &shown)
 }
 
 pub fn run(
