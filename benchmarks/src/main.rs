@@ -6,9 +6,12 @@
 //! sp-bench shuffle-distinct [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+//! sp-bench global-sort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! ```
 //! `graysort`: `smallpond bench graysort` (range-partition + sort + write of gensort
 //! records) against one DuckDB process sorting the same Parquet files in one statement.
+//! `global-sort`: the same, with the DataFrame's `sort` (sampled boundaries) instead of the
+//! generator's key-prefix column (`smallpond bench graysort --global-sort`).
 //! `shuffle-groupby`: hash-repartition (id, host, url, ts, v) P ways by host and GROUP BY
 //! host per partition, with the `smallpond` command; against one DuckDB connection doing
 //! the GROUP BY in one statement over the same files, with all cores. `startup`: the
@@ -64,10 +67,11 @@ fn main() {
     match bench.as_str() {
         "shuffle-groupby" => shuffle_groupby(&args),
         "startup" => startup(&args),
-        "graysort" => graysort(&args),
+        "graysort" => graysort(&args, false),
+        "global-sort" => graysort(&args, true),
         "shuffle-distinct" => shuffle_distinct(&args),
         other => panic!(
-            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup or graysort"
+            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup, graysort or global-sort"
         ),
     }
 }
@@ -253,7 +257,8 @@ fn peak_rss_mb() -> f64 {
 /// gensort records, validated) against one DuckDB process sorting the same Parquet input
 /// with `COPY (SELECT key, value ... ORDER BY key) TO ...`, checked to hold the same records
 /// in the same order.
-fn graysort(args: &Args) {
+fn graysort(args: &Args, global_sort: bool) {
+    let bench = if global_sort { "global-sort" } else { "graysort" };
     let records = args.rows;
     let input = args
         .data
@@ -266,6 +271,7 @@ fn graysort(args: &Args) {
         let result = Command::new(&args.smallpond)
             .args(["bench", "graysort", "--size", &size])
             .args(["--partitions", &args.partitions.to_string()])
+            .args(global_sort.then_some("--global-sort"))
             .arg("--input")
             .arg(&input)
             .arg("--output")
@@ -332,7 +338,7 @@ fn graysort(args: &Args) {
         assert_eq!(n as u64, records, "duckdb lost records");
         println!(
             "{}",
-            serde_json::json!({"bench": "graysort", "system": "duckdb", "run": run, "records": records,
+            serde_json::json!({"bench": bench, "system": "duckdb", "run": run, "records": records,
                 "bytes": records * 100, "secs": d["secs"], "peak_rss_mb": d["peak_rss_mb"],
                 "smallpond_checksum": ours_checksum})
         );
@@ -340,7 +346,7 @@ fn graysort(args: &Args) {
     }
     let (o, t) = (median(ours), median(theirs));
     eprintln!(
-        "graysort: {records} records ({:.2} GiB): smallpond-rs {o:.2}s, duckdb {t:.2}s, ratio {:.2}x (medians of {})",
+        "{bench}: {records} records ({:.2} GiB): smallpond-rs {o:.2}s, duckdb {t:.2}s, ratio {:.2}x (medians of {})",
         (records * 100) as f64 / (1u64 << 30) as f64,
         o / t,
         args.runs

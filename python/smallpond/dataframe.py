@@ -553,6 +553,35 @@ class DataFrame:
             raise ValueError("partial_sort needs at least one column")
         return self._sql(lambda **o: self._df.partial_sort(cols, **o), kwargs, "partial_sort")
 
+    def sort(
+        self,
+        by: Union[str, List[str]],
+        descending: Union[bool, List[bool]] = False,
+        npartitions: Optional[int] = None,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """Sorts all rows by ``by`` (columns or SQL expressions): read in partition order,
+        the result is globally sorted, NULLs last as in DuckDB. ``descending`` is one flag
+        or one per key. Into ``npartitions`` ranges of about equal size (default: as many
+        partitions as now); the keys are sampled once to choose the ranges."""
+        cols = _by_list(by)
+        if not cols:
+            raise ValueError("sort needs at least one column")
+        if isinstance(descending, bool):
+            flags = [descending] * len(cols)
+        elif isinstance(descending, (list, tuple)) and all(isinstance(d, bool) for d in descending):
+            flags = list(descending)
+        else:
+            raise TypeError(f"descending must be a bool or a list of bools, got {descending!r}")
+        if len(flags) != len(cols):
+            raise ValueError(f"descending has {len(flags)} flags for {len(cols)} sort keys")
+        if npartitions is not None and (isinstance(npartitions, bool) or not isinstance(npartitions, int)):
+            raise TypeError(f"npartitions must be an int, got {npartitions!r}")
+        publish = _publish_options(kwargs)
+        options = _node_options(kwargs, "sort")
+        keys = list(zip(cols, flags))
+        return self._new(self._df.sort(keys, npartitions, **options), publish, "sort")
+
     # row operations
 
     def filter(self, sql_or_func: Union[str, Callable[[Dict[str, Any]], bool]], **kwargs: Any) -> "DataFrame":

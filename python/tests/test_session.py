@@ -105,6 +105,37 @@ def test_read_csv_detects_a_header_and_types_without_a_schema(sp, tmp_path):
     assert typed.count() == 5
 
 
+def test_sort_is_global_and_matches_one_duckdb_order_by(sp, tmp_path):
+    import duckdb
+
+    duckdb.sql(
+        "copy (select i as id, case when i % 7 = 0 then null else (i * 37) % 50 end as v, "
+        f"'s' || (i % 13) as s from range(3000) t(i)) to '{tmp_path}/t.parquet'"
+    )
+    df = sp.read_parquet(str(tmp_path / "t.parquet")).repartition(3, by_rows=True)
+    # NULLs last in both directions; one flag per key; into 4 ranges.
+    out = df.sort(["v", "s", "id"], descending=[True, False, False], npartitions=4)
+    assert out.num_partitions == 4
+    want = duckdb.sql(f"select id from '{tmp_path}/t.parquet' order by v desc, s, id").fetchall()
+    assert [r["id"] for r in out.take_all()] == [w[0] for w in want]
+    # Published in partition order, the files hold the same sequence.
+    out.write_parquet(str(tmp_path / "sorted"))
+    con = duckdb.connect()
+    con.execute("set threads = 1")
+    got = con.sql(f"select id from read_parquet('{tmp_path}/sorted/*.parquet')").fetchall()
+    assert got == want
+    # One flag for every key; the partition count kept by default.
+    asc = df.sort("id")
+    assert asc.num_partitions == 3
+    assert [r["id"] for r in asc.take_all()] == list(range(3000))
+    with pytest.raises(ValueError, match="2 flags for 1 sort keys"):
+        df.sort("id", descending=[True, False])
+    with pytest.raises(TypeError, match="descending"):
+        df.sort("id", descending="yes")
+    with pytest.raises(Exception, match="nope"):
+        df.sort("nope").count()
+
+
 def test_repartition_kinds(sp, prices):
     df = sp.read_parquet(os.path.join(prices, "*.parquet"))
     assert df.repartition(3).num_partitions == 3

@@ -33,6 +33,9 @@ pub struct Config {
     /// Keep the generated records here and reuse them when they are already there (same
     /// records, partitions and format), so that runs and other systems sort the same input.
     pub input_dir: Option<PathBuf>,
+    /// Sort with [`DataFrame::sort_with`] (sampled boundaries) instead of partitioning by the
+    /// generator's key-prefix column.
+    pub global_sort: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -168,13 +171,21 @@ pub fn run(sp: &Session, cfg: &Config) -> smallpond::Result<Report> {
         parquet: ParquetOptions::try_new(&cfg.shuffle_compression, options.parquet.row_group_size)?,
         ..options.clone()
     };
-    let parts =
-        input.repartition_with(cfg.partitions, Partitioning::Column("part".into()), shuffle)?;
-    let sorted = sp.partial_sql_with(
-        "SELECT key, value FROM {0} ORDER BY key",
-        &[&parts],
-        options.clone(),
-    )?;
+    let sorted = if cfg.global_sort {
+        input.select(&["key", "value"])?.sort_with(
+            &[smallpond::SortKey::asc("key")],
+            Some(cfg.partitions),
+            options.clone(),
+        )?
+    } else {
+        let parts =
+            input.repartition_with(cfg.partitions, Partitioning::Column("part".into()), shuffle)?;
+        sp.partial_sql_with(
+            "SELECT key, value FROM {0} ORDER BY key",
+            &[&parts],
+            options.clone(),
+        )?
+    };
     sorted
         .write_parquet_with(&cfg.output, options.clone())?
         .compute()?;

@@ -27,6 +27,7 @@ fn graysort_sorts_and_validates() {
             compression: "snappy".into(),
             shuffle_compression: "uncompressed".into(),
             input_dir: None,
+            global_sort: false,
         },
     )
     .unwrap();

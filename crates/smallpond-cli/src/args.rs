@@ -124,6 +124,12 @@ pub struct QueryArgs {
     #[arg(long)]
     pub by_rows: bool,
 
+    /// Sort the query's result globally by these keys (columns or expressions, each
+    /// optionally followed by ASC or DESC; NULLs last): the output files, in partition order,
+    /// are sorted. The result keeps its number of partitions, each a range of the keys.
+    #[arg(long, value_name = "KEY[ DESC][,KEY...]", value_delimiter = ',')]
+    pub order_by: Option<Vec<String>>,
+
     /// Output directory for the Parquet files.
     #[arg(short, long, value_name = "DIR")]
     pub output: PathBuf,
@@ -229,4 +235,10 @@ pub struct GraysortArgs {
     /// Keep the sorted output (by default it is removed after validation).
     #[arg(long)]
     pub keep: bool,
+
+    /// Sort with the DataFrame's global sort (`sort` by key: sampled range boundaries)
+    /// instead of range-partitioning by the generator's key-prefix column. Intermediate and
+    /// output files are then both in --compression.
+    #[arg(long)]
+    pub global_sort: bool,
 }

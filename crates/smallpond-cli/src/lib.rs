@@ -198,7 +198,10 @@ fn query(args: QueryArgs, worker: &WorkerCommand) -> Result<()> {
     }
     let refs: Vec<&DataFrame> = inputs.iter().collect();
     // The query writes the output's encoding, so the sink publishes its files as they are.
-    let result = sp.partial_sql_with(&args.sql, &refs, options.clone())?;
+    let mut result = sp.partial_sql_with(&args.sql, &refs, options.clone())?;
+    if let Some(keys) = &args.order_by {
+        result = result.sort_with(&sort_keys(keys)?, None, options.clone())?;
+    }
     let sink = result.write_parquet_with(&args.output, options)?;
     if args.explain {
         let tasks = sp.plan(&[&sink])?;
@@ -259,13 +262,14 @@ fn graysort(args: args::GraysortArgs, worker: &WorkerCommand) -> Result<()> {
         compression: args.compression.clone(),
         shuffle_compression: args.shuffle_compression.clone(),
         input_dir: args.input.clone(),
+        global_sort: args.global_sort,
     };
     let report = graysort::run(&sp, &config)?;
     let valid = report.valid();
     println!(
         "{}",
         serde_json::json!({
-            "bench": "graysort",
+            "bench": if args.global_sort { "global-sort" } else { "graysort" },
             "system": "smallpond-rs",
             "records": report.records,
             "bytes": report.bytes,
@@ -290,6 +294,27 @@ fn graysort(args: args::GraysortArgs, worker: &WorkerCommand) -> Result<()> {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// `--order-by` items: `KEY`, `KEY ASC` or `KEY DESC`.
+fn sort_keys(items: &[String]) -> Result<Vec<smallpond::SortKey>> {
+    let mut keys = Vec::new();
+    for item in items {
+        let item = item.trim();
+        let (expr, descending) = match item.rsplit_once(char::is_whitespace) {
+            Some((expr, dir)) if dir.eq_ignore_ascii_case("desc") => (expr.trim(), true),
+            Some((expr, dir)) if dir.eq_ignore_ascii_case("asc") => (expr.trim(), false),
+            _ => (item, false),
+        };
+        if expr.is_empty() {
+            bail!("--order-by has an empty key in {items:?}");
+        }
+        keys.push(smallpond::SortKey {
+            expr: expr.to_string(),
+            descending,
+        });
+    }
+    Ok(keys)
 }
 
 fn partitioning(args: &QueryArgs) -> Result<Option<Partitioning>> {

@@ -1207,3 +1207,62 @@ fn explain_prints_and_draws_the_plan_without_running_it() {
         "{journal}"
     );
 }
+
+#[test]
+fn order_by_sorts_the_result_globally_across_its_files() {
+    let d = Dir::new();
+    let input = d.parquet(
+        "events.parquet",
+        "SELECT i AS id, CASE WHEN i % 9 = 0 THEN NULL ELSE (i * 37) % 100 END AS v \
+         FROM range(5000) t(i)",
+    );
+    let out_dir = d.path("out");
+    let out = d.smallpond(&[
+        "query",
+        "SELECT id, v FROM {0} WHERE id % 2 = 0",
+        "-i",
+        s(&input),
+        "-n",
+        "3",
+        "--by-rows",
+        "--order-by",
+        "v DESC, id",
+        "-o",
+        s(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let files = std::fs::read_dir(&out_dir).unwrap().count();
+    assert_eq!(files, 3, "one file per range");
+    // Read in file-name order, one thread: the rows come in the order of one ORDER BY.
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("SET threads = 1").unwrap();
+    let misplaced: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM \
+                 (SELECT id, row_number() OVER () AS rn FROM read_parquet('{}/*.parquet')) got \
+                 FULL JOIN (SELECT id, row_number() OVER (ORDER BY v DESC NULLS LAST, id) AS rn \
+                 FROM '{}' WHERE id % 2 = 0) want USING (id) \
+                 WHERE got.rn IS DISTINCT FROM want.rn",
+                out_dir.display(),
+                input.display()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(misplaced, 0);
+
+    let bad = d.smallpond(&[
+        "query",
+        "SELECT * FROM {0}",
+        "-i",
+        s(&input),
+        "--order-by",
+        "nope",
+        "-o",
+        s(&d.path("bad")),
+    ]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("nope"), "{}", text(&bad));
+}

@@ -609,6 +609,24 @@ impl DataFrame {
         build(py, || self.inner.partial_sort_with(&columns, options, udfs))
     }
 
+    /// All rows sorted by `keys` (`(column or expression, descending)`), globally, into
+    /// `npartitions` ranges (default: as many partitions as now).
+    #[pyo3(signature = (keys, npartitions=None, options=None))]
+    fn sort(
+        &self,
+        py: Python<'_>,
+        keys: Vec<(String, bool)>,
+        npartitions: Option<u32>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
+        let keys: Vec<smallpond::SortKey> = keys
+            .into_iter()
+            .map(|(expr, descending)| smallpond::SortKey { expr, descending })
+            .collect();
+        let options = task_options(options);
+        build(py, || self.inner.sort_with(&keys, npartitions, options))
+    }
+
     /// Only these columns (no data is copied).
     fn select(&self, py: Python<'_>, columns: Vec<String>) -> PyResult<DataFrame> {
         build(py, || self.inner.select(&columns))

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 use smallpond_core::plan::{
     ConsolidateNode, DataSinkNode, EvenlyDistributedNode, ExternalFunction, HashPartitionNode,
-    LimitNode, MapBatchesNode, Node, PartitionMethod, ProjectionNode, TaskOptions, Udf, UnionNode,
+    LimitNode, MapBatchesNode, Node, PartitionMethod, ProjectionNode, RangePartitionNode, SortKey,
+    TaskOptions, Udf, UnionNode,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{Error as PlanError, NodeId};
@@ -169,6 +170,60 @@ impl DataFrame {
         }
         let query = format!("SELECT * FROM {{0}} ORDER BY {}", by.join(", "));
         self.sql_with(&query, options, udfs)
+    }
+
+    /// Sorts all rows by `keys`, keeping the number of partitions: read in partition
+    /// order, the partitions' files are globally sorted (NULLs last, as DuckDB orders
+    /// them). See [`DataFrame::sort_with`].
+    pub fn sort(&self, keys: &[SortKey]) -> Result<DataFrame> {
+        self.sort_with(keys, None, TaskOptions::default())
+    }
+
+    /// Sorts all rows by `keys` into `npartitions` (default: as many as now).
+    ///
+    /// A sample of the keys (one task over the whole input) gives the boundaries of
+    /// `npartitions` ranges holding equal numbers of rows; one pass over each input
+    /// partition writes every row into its range, and each range is sorted on its own. A key
+    /// that alone fills several ranges is spread over them, so skewed keys still give
+    /// balanced partitions. With one partition this is one `ORDER BY` over everything.
+    pub fn sort_with(
+        &self,
+        keys: &[SortKey],
+        npartitions: Option<u32>,
+        options: TaskOptions,
+    ) -> Result<DataFrame> {
+        use smallpond_duckdb::tasks::hash_partition::{bounds_query, order_by_sql};
+        if keys.is_empty() {
+            return Err(PlanError::invalid("by", "a sort needs at least one key").into());
+        }
+        for key in keys {
+            non_empty("by", &key.expr)?;
+        }
+        let n = match npartitions {
+            Some(n) => n,
+            None => self.num_partitions()? as u32,
+        };
+        if n == 0 {
+            return Err(PlanError::invalid("npartitions", "must be at least 1, got 0").into());
+        }
+        let order = format!("SELECT * FROM {{0}} ORDER BY {}", order_by_sql(keys));
+        if n == 1 {
+            return self.consolidate()?.sql_with(&order, options, Vec::new());
+        }
+        let sample_rows = (u64::from(n) * 20_000).clamp(100_000, 1_000_000);
+        let bounds = self.consolidate()?.sql_with(
+            &bounds_query(keys, n, sample_rows),
+            TaskOptions::default(),
+            Vec::new(),
+        )?;
+        let ranges = self.session.add(Node::RangePartition(RangePartitionNode {
+            input: self.node,
+            bounds: bounds.node,
+            npartitions: n,
+            keys: keys.to_vec(),
+            options: options.clone(),
+        }))?;
+        ranges.sql_with(&order, options, Vec::new())
     }
 
     /// `SELECT <select_list> FROM partition`, e.g. `"a * 2 AS b, c"`.

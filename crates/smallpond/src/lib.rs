@@ -38,7 +38,7 @@ pub use error::{Error, Result};
 pub use session::{
     CsvReadOptions, EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder,
 };
-pub use smallpond_core::plan::{ExternalFunction, ParquetOptions, TaskOptions, Udf};
+pub use smallpond_core::plan::{ExternalFunction, ParquetOptions, SortKey, TaskOptions, Udf};
 pub use smallpond_core::task::Gpus;
 pub use smallpond_duckdb::{Plugin, PluginError, Plugins, ScriptCall};
 pub use smallpond_exec::pool::WorkerCommand;

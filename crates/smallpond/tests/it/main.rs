@@ -8,4 +8,5 @@ mod ops;
 mod partitioning;
 mod report;
 mod scripts;
+mod sort;
 mod util;

@@ -1,0 +1,161 @@
+use duckdb::Connection;
+use smallpond::arrow::array::{Array, Int64Array};
+use smallpond::{DataFrame, Partitioning, SortKey};
+
+use crate::util::*;
+
+/// The `id` column of every row, partition after partition.
+fn ids(df: &DataFrame) -> Vec<i64> {
+    let mut out = Vec::new();
+    for batch in df.take_all().unwrap() {
+        let col = batch.column_by_name("id").expect("an id column");
+        let ids = col.as_any().downcast_ref::<Int64Array>().expect("BIGINT ids");
+        out.extend((0..ids.len()).map(|i| ids.value(i)));
+    }
+    out
+}
+
+fn duckdb_ids(query: &str) -> Vec<i64> {
+    let conn = Connection::open_in_memory().unwrap();
+    let mut stmt = conn.prepare(query).unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Rows of each partition.
+fn partition_rows(df: &DataFrame) -> Vec<i64> {
+    let conn = Connection::open_in_memory().unwrap();
+    df.files()
+        .unwrap()
+        .iter()
+        .map(|files| {
+            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+            conn.query_row(
+                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+const EVENTS: &str = "SELECT i::BIGINT AS id, \
+    CASE WHEN i % 11 = 0 THEN NULL ELSE (i * 7919) % 300 END AS a, \
+    CASE WHEN i % 13 = 0 THEN NULL ELSE 's' || ((i * 31) % 97) END AS s \
+    FROM range(20000) t(i)";
+
+#[test]
+fn sort_is_global_and_orders_as_one_duckdb_order_by() {
+    let fx = Fixture::new();
+    let input = fx.parquet("events", EVENTS, 4);
+    let df = fx
+        .sp
+        .read_parquet(&[glob(&input)])
+        .unwrap()
+        .repartition(4, Partitioning::Files)
+        .unwrap();
+    let source = format!("read_parquet('{}')", glob(&input));
+
+    // Several keys, mixed directions, NULLs in both; `id` makes the order total.
+    let keys = [SortKey::desc("a"), SortKey::asc("s"), SortKey::asc("id")];
+    let sorted = df.sort_with(&keys, Some(5), Default::default()).unwrap();
+    assert_eq!(sorted.num_partitions().unwrap(), 5);
+    assert_eq!(
+        ids(&sorted),
+        duckdb_ids(&format!("SELECT id FROM {source} ORDER BY a DESC, s ASC, id"))
+    );
+    // Ranges of equal size, give or take the sample's error.
+    let rows = partition_rows(&sorted);
+    assert_eq!(rows.iter().sum::<i64>(), 20000);
+    assert!(rows.iter().all(|&r| (2800..=5200).contains(&r)), "{rows:?}");
+
+    // Keeping the partition count (4); an expression as a key; NULLs last when ascending.
+    let sorted = df
+        .sort(&[SortKey::asc("s"), SortKey::desc("id % 10"), SortKey::asc("id")])
+        .unwrap();
+    assert_eq!(sorted.num_partitions().unwrap(), 4);
+    assert_eq!(
+        ids(&sorted),
+        duckdb_ids(&format!(
+            "SELECT id FROM {source} ORDER BY s, id % 10 DESC, id"
+        ))
+    );
+
+    // One partition: one ORDER BY over everything.
+    let sorted = df.sort_with(&keys[1..], Some(1), Default::default()).unwrap();
+    assert_eq!(sorted.num_partitions().unwrap(), 1);
+    assert_eq!(
+        ids(&sorted),
+        duckdb_ids(&format!("SELECT id FROM {source} ORDER BY s, id"))
+    );
+}
+
+#[test]
+fn a_key_in_half_of_the_rows_still_gives_balanced_partitions() {
+    let fx = Fixture::new();
+    // Half of the rows have k = 500; the others spread over 0..1000.
+    let input = fx.parquet(
+        "skewed",
+        "SELECT i::BIGINT AS id, CASE WHEN i % 2 = 0 THEN 500 ELSE (i * 7919) % 1000 END AS k \
+         FROM range(40000) t(i)",
+        2,
+    );
+    let df = fx
+        .sp
+        .read_parquet(&[glob(&input)])
+        .unwrap()
+        .repartition(2, Partitioning::Files)
+        .unwrap();
+    let sorted = df
+        .sort_with(&[SortKey::asc("k")], Some(8), Default::default())
+        .unwrap();
+    let rows = partition_rows(&sorted);
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.iter().sum::<i64>(), 40000);
+    // 5,000 rows each when perfectly balanced.
+    assert!(rows.iter().all(|&r| (3500..=6500).contains(&r)), "{rows:?}");
+    // Still globally sorted, and the same rows.
+    let files = files_sql(&sorted);
+    let conn = Connection::open_in_memory().unwrap();
+    // One thread: rows are numbered in the order of the files.
+    conn.execute_batch("SET threads = 1").unwrap();
+    let unordered: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT count(*) FROM (SELECT k, lag(k) OVER (ORDER BY file_row) AS prev FROM \
+                 (SELECT k, row_number() OVER () AS file_row FROM {files})) WHERE k < prev"
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unordered, 0);
+    assert_same_rows(
+        &format!("SELECT * FROM {files}"),
+        &format!("SELECT * FROM read_parquet('{}')", glob(&input)),
+    );
+}
+
+#[test]
+fn sorting_by_a_missing_column_fails_before_any_task() {
+    let fx = Fixture::new();
+    let input = fx.parquet("events", EVENTS, 2);
+    let df = fx.sp.read_parquet(&[glob(&input)]).unwrap();
+    let err = df
+        .sort_with(&[SortKey::asc("nope")], Some(3), Default::default())
+        .unwrap()
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    assert_eq!(fx.tasks_started(), 0);
+    let err = df.sort(&[]).err().expect("no keys is an error").to_string();
+    assert!(err.contains("at least one key"), "{err}");
+    let err = df
+        .sort_with(&[SortKey::asc("a")], Some(0), Default::default())
+        .err()
+        .expect("zero partitions is an error")
+        .to_string();
+    assert!(err.contains("npartitions"), "{err}");
+}
