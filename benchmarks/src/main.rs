@@ -258,7 +258,11 @@ fn peak_rss_mb() -> f64 {
 /// with `COPY (SELECT key, value ... ORDER BY key) TO ...`, checked to hold the same records
 /// in the same order.
 fn graysort(args: &Args, global_sort: bool) {
-    let bench = if global_sort { "global-sort" } else { "graysort" };
+    let bench = if global_sort {
+        "global-sort"
+    } else {
+        "graysort"
+    };
     let records = args.rows;
     let input = args
         .data

@@ -169,7 +169,12 @@ impl fmt::Display for Node {
             }
             Node::RangePartition(n) => {
                 let keys: Vec<String> = n.keys.iter().map(ToString::to_string).collect();
-                write!(f, "RangePartition(n={}, by={})", n.npartitions, keys.join(", "))
+                write!(
+                    f,
+                    "RangePartition(n={}, by={})",
+                    n.npartitions,
+                    keys.join(", ")
+                )
             }
             Node::Sql(n) => write!(f, "SqlEngine({:?})", n.query),
             Node::Limit(n) => write!(f, "Limit({})", n.limit),

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use duckdb::Connection;
 use duckdb::types::Value;
+use duckdb::Connection;
 use smallpond_core::plan::{ParquetOptions, PartitionMethod, SortKey};
 use smallpond_core::task::ResolvedPartition;
 
@@ -42,7 +42,13 @@ pub fn partition_key_sql(by: &str) -> String {
 pub fn sort_key_sql(keys: &[SortKey]) -> String {
     let args: Vec<String> = keys
         .iter()
-        .map(|k| format!("{}, '{} NULLS LAST'", partition_key_sql(&k.expr), direction(k)))
+        .map(|k| {
+            format!(
+                "{}, '{} NULLS LAST'",
+                partition_key_sql(&k.expr),
+                direction(k)
+            )
+        })
         .collect();
     format!("create_sort_key({})", args.join(", "))
 }

@@ -9,7 +9,10 @@ fn ids(df: &DataFrame) -> Vec<i64> {
     let mut out = Vec::new();
     for batch in df.take_all().unwrap() {
         let col = batch.column_by_name("id").expect("an id column");
-        let ids = col.as_any().downcast_ref::<Int64Array>().expect("BIGINT ids");
+        let ids = col
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("BIGINT ids");
         out.extend((0..ids.len()).map(|i| ids.value(i)));
     }
     out
@@ -63,7 +66,9 @@ fn sort_is_global_and_orders_as_one_duckdb_order_by() {
     assert_eq!(sorted.num_partitions().unwrap(), 5);
     assert_eq!(
         ids(&sorted),
-        duckdb_ids(&format!("SELECT id FROM {source} ORDER BY a DESC, s ASC, id"))
+        duckdb_ids(&format!(
+            "SELECT id FROM {source} ORDER BY a DESC, s ASC, id"
+        ))
     );
     // Ranges of equal size, give or take the sample's error.
     let rows = partition_rows(&sorted);
@@ -72,7 +77,11 @@ fn sort_is_global_and_orders_as_one_duckdb_order_by() {
 
     // Keeping the partition count (4); an expression as a key; NULLs last when ascending.
     let sorted = df
-        .sort(&[SortKey::asc("s"), SortKey::desc("id % 10"), SortKey::asc("id")])
+        .sort(&[
+            SortKey::asc("s"),
+            SortKey::desc("id % 10"),
+            SortKey::asc("id"),
+        ])
         .unwrap();
     assert_eq!(sorted.num_partitions().unwrap(), 4);
     assert_eq!(
@@ -83,7 +92,9 @@ fn sort_is_global_and_orders_as_one_duckdb_order_by() {
     );
 
     // One partition: one ORDER BY over everything.
-    let sorted = df.sort_with(&keys[1..], Some(1), Default::default()).unwrap();
+    let sorted = df
+        .sort_with(&keys[1..], Some(1), Default::default())
+        .unwrap();
     assert_eq!(sorted.num_partitions().unwrap(), 1);
     assert_eq!(
         ids(&sorted),
