@@ -41,6 +41,84 @@ impl Partitioning {
     }
 }
 
+/// Which rows [`DataFrame::join`] keeps, as DuckDB's joins of the same name do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinHow {
+    /// Pairs of rows with equal keys.
+    Inner,
+    /// Also the left rows that match nothing (their right columns NULL).
+    Left,
+    /// Also the right rows that match nothing.
+    Right,
+    /// Also the rows of either side that match nothing.
+    Outer,
+    /// The left rows that match some right row (left columns only, each row once).
+    Semi,
+    /// The left rows that match no right row (left columns only).
+    Anti,
+}
+
+impl JoinHow {
+    fn sql(self) -> &'static str {
+        match self {
+            JoinHow::Inner => "INNER",
+            JoinHow::Left => "LEFT",
+            JoinHow::Right => "RIGHT",
+            JoinHow::Outer => "FULL OUTER",
+            JoinHow::Semi => "SEMI",
+            JoinHow::Anti => "ANTI",
+        }
+    }
+}
+
+impl std::str::FromStr for JoinHow {
+    type Err = crate::Error;
+    fn from_str(how: &str) -> Result<Self> {
+        Ok(match how.to_ascii_lowercase().as_str() {
+            "inner" => JoinHow::Inner,
+            "left" => JoinHow::Left,
+            "right" => JoinHow::Right,
+            "outer" | "full" => JoinHow::Outer,
+            "semi" => JoinHow::Semi,
+            "anti" => JoinHow::Anti,
+            _ => {
+                return Err(PlanError::invalid(
+                    "how",
+                    format!("{how:?} is not one of inner, left, right, outer, semi, anti"),
+                )
+                .into())
+            }
+        })
+    }
+}
+
+/// How [`DataFrame::join_with`] plans a join.
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    /// Output partitions of a partitioned join; default: the larger input's count.
+    pub npartitions: Option<u32>,
+    /// A side whose files hold at most this many bytes, known before the join runs (a data
+    /// source, or a computed result), is broadcast: every partition of the other side is
+    /// joined with all of it, and neither side is repartitioned. Only where that gives the
+    /// same rows: the right side for inner, left, semi and anti joins, the left side for
+    /// inner and right joins. `0` turns broadcasting off. Default: 16 MiB.
+    pub broadcast_bytes: u64,
+    pub options: TaskOptions,
+}
+
+/// The default broadcast threshold of a join, 16 MiB of files.
+pub const BROADCAST_BYTES: u64 = 16 << 20;
+
+impl Default for JoinOptions {
+    fn default() -> Self {
+        Self {
+            npartitions: None,
+            broadcast_bytes: BROADCAST_BYTES,
+            options: TaskOptions::default(),
+        }
+    }
+}
+
 /// A lazily computed, partitioned table.
 #[derive(Clone)]
 pub struct DataFrame {
@@ -224,6 +302,112 @@ impl DataFrame {
             options: options.clone(),
         }))?;
         ranges.sql_with(&order, options, Vec::new())
+    }
+
+    /// Joins with `other` on the columns `on`, giving the rows and columns of DuckDB's
+    /// `SELECT * FROM self <how> JOIN other USING (on)` (the keys once; a column name on
+    /// both sides gets `_1` on the right, as DuckDB writes it to Parquet). See
+    /// [`DataFrame::join_with`].
+    pub fn join<S: AsRef<str>>(
+        &self,
+        other: &DataFrame,
+        on: &[S],
+        how: JoinHow,
+    ) -> Result<DataFrame> {
+        self.join_with(other, on, how, JoinOptions::default())
+    }
+
+    /// Like [`DataFrame::join`]. Both sides are hash-partitioned by the keys into the same
+    /// `npartitions` (a side that already is, by these keys in this order, is read as it is)
+    /// and each pair of partitions is joined by one task; NULL keys match nothing, as in
+    /// DuckDB. A small side is broadcast instead (see [`JoinOptions::broadcast_bytes`]);
+    /// with one partition, both sides are joined whole by one task.
+    pub fn join_with<S: AsRef<str>>(
+        &self,
+        other: &DataFrame,
+        on: &[S],
+        how: JoinHow,
+        options: JoinOptions,
+    ) -> Result<DataFrame> {
+        if !Arc::ptr_eq(&self.session, &other.session) {
+            return Err(PlanError::invalid("other", "joins DataFrames of another session").into());
+        }
+        let keys: Vec<String> = on.iter().map(|k| k.as_ref().trim().to_string()).collect();
+        if keys.is_empty() || keys.iter().any(String::is_empty) {
+            return Err(PlanError::invalid("on", "a join needs at least one key column").into());
+        }
+        let using: Vec<String> = keys
+            .iter()
+            .map(|k| smallpond_duckdb::source::ident(k))
+            .collect();
+        let query = format!(
+            "SELECT * FROM {{0}} {} JOIN {{1}} USING ({})",
+            how.sql(),
+            using.join(", ")
+        );
+        let join = |left: &DataFrame, right: &DataFrame| {
+            self.session.add_sql(
+                vec![left.node, right.node],
+                &[],
+                &query,
+                options.options.clone(),
+                Vec::new(),
+            )
+        };
+        let (nl, nr) = (self.num_partitions()?, other.num_partitions()?);
+        let n = match options.npartitions {
+            Some(0) => {
+                return Err(PlanError::invalid("npartitions", "must be at least 1, got 0").into())
+            }
+            Some(n) => n,
+            None => nl.max(nr) as u32,
+        };
+        // (Without `npartitions`, one means both sides have one partition.)
+        if n == 1 {
+            return join(&self.consolidate()?, &other.consolidate()?);
+        }
+        let small = |df: &DataFrame| {
+            options.broadcast_bytes > 0
+                && self
+                    .session
+                    .known_bytes(df.node)
+                    .is_some_and(|b| b <= options.broadcast_bytes)
+        };
+        // The whole of `df` as each of `n` partitions (file lists only).
+        let everywhere = |df: &DataFrame, n: usize| -> Result<DataFrame> {
+            let whole = df.consolidate()?;
+            let copies: Vec<&DataFrame> = std::iter::repeat_n(&whole, n - 1).collect();
+            whole.union(&copies)
+        };
+        let right_may = matches!(
+            how,
+            JoinHow::Inner | JoinHow::Left | JoinHow::Semi | JoinHow::Anti
+        );
+        let left_may = matches!(how, JoinHow::Inner | JoinHow::Right);
+        if right_may && small(other) {
+            return join(self, &everywhere(other, nl)?);
+        }
+        if left_may && small(self) {
+            return join(&everywhere(self, nr)?, other);
+        }
+        let left = self.hashed_by(&keys, n, &options.options)?;
+        let right = other.hashed_by(&keys, n, &options.options)?;
+        join(&left, &right)
+    }
+
+    /// This DataFrame hash-partitioned by `keys` into `n`: itself when it already is.
+    fn hashed_by(&self, keys: &[String], n: u32, options: &TaskOptions) -> Result<DataFrame> {
+        let same = |a: &[String]| {
+            a.len() == keys.len() && a.iter().zip(keys).all(|(x, y)| x.eq_ignore_ascii_case(y))
+        };
+        if self
+            .session
+            .hash_partitioning(self.node)
+            .is_some_and(|(k, m)| m == n && same(&k))
+        {
+            return Ok(self.clone());
+        }
+        self.repartition_with(n, Partitioning::Hash(keys.to_vec()), options.clone())
     }
 
     /// `SELECT <select_list> FROM partition`, e.g. `"a * 2 AS b, c"`.

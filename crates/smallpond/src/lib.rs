@@ -33,7 +33,7 @@ pub mod progress;
 pub mod report;
 mod session;
 
-pub use dataframe::{DataFrame, Partitioning};
+pub use dataframe::{DataFrame, JoinHow, JoinOptions, Partitioning, BROADCAST_BYTES};
 pub use error::{Error, Result};
 pub use session::{
     CsvReadOptions, EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder,

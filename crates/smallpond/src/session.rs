@@ -20,7 +20,8 @@ use smallpond_core::dataset::{
 };
 use smallpond_core::job::{JobDirs, JobLock, JobStatus};
 use smallpond_core::plan::{
-    DataSourceNode, ExternalFunction, LogicalPlan, Node, ScriptNode, SqlNode, TaskOptions, Udf,
+    DataSourceNode, ExternalFunction, LogicalPlan, Node, PartitionMethod, ScriptNode, SqlNode,
+    TaskOptions, Udf,
 };
 use smallpond_core::planner::{Planner, PlannerConfig};
 use smallpond_core::task::{ExecutionPlan, ResolvedPartition, Resources, TaskRecord};
@@ -282,6 +283,24 @@ struct State {
     journal: Journal,
 }
 
+fn known_bytes(state: &State, id: NodeId) -> Option<u64> {
+    let size = |files: &mut dyn Iterator<Item = &PathBuf>| -> Option<u64> {
+        files
+            .map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
+            .sum()
+    };
+    if let Some(parts) = state.computed.get(&id) {
+        return size(&mut parts.iter().flat_map(ResolvedPartition::files));
+    }
+    match state.plan.get(id).ok()? {
+        Node::DataSource(n) => size(&mut n.dataset.files().iter()),
+        Node::Projection(n) => known_bytes(state, n.input),
+        Node::Consolidate(n) => known_bytes(state, n.input),
+        Node::Union(n) => n.inputs.iter().map(|i| known_bytes(state, *i)).sum(),
+        _ => None,
+    }
+}
+
 impl Inner {
     fn state(&self) -> Result<MutexGuard<'_, State>> {
         let state = self
@@ -315,6 +334,32 @@ impl Inner {
 
     pub(crate) fn num_partitions(&self, id: NodeId) -> Result<usize> {
         Ok(self.state()?.plan.num_partitions(id)?)
+    }
+
+    /// The bytes of the files node `id` reads or wrote, when known before it runs: a data
+    /// source's, a computed node's, and what only regroups them (projections, unions).
+    pub(crate) fn known_bytes(&self, id: NodeId) -> Option<u64> {
+        let state = self.state().ok()?;
+        known_bytes(&state, id)
+    }
+
+    /// `(keys, n)` when node `id`'s partition `i` holds exactly the rows with
+    /// `hash(keys) % n = i`: a hash partition, or a projection of one keeping its keys.
+    pub(crate) fn hash_partitioning(&self, id: NodeId) -> Option<(Vec<String>, u32)> {
+        let state = self.state().ok()?;
+        let mut id = id;
+        loop {
+            match state.plan.get(id).ok()? {
+                Node::HashPartition(h) => {
+                    let PartitionMethod::Hash(keys) = &h.method else {
+                        return None;
+                    };
+                    return Some((keys.clone(), h.npartitions));
+                }
+                Node::Projection(p) => id = p.input,
+                _ => return None,
+            }
+        }
     }
 
     pub(crate) fn is_computed(&self, id: NodeId) -> bool {

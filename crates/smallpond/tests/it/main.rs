@@ -4,6 +4,7 @@
 mod errors;
 mod faults;
 mod inputs;
+mod join;
 mod ops;
 mod partitioning;
 mod report;
