@@ -142,6 +142,15 @@ class DataFrame:
         npartitions: Optional[int] = None,
         options: Optional[TaskOptions] = None,
     ) -> DataFrame: ...
+    def join(
+        self,
+        other: DataFrame,
+        on: Sequence[str],
+        how: str = "inner",
+        npartitions: Optional[int] = None,
+        broadcast_bytes: Optional[int] = None,
+        options: Optional[TaskOptions] = None,
+    ) -> DataFrame: ...
     def select(self, columns: Sequence[str]) -> DataFrame: ...
     def consolidate(self) -> DataFrame: ...
     def map_batches(

@@ -582,6 +582,43 @@ class DataFrame:
         keys = list(zip(cols, flags))
         return self._new(self._df.sort(keys, npartitions, **options), publish, "sort")
 
+    def join(
+        self,
+        other: "DataFrame",
+        on: Union[str, List[str]],
+        how: str = "inner",
+        npartitions: Optional[int] = None,
+        broadcast_bytes: Optional[int] = None,
+        **kwargs: Any,
+    ) -> "DataFrame":
+        """Joins with ``other`` on the key columns ``on``: the rows and columns of DuckDB's
+        ``SELECT * FROM self <how> JOIN other USING (on)`` (``how``: inner, left, right,
+        outer, semi or anti; NULL keys match nothing). Both sides are hash-partitioned by the
+        keys into ``npartitions`` (default: the larger partition count) and joined partition
+        by partition; a side already hash-partitioned by these keys into as many partitions
+        is not repartitioned. A side whose files hold at most ``broadcast_bytes`` (default
+        16 MiB, ``0`` turns it off) is broadcast to every partition of the other instead."""
+        if not isinstance(other, DataFrame):
+            raise TypeError(f"join needs a DataFrame to join with, got {type(other).__name__}")
+        if other.session is not self.session:
+            raise ValueError("join: both DataFrames must belong to the same session")
+        keys = _by_list(on) if isinstance(on, (str, list, tuple)) else []
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"join: on must be a column name or a list of them, got {on!r}")
+        if not isinstance(how, str):
+            raise TypeError(f"join: how must be a string, got {how!r}")
+        for name, value in (("npartitions", npartitions), ("broadcast_bytes", broadcast_bytes)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"join: {name} must be an int, got {value!r}")
+        if broadcast_bytes is not None and broadcast_bytes < 0:
+            raise ValueError(f"join: broadcast_bytes must be at least 0, got {broadcast_bytes}")
+        publish = _publish_options(kwargs)
+        options = _node_options(kwargs, "join")
+        core = self._df.join(other._df, keys, how, npartitions, broadcast_bytes, **options)
+        child = self._new(core)
+        child._pending += other._pending
+        return child._published(publish, "join")
+
     # row operations
 
     def filter(self, sql_or_func: Union[str, Callable[[Dict[str, Any]], bool]], **kwargs: Any) -> "DataFrame":

@@ -136,6 +136,49 @@ def test_sort_is_global_and_matches_one_duckdb_order_by(sp, tmp_path):
         df.sort("nope").count()
 
 
+def test_join_matches_one_duckdb_join_for_every_kind(sp, tmp_path):
+    import duckdb
+
+    # Duplicate keys on both sides, NULL keys on both sides, keys on one side only.
+    duckdb.sql(
+        "copy (select i as id, case when i % 11 = 0 then null else i % 40 end as k, i * 2 as a "
+        f"from range(600) t(i)) to '{tmp_path}/l.parquet'"
+    )
+    duckdb.sql(
+        "copy (select case when i % 9 = 0 then null else (i % 50) + 20 end as k, "
+        f"'r' || i as b, i as a from range(120) t(i)) to '{tmp_path}/r.parquet'"
+    )
+    left = sp.read_parquet(str(tmp_path / "l.parquet")).repartition(3, by_rows=True)
+    right = sp.read_parquet(str(tmp_path / "r.parquet")).repartition(2, by_rows=True)
+
+    def rows(table):
+        return sorted(zip(*(c.to_pylist() for c in table.columns)), key=repr)
+
+    for how, sql in [("inner", "inner"), ("left", "left"), ("right", "right"),
+                     ("outer", "full outer"), ("semi", "semi"), ("anti", "anti")]:
+        want = duckdb.sql(
+            f"select * from '{tmp_path}/l.parquet' {sql} join '{tmp_path}/r.parquet' using (k)"
+        ).to_arrow_table()
+        for broadcast in (0, None):
+            out = left.join(right, on="k", how=how, npartitions=4, broadcast_bytes=broadcast)
+            got = out.to_arrow()
+            assert rows(got) == rows(want), (how, broadcast)
+            # Both sides had a column `a`: the right one is `a_1`, as DuckDB writes it.
+            assert got.column_names[:3] == ["id", "k", "a"], (how, got.column_names)
+        # Broadcast by default (both sides are small): the other side's partitions are kept;
+        # an outer join cannot broadcast, so it is hashed into npartitions.
+        want_n = {"inner": 3, "left": 3, "semi": 3, "anti": 3, "right": 2, "outer": 4}[how]
+        assert out.num_partitions == want_n, how
+    with pytest.raises(Exception, match="not one of inner, left"):
+        left.join(right, on="k", how="cross")
+    with pytest.raises(TypeError, match="on must be"):
+        left.join(right, on=3)
+    with pytest.raises(TypeError, match="join needs a DataFrame"):
+        left.join("r.parquet", on="k")
+    with pytest.raises(Exception, match="nope"):
+        left.join(right, on="nope").count()
+
+
 def test_repartition_kinds(sp, prices):
     df = sp.read_parquet(os.path.join(prices, "*.parquet"))
     assert df.repartition(3).num_partitions == 3

@@ -627,6 +627,30 @@ impl DataFrame {
         build(py, || self.inner.sort_with(&keys, npartitions, options))
     }
 
+    /// `SELECT * FROM self <how> JOIN other USING (on)`, partition by partition: both
+    /// sides hashed by `on` alike, or a side of at most `broadcast_bytes` broadcast.
+    #[pyo3(signature = (other, on, how="inner", npartitions=None, broadcast_bytes=None, options=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &self,
+        py: Python<'_>,
+        other: PyRef<'_, DataFrame>,
+        on: Vec<String>,
+        how: &str,
+        npartitions: Option<u32>,
+        broadcast_bytes: Option<u64>,
+        options: Option<PyRef<'_, PyTaskOptions>>,
+    ) -> PyResult<DataFrame> {
+        let how: smallpond::JoinHow = how.parse().map_err(py_err)?;
+        let options = smallpond::JoinOptions {
+            npartitions,
+            broadcast_bytes: broadcast_bytes.unwrap_or(smallpond::BROADCAST_BYTES),
+            options: task_options(options),
+        };
+        let other = &other.inner;
+        build(py, || self.inner.join_with(other, &on, how, options))
+    }
+
     /// Only these columns (no data is copied).
     fn select(&self, py: Python<'_>, columns: Vec<String>) -> PyResult<DataFrame> {
         build(py, || self.inner.select(&columns))
