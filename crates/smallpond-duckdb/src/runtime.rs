@@ -139,7 +139,8 @@ impl DuckDbRunner {
         self
     }
 
-    fn run_attempt(&self, a: &TaskAttempt) -> Result<TaskRecord> {
+    /// The attempt's record, and a line for its log about where the time went.
+    fn run_attempt(&self, a: &TaskAttempt) -> Result<(TaskRecord, Option<String>)> {
         let start = unix_now();
         let pid = std::process::id();
         let (private, temp) = a.job.attempt_dirs(a.task, a.attempt, pid)?;
@@ -201,7 +202,7 @@ impl DuckDbRunner {
         };
         a.job.write_record(&record)?;
         tracing::debug!(task = %a.task, rows = record.rows, "task finished");
-        Ok(record)
+        Ok((record, output.detail))
     }
 
     fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
@@ -351,7 +352,12 @@ impl TaskRunner for DuckDbRunner {
         let _span =
             tracing::info_span!("task", task = %attempt.task, attempt = attempt.attempt).entered();
         let started = std::time::Instant::now();
-        let result = self.run_attempt(attempt).map_err(|e| {
+        let mut detail = None;
+        let result = self.run_attempt(attempt).map(|(record, d)| {
+            detail = d;
+            record
+        });
+        let result = result.map_err(|e| {
             let mut error = TaskError::from(e);
             if error.kind == TaskErrorKind::OutOfMemory {
                 error.message = format!(
@@ -362,7 +368,7 @@ impl TaskRunner for DuckDbRunner {
             }
             error
         });
-        write_task_log(attempt, &self.worker, started.elapsed(), &result);
+        write_task_log(attempt, &self.worker, started.elapsed(), &result, detail);
         result
     }
 
@@ -456,6 +462,7 @@ fn write_task_log(
     worker: &str,
     elapsed: std::time::Duration,
     result: &std::result::Result<TaskRecord, TaskError>,
+    detail: Option<String>,
 ) {
     use std::io::Write;
     let what = match &a.kind {
@@ -496,7 +503,8 @@ fn write_task_log(
         Err(e) => format!("failed (retryable: {}): {e}", e.retryable),
     };
     let text = format!(
-        "{a} on {worker}:{pid}@{host}\n  {what}\n  inputs: {files} files; cpus {cpus}, memory {mb} MB\n  {outcome} after {secs:.3}s\n",
+        "{a} on {worker}:{pid}@{host}\n  {what}\n  inputs: {files} files; cpus {cpus}, memory {mb} MB\n  {outcome} after {secs:.3}s\n{detail}",
+        detail = detail.map(|d| format!("  {d}\n")).unwrap_or_default(),
         pid = std::process::id(),
         host = hostname(),
         cpus = a.resources.cpus,

@@ -377,6 +377,7 @@ pub(crate) fn write_partitioned(
         outputs,
         rows: rows_in,
         schema_file,
+        detail: None,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Streams one partition through an external function and writes what it returns.
 
 use std::path::Path;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
 
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -11,6 +13,7 @@ use smallpond_core::task::ResolvedPartition;
 
 use super::Output;
 use crate::plugin::Plugins;
+use crate::read::ParquetSink;
 use crate::source::partition_sql;
 use crate::{Error, Result};
 
@@ -21,7 +24,15 @@ pub struct MapBatchesTask<'a> {
     pub plugins: &'a Plugins,
 }
 
+/// Batches in flight between the reader and the function, and between the function and
+/// the writer: enough to keep each thread busy, few enough to bound memory.
+const PIPELINE_DEPTH: usize = 2;
+
 impl MapBatchesTask<'_> {
+    /// Three threads, one batch apart: DuckDB reads and decodes the next batches (on a
+    /// connection of its own to the task's database) while the function runs on this thread
+    /// and a writer encodes what it returned before, so the task takes about as long as its
+    /// slowest part rather than the sum of the three.
     pub fn run(
         &self,
         conn: &Connection,
@@ -31,68 +42,158 @@ impl MapBatchesTask<'_> {
     ) -> Result<Output> {
         let plugin = self.plugins.get(&self.function.runtime)?;
         let sql = format!("SELECT * FROM {}", partition_sql(input)?);
-        let sql_err = |source| Error::Sql {
-            sql: sql.clone(),
-            error: source,
-        };
-        let setup = format!("SET arrow_large_buffer_size = {};", plugin.large_strings());
-        crate::connection::execute(conn, &setup, &setup)?;
-        let mut stmt = conn.prepare(&sql).map_err(sql_err)?;
-        let arrow = stmt.query_arrow([]).map_err(sql_err)?;
-        let input_schema = arrow.get_schema();
-        let mut batches = Rebatch::new(arrow, self.batch_size as usize);
+        let reader_conn = conn.try_clone().map_err(|error| Error::Sql {
+            sql: "connect the batch reader to the task's database".into(),
+            error,
+        })?;
+        let setup = format!(
+            "SET enable_progress_bar = false; SET arrow_large_buffer_size = {};",
+            plugin.large_strings()
+        );
         let file = dir.join(format!("part-{partition:05}.parquet"));
-        let mut writer: Option<crate::read::ParquetSink> = None;
-        let mut rows = 0u64;
-        let mut write_error = None;
-        let mut emit = |batch: RecordBatch| -> std::result::Result<(), String> {
-            let sink = match &mut writer {
-                Some(w) => w,
-                None => writer.insert(
-                    crate::read::ParquetSink::create(&file, batch.schema(), self.parquet)
-                        .map_err(|e| e.to_string())?,
-                ),
-            };
-            rows += batch.num_rows() as u64;
-            sink.write(&batch).map_err(|e| {
-                let text = e.to_string();
-                write_error = Some(e);
-                text
+        let batch_size = self.batch_size as usize;
+        std::thread::scope(|scope| {
+            let (schema_tx, schema_rx) = sync_channel::<Result<SchemaRef>>(1);
+            let (input_tx, input_rx) = sync_channel::<Result<RecordBatch>>(PIPELINE_DEPTH);
+            let sql = &sql;
+            let reader = scope.spawn(move || -> Duration {
+                let t = Instant::now();
+                let sql_err = |source| Error::Sql {
+                    sql: sql.clone(),
+                    error: source,
+                };
+                let started = crate::connection::execute(&reader_conn, &setup, &setup)
+                    .and_then(|()| reader_conn.prepare(sql).map_err(sql_err));
+                let mut stmt = match started {
+                    Ok(stmt) => stmt,
+                    Err(e) => {
+                        let _ = schema_tx.send(Err(e));
+                        return t.elapsed();
+                    }
+                };
+                let arrow = match stmt.query_arrow([]) {
+                    Ok(arrow) => arrow,
+                    Err(e) => {
+                        let _ = schema_tx.send(Err(sql_err(e)));
+                        return t.elapsed();
+                    }
+                };
+                let mut busy = t.elapsed();
+                if schema_tx.send(Ok(arrow.get_schema())).is_err() {
+                    return busy;
+                }
+                let mut batches = Rebatch::new(arrow, batch_size);
+                loop {
+                    let t = Instant::now();
+                    let Some(batch) = batches.next() else { break };
+                    busy += t.elapsed();
+                    if input_tx.send(Ok(batch)).is_err() {
+                        return busy; // the function stopped early: read no further
+                    }
+                }
+                if let Some(e) = batches.error.take() {
+                    let _ = input_tx.send(Err(e));
+                }
+                busy
+            });
+            let input_schema = schema_rx.recv().map_err(|_| {
+                Error::InvalidInput("the batch reader stopped before it started".into())
+            })??;
+
+            let (output_tx, output_rx) = sync_channel::<RecordBatch>(PIPELINE_DEPTH);
+            let parquet = self.parquet;
+            let file = &file;
+            let writer = scope.spawn(move || -> Result<(Option<ParquetSink>, u64, Duration)> {
+                let mut sink: Option<ParquetSink> = None;
+                let (mut rows, mut busy) = (0u64, Duration::ZERO);
+                for batch in output_rx {
+                    let t = Instant::now();
+                    let w = match &mut sink {
+                        Some(w) => w,
+                        None => sink.insert(ParquetSink::create(file, batch.schema(), parquet)?),
+                    };
+                    rows += batch.num_rows() as u64;
+                    w.write(&batch)?;
+                    busy += t.elapsed();
+                }
+                Ok((sink, rows, busy))
+            });
+
+            let mut read_error = None;
+            // The function's time: the plugin's call less the waits for input and output.
+            let mut waited = Duration::ZERO;
+            let waited_in = std::cell::Cell::new(Duration::ZERO);
+            let mut batches = std::iter::from_fn(|| {
+                let t = Instant::now();
+                let next = input_rx.recv().ok();
+                waited_in.set(waited_in.get() + t.elapsed());
+                next
             })
-        };
-        let schema = plugin
-            .map_batches(self.function, input_schema, &mut batches, &mut emit)
-            .map_err(|message| match write_error.take() {
-                Some(e) => e,
-                None => Error::Function {
-                    name: self.function.name.clone(),
-                    message,
-                },
-            })?;
-        if let Some(e) = batches.error.take() {
-            return Err(e);
-        }
-        let writer = match (writer, schema) {
-            (Some(w), _) => Some(w),
-            (None, Some(schema)) => Some(crate::read::ParquetSink::create(
-                &file,
-                schema,
-                self.parquet,
-            )?),
-            // Nothing came out and nobody knows the columns: the partition is empty.
-            (None, None) => None,
-        };
-        let outputs = match writer {
-            Some(w) => {
-                w.finish()?;
-                vec![file]
-            }
-            None => vec![],
-        };
-        Ok(Output {
-            outputs: vec![outputs],
-            rows,
-            schema_file: None,
+            .map_while(|b| match b {
+                Ok(batch) => Some(batch),
+                Err(e) => {
+                    read_error = Some(e);
+                    None
+                }
+            });
+            let mut emit = |batch: RecordBatch| -> std::result::Result<(), String> {
+                let t = Instant::now();
+                // The writer hangs up only when it failed; its error is reported below.
+                let sent = output_tx
+                    .send(batch)
+                    .map_err(|_| "the Parquet writer stopped".to_string());
+                waited += t.elapsed();
+                sent
+            };
+            let called = Instant::now();
+            let result = plugin.map_batches(self.function, input_schema, &mut batches, &mut emit);
+            let function_busy = called.elapsed().saturating_sub(waited + waited_in.get());
+            drop(batches); // the reader sees the end and stops
+            drop(input_rx);
+            let read_busy = reader.join().unwrap_or_default();
+            drop(output_tx);
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(Error::InvalidInput("the Parquet writer panicked".into())));
+            let (sink, rows, write_busy) = match (result, written) {
+                (_, Err(e)) => return Err(e),
+                (Err(message), Ok(_)) => {
+                    return Err(Error::Function {
+                        name: self.function.name.clone(),
+                        message,
+                    })
+                }
+                (Ok(schema), Ok((sink, rows, write_busy))) => {
+                    if let Some(e) = read_error {
+                        return Err(e);
+                    }
+                    let sink = match (sink, schema) {
+                        (Some(w), _) => Some(w),
+                        (None, Some(schema)) => Some(ParquetSink::create(file, schema, parquet)?),
+                        // Nothing came out and nobody knows the columns: the partition is empty.
+                        (None, None) => None,
+                    };
+                    (sink, rows, write_busy)
+                }
+            };
+            let outputs = match sink {
+                Some(w) => {
+                    w.finish()?;
+                    vec![file.clone()]
+                }
+                None => vec![],
+            };
+            Ok(Output {
+                outputs: vec![outputs],
+                rows,
+                schema_file: None,
+                detail: Some(format!(
+                    "busy: read {:.3}s, function {:.3}s, write {:.3}s (in parallel)",
+                    read_busy.as_secs_f64(),
+                    function_busy.as_secs_f64(),
+                    write_busy.as_secs_f64()
+                )),
+            })
         })
     }
 }

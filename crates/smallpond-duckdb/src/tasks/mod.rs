@@ -21,6 +21,8 @@ pub struct Output {
     pub outputs: Vec<Vec<PathBuf>>,
     pub rows: u64,
     pub schema_file: Option<PathBuf>,
+    /// A line for the task's log about where its time went.
+    pub detail: Option<String>,
 }
 
 /// `COPY (query) TO file` options for Parquet.

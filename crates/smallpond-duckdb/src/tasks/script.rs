@@ -77,6 +77,7 @@ pub fn run(
         outputs: vec![files],
         rows,
         schema_file: None,
+        detail: None,
     })
 }
 

@@ -69,6 +69,7 @@ impl SinkTask<'_> {
             outputs: vec![files],
             rows,
             schema_file: None,
+            detail: None,
         })
     }
 

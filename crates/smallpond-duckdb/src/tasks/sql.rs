@@ -41,5 +41,6 @@ pub fn run(
         outputs: vec![vec![file]],
         rows,
         schema_file: None,
+        detail: None,
     })
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the Rust API: every operation is checked against one plain DuckDB
 //! query over the same input (same multiset of rows).
 
+mod batches;
 mod errors;
 mod faults;
 mod inputs;
