@@ -10,7 +10,8 @@ join drops rows. Each run, round-robin, in a fresh process:
 * `broadcast`: `orders.join(customers, on="cust_id")` with the default threshold (the
   customers' files are under 16 MiB, so they are broadcast and nothing is shuffled);
 * `hashed`: the same with `broadcast_bytes=0`: both sides hash-partitioned 8 ways;
-* `duckdb`: `COPY (SELECT * FROM orders JOIN customers USING (cust_id)) TO ...`, all cores.
+* `duckdb`: `COPY (SELECT * FROM orders JOIN customers USING (cust_id)) TO ...`, all cores,
+  zstd as ours (the original smallpond's default Parquet compression, and ours).
 
 Every output is checked against DuckDB's (rows, sum of amount, sum of hash of the joined
 columns). Prints one JSON line per run and the medians with ratios to DuckDB.
@@ -68,7 +69,7 @@ def child(mode: str, o: str, c: str, out: str, root: str, partitions: int) -> No
 
         con = duckdb.connect()
         con.execute("SET preserve_insertion_order = false")
-        con.execute(f"COPY ({QUERY.format(o=o, c=c)}) TO '{out}/out.parquet' (FORMAT parquet)")
+        con.execute(f"COPY ({QUERY.format(o=o, c=c)}) TO '{out}/out.parquet' (FORMAT parquet, COMPRESSION zstd)")
     else:
         import smallpond
 
