@@ -10,12 +10,14 @@
 # DuckDB from source, set SMALLPOND_DUCKDB=bundled (see README, "Developing").
 set -euo pipefail
 
-# The pin: DuckDB 1.5.6, the version the `duckdb` crate (=1.10506.1) is generated for.
-DUCKDB_VERSION=1.5.6
+# The pin: DuckDB 1.5.5, the version the `duckdb` crate (=1.10505.0) is generated for, and the
+# newest whose extensions are on PyPI (duckdb-extension-httpfs 1.5.5; an extension loads only
+# into the DuckDB version it was built for).
+DUCKDB_VERSION=1.5.5
 NPM_PACKAGE=@duckdb/node-bindings-linux-x64
-NPM_VERSION=1.5.6-r.1
-TARBALL_SHA256=1b9f82478539bb9a1d1df44bd103121a12ae52142c07158dc52b97d2ec1d69ff
-LIBRARY_SHA256=3f4962cdd266eab2b479a5b5a4a6d063d279b2954ae814ed00385d553b747633
+NPM_VERSION=1.5.5-r.5
+TARBALL_SHA256=86d2bda909785550e8a14a57a8a4584827aff0e268d8f1a58c3fd48559f7020e
+LIBRARY_SHA256=fc23f12e376c47be520f75221288281906e7942e8fd6f6ce4849198ba60d0405
 
 : "${SMALLPOND_CACHE:=$HOME/.cache/smallpond-rs}"
 dest="$SMALLPOND_CACHE/duckdb/$NPM_VERSION"

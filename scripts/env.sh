@@ -4,10 +4,10 @@
 _sp_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${SMALLPOND_CACHE:=$HOME/.cache/smallpond-rs}"
 export SMALLPOND_CACHE
-# DuckDB: `prebuilt` (default) links the official libduckdb.so 1.5.6, which scripts/duckdb.sh
+# DuckDB: `prebuilt` (default) links the official libduckdb.so 1.5.5, which scripts/duckdb.sh
 # fetches into the cache (once) and verifies against its pinned SHA-256; `bundled` compiles
 # DuckDB from source (~55 CPU-minutes, for platforms without a prebuilt library). A
-# DUCKDB_LIB_DIR you exported yourself (a libduckdb.so 1.5.6 of your own) is used as it is.
+# DUCKDB_LIB_DIR you exported yourself (a libduckdb.so 1.5.5 of your own) is used as it is.
 export SMALLPOND_DUCKDB="${SMALLPOND_DUCKDB:-prebuilt}"
 case "$SMALLPOND_DUCKDB" in
     prebuilt)

