@@ -142,30 +142,21 @@ impl<'a> Planner<'a> {
             Node::HashPartition(n) => {
                 let input = self.node(n.input)?;
                 check_npartitions(n.npartitions)?;
-                let input = self.spread(input, &n.options);
-                let producers = input.len() as u32;
-                let tasks: Vec<TaskId> = input
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        self.task(
-                            id,
-                            kind,
-                            i as u32,
-                            &n.options,
-                            producers,
-                            vec![p],
-                            |parquet| TaskKind::HashPartition {
-                                npartitions: n.npartitions,
-                                method: n.method.clone(),
-                                pre_query: n.pre_query.clone(),
-                                partition_column: n.partition_column.clone(),
-                                parquet,
-                            },
-                        )
-                    })
-                    .collect();
-                slots(&tasks, n.npartitions)
+                self.partitioners(
+                    id,
+                    kind,
+                    input,
+                    None,
+                    n.npartitions,
+                    &n.options,
+                    |parquet| TaskKind::HashPartition {
+                        npartitions: n.npartitions,
+                        method: n.method.clone(),
+                        pre_query: n.pre_query.clone(),
+                        partition_column: n.partition_column.clone(),
+                        parquet,
+                    },
+                )
             }
             Node::RangePartition(n) => {
                 let input = self.node(n.input)?;
@@ -174,30 +165,23 @@ impl<'a> Planner<'a> {
                 if n.keys.is_empty() {
                     return Err(Error::invalid("by", "a sort needs at least one key"));
                 }
-                let input = self.spread(input, &n.options);
-                let producers = input.len() as u32;
-                let tasks: Vec<TaskId> = input
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        self.task(
-                            id,
-                            kind,
-                            i as u32,
-                            &n.options,
-                            producers,
-                            vec![p, bounds.clone()],
-                            |parquet| TaskKind::HashPartition {
-                                npartitions: n.npartitions,
-                                method: PartitionMethod::Range(n.keys.clone()),
-                                pre_query: None,
-                                partition_column: None,
-                                parquet,
-                            },
-                        )
-                    })
-                    .collect();
-                slots(&tasks, n.npartitions)
+                let method = PartitionMethod::Range(n.keys.clone());
+                let options = &n.options;
+                self.partitioners(
+                    id,
+                    kind,
+                    input,
+                    Some(bounds),
+                    n.npartitions,
+                    options,
+                    |parquet| TaskKind::HashPartition {
+                        npartitions: n.npartitions,
+                        method: method.clone(),
+                        pre_query: None,
+                        partition_column: None,
+                        parquet,
+                    },
+                )
             }
             Node::Sql(n) => {
                 let tasks = self.aligned(id, kind, &n.inputs, &n.options, &n.query, |parquet| {
@@ -305,6 +289,32 @@ impl<'a> Planner<'a> {
         };
         self.out.outputs.insert(id, outputs.clone());
         Ok(outputs)
+    }
+
+    /// One partitioning task per (spread) input partition, each also reading `extra` when
+    /// given; their outputs regrouped into `npartitions` slots.
+    #[allow(clippy::too_many_arguments)]
+    fn partitioners(
+        &mut self,
+        id: NodeId,
+        kind: &str,
+        input: Vec<Partition>,
+        extra: Option<Partition>,
+        npartitions: u32,
+        options: &TaskOptions,
+        task_kind: impl Fn(crate::plan::ParquetOptions) -> TaskKind,
+    ) -> Vec<Partition> {
+        let input = self.spread(input, options);
+        let producers = input.len() as u32;
+        let tasks: Vec<TaskId> = input
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let inputs = std::iter::once(p).chain(extra.clone()).collect();
+                self.task(id, kind, i as u32, options, producers, inputs, &task_kind)
+            })
+            .collect();
+        slots(&tasks, npartitions)
     }
 
     /// More producers for a partitioner whose tasks are given fewer CPUs than the machines
