@@ -150,7 +150,10 @@ impl MapBatchesTask<'_> {
             let function_busy = called.elapsed().saturating_sub(waited + waited_in.get());
             drop(batches); // the reader sees the end and stops
             drop(input_rx);
-            let read_busy = reader.join().unwrap_or_default();
+            // A reader that died would look like the end of the input: fail, do not truncate.
+            let Ok(read_busy) = reader.join() else {
+                return Err(Error::InvalidInput("the batch reader panicked".into()));
+            };
             drop(output_tx);
             let written = writer
                 .join()
