@@ -173,6 +173,8 @@ def test_join_matches_one_duckdb_join_for_every_kind(sp, tmp_path):
         left.join(right, on="k", how="cross")
     with pytest.raises(TypeError, match="on must be"):
         left.join(right, on=3)
+    with pytest.raises(ValueError, match="broadcast_bytes must be at least 0"):
+        left.join(right, on="k", broadcast_bytes=-1)
     with pytest.raises(TypeError, match="join needs a DataFrame"):
         left.join("r.parquet", on="k")
     with pytest.raises(Exception, match="nope"):

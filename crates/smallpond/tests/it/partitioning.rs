@@ -7,27 +7,6 @@ use smallpond::Partitioning;
 
 use crate::util::*;
 
-/// Rows per partition, from the partition files.
-fn partition_rows(df: &smallpond::DataFrame) -> Vec<i64> {
-    let conn = Connection::open_in_memory().unwrap();
-    df.files()
-        .unwrap()
-        .iter()
-        .map(|files| {
-            if files.is_empty() {
-                return 0;
-            }
-            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
-            conn.query_row(
-                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-        })
-        .collect()
-}
-
 /// Number of partitions in which each distinct value of `key` occurs, at most.
 fn max_partitions_per_key(df: &smallpond::DataFrame, key: &str) -> i64 {
     let conn = Connection::open_in_memory().unwrap();

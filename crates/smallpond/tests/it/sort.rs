@@ -25,24 +25,6 @@ fn duckdb_ids(query: &str) -> Vec<i64> {
     rows.map(Result::unwrap).collect()
 }
 
-/// Rows of each partition.
-fn partition_rows(df: &DataFrame) -> Vec<i64> {
-    let conn = Connection::open_in_memory().unwrap();
-    df.files()
-        .unwrap()
-        .iter()
-        .map(|files| {
-            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
-            conn.query_row(
-                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap()
-        })
-        .collect()
-}
-
 const EVENTS: &str = "SELECT i::BIGINT AS id, \
     CASE WHEN i % 11 = 0 THEN NULL ELSE (i * 7919) % 300 END AS a, \
     CASE WHEN i % 13 = 0 THEN NULL ELSE 's' || ((i * 31) % 97) END AS s \

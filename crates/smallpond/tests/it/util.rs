@@ -90,6 +90,27 @@ pub fn files_sql(df: &DataFrame) -> String {
     format!("read_parquet([{}])", files.join(", "))
 }
 
+/// Rows per partition, from the partition files.
+pub fn partition_rows(df: &DataFrame) -> Vec<i64> {
+    let conn = Connection::open_in_memory().unwrap();
+    df.files()
+        .unwrap()
+        .iter()
+        .map(|files| {
+            if files.is_empty() {
+                return 0;
+            }
+            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+            conn.query_row(
+                &format!("SELECT count(*) FROM read_parquet([{}])", list.join(", ")),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
 /// Asserts that two queries return the same multiset of rows.
 pub fn assert_same_rows(left: &str, right: &str) {
     let conn = Connection::open_in_memory().unwrap();
