@@ -4,11 +4,17 @@
 //! serialised into a task and read by any worker on any node. Turning a dataset into a
 //! DuckDB reader call is the runtime's job (`smallpond-duckdb`), not this crate's.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::storage::{FileStat, Scheme};
 use crate::{Error, Result};
+
+/// What the listing of a remote store said of the remote files among a dataset's files
+/// (by URL): their sizes, and their identities for fingerprints.
+pub type RemoteStats = BTreeMap<String, FileStat>;
 
 /// A column declared by the user for formats without a self-describing schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +43,9 @@ pub struct ParquetDataSet {
     pub union_by_name: bool,
     /// When `files` is empty, a file whose schema the (empty) relation has.
     pub schema_file: Option<PathBuf>,
+    /// Sizes and identities of the remote files among `files`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote: RemoteStats,
 }
 
 /// Delimited text files with an explicit schema.
@@ -54,6 +63,9 @@ pub struct CsvDataSet {
     /// every partition then reads with what it found. `None` once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect: Option<CsvDetect>,
+    /// Sizes and identities of the remote files among `files`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote: RemoteStats,
 }
 
 /// What the user fixed of a CSV source whose columns are detected.
@@ -93,6 +105,9 @@ impl CsvDataSet {
 pub struct JsonDataSet {
     pub files: Vec<PathBuf>,
     pub schema: Vec<Column>,
+    /// Sizes and identities of the remote files among `files`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remote: RemoteStats,
 }
 
 /// The data of one partition, or of one input of a task.
@@ -111,6 +126,7 @@ impl DataSet {
             columns: None,
             union_by_name: false,
             schema_file: None,
+            remote: RemoteStats::new(),
         })
     }
 
@@ -122,8 +138,51 @@ impl DataSet {
         }
     }
 
+    fn remote(&self) -> &RemoteStats {
+        match self {
+            DataSet::Parquet(d) => &d.remote,
+            DataSet::Csv(d) => &d.remote,
+            DataSet::Json(d) => &d.remote,
+        }
+    }
+
+    /// What is known of `file`, one of this dataset's files: a remote file's listing, a
+    /// local file's metadata; `None` for a file that cannot be read.
+    pub fn stat(&self, file: &Path) -> Option<FileStat> {
+        if let Some(stat) = self.remote().get(file.to_string_lossy().as_ref()) {
+            return Some(*stat);
+        }
+        if crate::storage::is_remote(file) {
+            return None;
+        }
+        let meta = std::fs::metadata(file).ok()?;
+        let modified_us = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_micros() as i64);
+        Some(FileStat {
+            size: meta.len(),
+            modified_us,
+        })
+    }
+
+    /// Whether any of the files is in a remote store.
+    pub fn has_remote(&self) -> bool {
+        !self.remote().is_empty() || self.files().iter().any(|f| crate::storage::is_remote(f))
+    }
+
     /// The same format and options over another list of files (a partition of this dataset).
     pub fn with_files(&self, files: Vec<PathBuf>) -> Self {
+        let remote: RemoteStats = files
+            .iter()
+            .filter_map(|f| {
+                let key = f.to_string_lossy();
+                self.remote()
+                    .get(key.as_ref())
+                    .map(|s| (key.into_owned(), *s))
+            })
+            .collect();
         match self {
             DataSet::Parquet(d) => DataSet::Parquet(ParquetDataSet {
                 schema_file: if files.is_empty() {
@@ -134,9 +193,18 @@ impl DataSet {
                 files,
                 columns: d.columns.clone(),
                 union_by_name: d.union_by_name,
+                remote,
             }),
-            DataSet::Csv(d) => DataSet::Csv(CsvDataSet { files, ..d.clone() }),
-            DataSet::Json(d) => DataSet::Json(JsonDataSet { files, ..d.clone() }),
+            DataSet::Csv(d) => DataSet::Csv(CsvDataSet {
+                files,
+                remote,
+                ..d.clone()
+            }),
+            DataSet::Json(d) => DataSet::Json(JsonDataSet {
+                files,
+                remote,
+                ..d.clone()
+            }),
         }
     }
 
@@ -246,23 +314,19 @@ fn not_regular(path: &Path) -> Error {
     }
 }
 
-/// Refuses a path with a URL scheme (`s3://`, `https://`, ...): it would otherwise be taken
-/// as a local path (`write_parquet("s3://b/t")` writing a directory `s3:` here).
+/// Refuses a path with a URL scheme (`s3://`, `https://`, ...) where only a local one will
+/// do: it would otherwise be taken as a local path (a directory `s3:` here).
 pub fn check_local(path: &Path) -> Result<()> {
-    let text = path.to_string_lossy();
-    if let Some((scheme, _)) = text.split_once("://") {
-        let is_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if is_scheme {
-            return Err(Error::UnsupportedScheme {
-                path: text.to_string(),
-                scheme: scheme.to_string(),
-            });
-        }
+    match Scheme::of(path)? {
+        Scheme::Local => Ok(()),
+        _ => Err(Error::invalid(
+            "path",
+            format!(
+                "{} is a URL; a local or shared file system path is needed here",
+                path.display()
+            ),
+        )),
     }
-    Ok(())
 }
 
 /// Lists `dir`'s files; `seen` holds the directories already listed (by device and inode),

@@ -13,8 +13,8 @@ pub enum Error {
     PathNotFound { path: PathBuf },
 
     #[error(
-        "{path:?}: the {scheme}:// scheme is not supported; smallpond reads and writes local or \
-         shared file systems (mounted paths)"
+        "{path:?}: the {scheme}:// scheme is not supported; paths are local or shared file \
+         systems, s3:// (S3-compatible object stores) or http(s):// (read only)"
     )]
     UnsupportedScheme { path: String, scheme: String },
 

@@ -38,6 +38,7 @@ mod ids;
 pub mod job;
 pub mod plan;
 pub mod planner;
+pub mod storage;
 pub mod task;
 
 pub use dataset::DataSet;

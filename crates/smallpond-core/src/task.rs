@@ -335,17 +335,12 @@ impl Part {
         match self {
             Part::Data(dataset) => {
                 for file in dataset.files() {
-                    match std::fs::metadata(file) {
-                        Ok(m) => {
-                            h.write(&m.len().to_le_bytes());
-                            let mtime = m
-                                .modified()
-                                .ok()
-                                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                                .map_or(0, |d| d.as_nanos());
-                            h.write(&mtime.to_le_bytes());
+                    match dataset.stat(file) {
+                        Some(stat) => {
+                            h.write(&stat.size.to_le_bytes());
+                            h.write(&stat.modified_us.to_le_bytes());
                         }
-                        Err(_) => h.write(b"missing"),
+                        None => h.write(b"missing"),
                     }
                 }
             }
@@ -384,6 +379,9 @@ pub struct TaskAttempt {
     /// (fault injection, to prove that retries and atomic publishing hold).
     #[serde(default)]
     pub fault_inject_prob: f64,
+    /// How to reach S3, for the tasks of a job that reads or writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<crate::storage::S3Options>,
 }
 
 impl fmt::Display for TaskAttempt {
@@ -434,6 +432,7 @@ impl TaskRecord {
             columns: None,
             union_by_name: false,
             schema_file,
+            remote: Default::default(),
         })
     }
 }

@@ -65,6 +65,8 @@ pub struct SchedulerConfig {
     /// A task is never speculated before it has run this long.
     pub speculation_min: Duration,
     pub cancel: CancelToken,
+    /// How tasks reach S3 (given to every attempt), when the session has settings for it.
+    pub s3: Option<smallpond_core::storage::S3Options>,
 }
 
 impl Default for SchedulerConfig {
@@ -76,6 +78,7 @@ impl Default for SchedulerConfig {
             speculation: Speculation::Enabled,
             speculation_min: Duration::from_secs(10),
             cancel: CancelToken::default(),
+            s3: None,
         }
     }
 }
@@ -730,6 +733,7 @@ impl<'a> Run<'a> {
             job: self.job.clone(),
             fingerprint: *fingerprint,
             fault_inject_prob: self.config.fault_inject_prob,
+            s3: self.config.s3.clone(),
         }
     }
 }

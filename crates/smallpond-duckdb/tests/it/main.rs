@@ -43,6 +43,7 @@ fn attempt(job: &JobDirs, kind: TaskKind, input: PathBuf) -> TaskAttempt {
         job: job.clone(),
         fingerprint: 42,
         fault_inject_prob: 0.0,
+        s3: None,
     }
 }
 

@@ -156,6 +156,7 @@ fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) 
         job: job.clone(),
         fingerprint,
         fault_inject_prob: 0.0,
+        s3: None,
     };
     let mut rec = record(&attempt);
     for (slot, files) in rec.outputs.iter_mut().enumerate() {
