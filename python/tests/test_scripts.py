@@ -70,7 +70,15 @@ def test_the_library_is_fetched_and_matches_the_pin(fetched):
     assert out.stdout.strip() == str(library(cache).parent)
     assert sha256(library(cache)) == pinned("LIBRARY_SHA256")
     # No fetch directory is left behind.
-    assert sorted(os.listdir(cache / "duckdb")) == [pinned("NPM_VERSION")]
+    assert sorted(os.listdir(cache / "duckdb")) == [pinned("NPM_VERSION"), "extensions"]
+
+
+def test_the_httpfs_extension_is_fetched_beside_it_and_matches_the_pin(fetched):
+    cache, out = fetched
+    version = pinned("DUCKDB_VERSION")
+    extensions = cache / "duckdb" / "extensions" / f"v{version}"
+    assert os.listdir(extensions) == ["httpfs.duckdb_extension"], out.stderr
+    assert sha256(extensions / "httpfs.duckdb_extension") == pinned("HTTPFS_SHA256")
 
 
 def test_a_verified_library_is_not_fetched_again(fetched, tmp_path):

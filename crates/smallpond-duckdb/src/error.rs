@@ -31,6 +31,10 @@ pub enum Error {
 
     #[error("writing Parquet {}: {message}", path.display())]
     Parquet { path: PathBuf, message: String },
+
+    /// An object store refused or did not answer a request (`what`: copy, delete, ...).
+    #[error("{what}: {message}")]
+    Storage { what: String, message: String },
 }
 
 /// Job-directory operations (`smallpond_core::job`) fail on a path.
@@ -88,7 +92,10 @@ impl Error {
                 let message = error.to_string();
                 !PERMANENT.iter().any(|class| message.starts_with(class))
             }
-            Error::Io { .. } | Error::RowCountMismatch { .. } | Error::InjectedFault => true,
+            Error::Io { .. }
+            | Error::RowCountMismatch { .. }
+            | Error::InjectedFault
+            | Error::Storage { .. } => true,
             Error::InvalidInput(_) | Error::Parquet { .. } | Error::Function { .. } => false,
         }
     }
@@ -104,9 +111,10 @@ impl From<Error> for TaskError {
             Error::Sql { sql, .. } => TaskErrorKind::Sql { sql: sql.clone() },
             Error::Io { path, .. } => TaskErrorKind::Io { path: path.clone() },
             Error::InvalidInput(_) | Error::Parquet { .. } => TaskErrorKind::InvalidInput,
-            Error::RowCountMismatch { .. } | Error::InjectedFault | Error::Function { .. } => {
-                TaskErrorKind::Other
-            }
+            Error::RowCountMismatch { .. }
+            | Error::InjectedFault
+            | Error::Function { .. }
+            | Error::Storage { .. } => TaskErrorKind::Other,
         };
         TaskError {
             kind,

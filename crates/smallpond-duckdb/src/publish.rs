@@ -56,6 +56,11 @@ impl Destination {
         &self.path
     }
 
+    /// `.smallpond-<h>.`: how the names of everything publishing leaves beside it start.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Recovers interrupted publishes, then creates the empty directory in which attempt
     /// `attempt` (e.g. `task-000005.1`) of this process assembles its result.
     pub fn stage(&self, attempt: &str) -> Result<PathBuf> {

@@ -181,7 +181,12 @@ impl DuckDbRunner {
             .map(|files| files.into_iter().map(relocate).collect())
             .collect();
         let mut bytes = 0;
-        for f in outputs.iter().flatten() {
+        // Files published into an object store are not counted.
+        for f in outputs
+            .iter()
+            .flatten()
+            .filter(|f| !smallpond_core::storage::is_remote(f))
+        {
             bytes += std::fs::metadata(f).map_err(io(f))?.len();
         }
         let record = TaskRecord {
@@ -224,6 +229,11 @@ impl DuckDbRunner {
             if !udfs.is_empty() || !setup.is_empty());
         let conn = self.connect(a, temp, keep_order, isolated, extensions)?;
         let _running = Running::register(&self.running, conn.interrupt_handle());
+        let writes_remote = matches!(&a.kind, TaskKind::Sink { path, .. }
+            if smallpond_core::storage::is_remote(path));
+        if writes_remote || crate::remote::reads_remote(&a.inputs) {
+            crate::remote::enable(&conn, a.s3.as_ref())?;
+        }
         let single = |what: &str| -> Result<&smallpond_core::task::ResolvedPartition> {
             match a.inputs.as_slice() {
                 [one] => Ok(one),
@@ -312,6 +322,7 @@ impl DuckDbRunner {
                 append: *append,
                 job: &a.job,
                 tag: format!("{}.{}", a.task, a.attempt),
+                s3: a.s3.as_ref(),
             }
             .run(&conn, &a.inputs),
         }

@@ -220,6 +220,7 @@ pub fn detect_csv(d: &CsvDataSet) -> Result<CsvDataSet> {
             timestamp_format: format(timestamp_format),
         },
         detect: None,
+        remote: d.remote.clone(),
     })
 }
 

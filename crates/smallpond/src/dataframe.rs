@@ -548,8 +548,27 @@ impl DataFrame {
         keep_encoding: bool,
         append: bool,
     ) -> Result<DataFrame> {
-        smallpond_core::dataset::check_local(path.as_ref())?;
-        let path = absolute(path.as_ref())?;
+        let path = match smallpond_core::storage::Scheme::of(path.as_ref())? {
+            smallpond_core::storage::Scheme::Local => absolute(path.as_ref())?,
+            smallpond_core::storage::Scheme::S3 => {
+                // A missing bucket, refused credentials or a foreign destination: said now,
+                // not after the work (the sink task checks again when it publishes).
+                let conn = smallpond_duckdb::remote::driver_connection(self.session.s3())?;
+                let url = path.as_ref().to_string_lossy();
+                smallpond_duckdb::remote::check_destination(&conn, &url, append)?;
+                path.as_ref().to_path_buf()
+            }
+            smallpond_core::storage::Scheme::Http => {
+                return Err(PlanError::invalid(
+                    "path",
+                    format!(
+                        "{}: http(s):// is read only; write to a path or to s3://",
+                        path.as_ref().display()
+                    ),
+                )
+                .into())
+            }
+        };
         self.session.add(Node::DataSink(DataSinkNode {
             input: self.node,
             path,

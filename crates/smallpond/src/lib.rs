@@ -39,6 +39,7 @@ pub use session::{
     CsvReadOptions, EventHandler, ParquetReadOptions, PoolKind, Session, SessionBuilder,
 };
 pub use smallpond_core::plan::{ExternalFunction, ParquetOptions, SortKey, TaskOptions, Udf};
+pub use smallpond_core::storage::S3Options;
 pub use smallpond_core::task::Gpus;
 pub use smallpond_duckdb::{Plugin, PluginError, Plugins, ScriptCall};
 pub use smallpond_exec::pool::WorkerCommand;

@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use smallpond_core::dataset::{
     resolve_paths, Column, CsvDataSet, CsvDetect, CsvDialect, JsonDataSet, ParquetDataSet,
+    RemoteStats,
 };
 use smallpond_core::job::{JobDirs, JobLock, JobStatus};
 use smallpond_core::plan::{
@@ -24,6 +25,7 @@ use smallpond_core::plan::{
     TaskOptions, Udf,
 };
 use smallpond_core::planner::{Planner, PlannerConfig};
+use smallpond_core::storage::{self, S3Options};
 use smallpond_core::task::{ExecutionPlan, ResolvedPartition, Resources, TaskRecord};
 use smallpond_core::{DataSet, Error as PlanError, JobId, NodeId, TaskId};
 use smallpond_duckdb::{DuckDbRunner, Plugins};
@@ -63,9 +65,18 @@ pub struct SessionBuilder {
     plugins: Plugins,
     job_time: Option<String>,
     custom_pool: Option<Box<dyn WorkerPool>>,
+    s3: S3Options,
 }
 
 impl SessionBuilder {
+    /// How to reach S3 (`s3://` paths), over what the environment says (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`):
+    /// the fields set here win.
+    pub fn s3_options(mut self, options: S3Options) -> Self {
+        self.s3 = options;
+        self
+    }
+
     /// Root of job directories; default `$SP_DATA_ROOT` or `<tmp>/smallpond`.
     pub fn data_root(mut self, path: impl Into<PathBuf>) -> Self {
         self.data_root = Some(path.into());
@@ -202,6 +213,8 @@ impl SessionBuilder {
                     resume: true,
                     fault_inject_prob,
                     speculation: self.speculation,
+                    s3: Some(S3Options::from_env().overridden_by(&self.s3))
+                        .filter(|o| *o != S3Options::default()),
                     ..SchedulerConfig::default()
                 },
                 report_us: Default::default(),
@@ -284,16 +297,18 @@ struct State {
 }
 
 fn known_bytes(state: &State, id: NodeId) -> Option<u64> {
-    let size = |files: &mut dyn Iterator<Item = &PathBuf>| -> Option<u64> {
-        files
-            .map(|f| std::fs::metadata(f).ok().map(|m| m.len()))
-            .sum()
-    };
     if let Some(parts) = state.computed.get(&id) {
-        return size(&mut parts.iter().flat_map(ResolvedPartition::files));
+        return parts
+            .iter()
+            .flat_map(|p| &p.datasets)
+            .flat_map(|d| d.files().iter().map(|f| d.stat(f).map(|s| s.size)))
+            .sum();
     }
     match state.plan.get(id).ok()? {
-        Node::DataSource(n) => size(&mut n.dataset.files().iter()),
+        Node::DataSource(n) => {
+            let d = &n.dataset;
+            d.files().iter().map(|f| d.stat(f).map(|s| s.size)).sum()
+        }
         Node::Projection(n) => known_bytes(state, n.input),
         Node::Consolidate(n) => known_bytes(state, n.input),
         Node::Union(n) => n.inputs.iter().map(|i| known_bytes(state, *i)).sum(),
@@ -330,6 +345,11 @@ impl Inner {
         // Added as written; the optimizer rewrites it when an action computes it.
         let node = SqlNode::try_new(inputs, query, options)?.with_setup(setup.to_vec())?;
         self.add(Node::Sql(SqlNode { udfs, ..node }))
+    }
+
+    /// How tasks reach S3; the driver's reads of object stores use the same.
+    pub(crate) fn s3(&self) -> Option<&S3Options> {
+        self.scheduler.s3.as_ref()
     }
 
     pub(crate) fn num_partitions(&self, id: NodeId) -> Result<usize> {
@@ -702,6 +722,7 @@ impl Session {
             plugins: Plugins::new(),
             job_time: None,
             custom_pool: None,
+            s3: S3Options::default(),
         }
     }
 
@@ -712,6 +733,38 @@ impl Session {
     /// This job's directory under the data root.
     pub fn job_dir(&self) -> &Path {
         &self.inner.dirs.root
+    }
+
+    /// The files that `paths` name, in order: local paths as [`resolve_paths`] resolves
+    /// them, URLs as their store lists them (with what it says of each file).
+    fn resolve(
+        &self,
+        paths: &[impl AsRef<Path>],
+        recursive: bool,
+        extension: &str,
+    ) -> Result<(Vec<PathBuf>, RemoteStats)> {
+        if paths.is_empty() {
+            return Err(PlanError::invalid("paths", "no input path was given").into());
+        }
+        let (mut files, mut remote) = (Vec::new(), RemoteStats::new());
+        let mut conn = None;
+        for path in paths {
+            let path = path.as_ref();
+            if !storage::Scheme::of(path)?.is_remote() {
+                files.extend(resolve_paths(&[path], recursive, extension)?);
+                continue;
+            }
+            if conn.is_none() {
+                conn = Some(smallpond_duckdb::remote::driver_connection(
+                    self.inner.s3(),
+                )?);
+            }
+            let listed =
+                smallpond_duckdb::remote::list(conn.as_ref().unwrap(), path, recursive, extension)?;
+            remote.extend(smallpond_duckdb::remote::stats(&listed));
+            files.extend(listed.into_iter().map(|(f, _)| f));
+        }
+        Ok((files, remote))
     }
 
     fn source(&self, dataset: DataSet) -> Result<DataFrame> {
@@ -733,12 +786,13 @@ impl Session {
                 PlanError::invalid("columns", "an empty column list selects nothing").into(),
             );
         }
-        let files = resolve_paths(paths, options.recursive, ".parquet")?;
+        let (files, remote) = self.resolve(paths, options.recursive, ".parquet")?;
         self.source(DataSet::Parquet(ParquetDataSet {
             files,
             columns: options.columns,
             union_by_name: options.union_by_name,
             schema_file: None,
+            remote,
         }))
     }
 
@@ -767,7 +821,7 @@ impl Session {
         paths: &[P],
         options: CsvReadOptions,
     ) -> Result<DataFrame> {
-        let files = resolve_paths(paths, false, ".csv")?;
+        let (files, remote) = self.resolve(paths, false, ".csv")?;
         let detect = match options.schema {
             Some(_) => None,
             None => Some(CsvDetect {
@@ -792,6 +846,7 @@ impl Session {
             header: options.header.unwrap_or(false),
             dialect: CsvDialect::default(),
             detect,
+            remote,
         }))
     }
 
@@ -801,10 +856,11 @@ impl Session {
         paths: &[P],
         schema: &[(&str, &str)],
     ) -> Result<DataFrame> {
-        let files = resolve_paths(paths, false, ".json")?;
+        let (files, remote) = self.resolve(paths, false, ".json")?;
         self.source(DataSet::Json(JsonDataSet {
             files,
             schema: columns(schema)?,
+            remote,
         }))
     }
 

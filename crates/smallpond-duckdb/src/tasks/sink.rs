@@ -15,6 +15,7 @@ use duckdb::Connection;
 use smallpond_core::dataset::DataSet;
 use smallpond_core::job::JobDirs;
 use smallpond_core::plan::ParquetOptions;
+use smallpond_core::storage::{S3Options, Scheme};
 use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, Output};
@@ -22,6 +23,7 @@ use crate::connection::{parquet_rows, query_u64};
 use crate::error::io;
 use crate::publish::Destination;
 use crate::source::{input_literal, partition_sql};
+use crate::{remote, s3};
 use crate::{Error, Result};
 
 pub struct SinkTask<'a> {
@@ -34,10 +36,22 @@ pub struct SinkTask<'a> {
     pub job: &'a JobDirs,
     /// Names the attempt (`task-000005.1`) in the staging directory's name.
     pub tag: String,
+    /// How to reach the store of an `s3://` destination.
+    pub s3: Option<&'a S3Options>,
 }
 
 impl SinkTask<'_> {
     pub fn run(&self, conn: &Connection, inputs: &[ResolvedPartition]) -> Result<Output> {
+        match Scheme::of(self.path)? {
+            Scheme::Local => {}
+            Scheme::S3 => return self.run_s3(conn, inputs),
+            Scheme::Http => {
+                return Err(Error::InvalidInput(format!(
+                    "{}: http(s):// is read only; write to a path or to s3://",
+                    self.path.display()
+                )))
+            }
+        }
         let dest = Destination::new(self.path);
         // Completes or rolls back an interrupted earlier publish before looking at it.
         let stage = dest.stage(&self.tag)?;
@@ -71,6 +85,151 @@ impl SinkTask<'_> {
             schema_file: None,
             detail: None,
         })
+    }
+
+    /// The job's name for appended files: `<time>.<id>`, so that later jobs sort after.
+    fn job_name(&self) -> String {
+        self.job
+            .root
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Publishes into a bucket, where nothing can be renamed: every partition is written
+    /// (by DuckDB) into a hidden sibling prefix first; only once all are there, they are
+    /// copied into the destination (server-side, one request each), then the earlier
+    /// result is deleted (unless appending) and the staged objects too. A failure before
+    /// the copies leaves the destination untouched; one during them deletes the copies
+    /// made. New files are named after the job (`part-<job>-PPPPP-0000.parquet`), so they
+    /// never overwrite the earlier result's while it is still needed.
+    fn run_s3(&self, conn: &Connection, inputs: &[ResolvedPartition]) -> Result<Output> {
+        let url = self
+            .path
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let dest = s3::Object::parse(&url)?;
+        let client = s3::Client::new(self.s3);
+        // What the destination holds now; a missing bucket or a refusal ends it here.
+        let earlier = remote::check_destination(conn, &url, self.append)?;
+        // The stage is the destination's sibling (its child for a bucket's root).
+        let parent = match dest.key.rsplit_once('/') {
+            Some((parent, _)) => format!("s3://{}/{parent}", dest.bucket),
+            None => format!("s3://{}", dest.bucket),
+        };
+        // `.smallpond-<h>.`, as for local destinations: <h> hashes the destination's name.
+        let name = dest.key.rsplit('/').next().unwrap_or_default();
+        let family = format!("{parent}/{}", Destination::new(Path::new(name)).prefix());
+        let stage = format!("{family}{}.{}", self.job_name(), self.tag);
+        let names: Vec<String> = (0..inputs.len())
+            .map(|p| format!("part-{}-{p:05}-0000.parquet", self.job_name()))
+            .collect();
+        let staged: Vec<String> = names.iter().map(|n| format!("{stage}/{n}")).collect();
+        let published: Vec<String> = names.iter().map(|n| format!("{url}/{n}")).collect();
+        let mut copied = Vec::new();
+        let result = self.write_staged(conn, inputs, &staged).and_then(|rows| {
+            for (from, to) in staged.iter().zip(&published) {
+                client.copy(&s3::Object::parse(from)?, &s3::Object::parse(to)?)?;
+                copied.push(to.clone());
+            }
+            Ok(rows)
+        });
+        let remove = |urls: &[&String]| -> Vec<String> {
+            urls.iter()
+                .filter_map(|u| {
+                    let object = s3::Object::parse(u).ok()?;
+                    client.delete(&object).err().map(|e| e.to_string())
+                })
+                .collect()
+        };
+        // This attempt's stage goes, and those earlier attempts left when the store died
+        // under them (the next publish into a destination removes them).
+        let mut stages = staged.clone();
+        if result.is_ok() {
+            stages.extend(remote::glob(conn, &format!("{family}*/*")).unwrap_or_default());
+        }
+        let unstaged = remove(&stages.iter().collect::<Vec<_>>());
+        if !unstaged.is_empty() {
+            tracing::warn!(
+                "{stage}: staged objects not removed: {}",
+                unstaged.join("; ")
+            );
+        }
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(e) => {
+                let left = remove(&copied.iter().collect::<Vec<_>>());
+                if left.is_empty() {
+                    return Err(e);
+                }
+                return Err(Error::Storage {
+                    what: format!("publish into {url}"),
+                    message: format!(
+                        "{e}; and the files already copied could not be removed: {}",
+                        left.join("; ")
+                    ),
+                });
+            }
+        };
+        if !self.append {
+            let old: Vec<&String> = earlier.iter().filter(|f| !published.contains(f)).collect();
+            let left = remove(&old);
+            if !left.is_empty() {
+                return Err(Error::Storage {
+                    what: format!("replace the earlier result in {url}"),
+                    message: format!(
+                        "the new files are in place, but some earlier ones could not be removed: {}",
+                        left.join("; ")
+                    ),
+                });
+            }
+        }
+        Ok(Output {
+            outputs: vec![published.into_iter().map(PathBuf::from).collect()],
+            rows,
+            schema_file: None,
+            detail: None,
+        })
+    }
+
+    /// Writes partition `p` to `targets[p]`, every one with the same columns (those of a
+    /// `UNION ALL BY NAME` of all) when the partitions' differ.
+    fn write_staged(
+        &self,
+        conn: &Connection,
+        inputs: &[ResolvedPartition],
+        targets: &[String],
+    ) -> Result<u64> {
+        let queries: Vec<String> = inputs
+            .iter()
+            .map(|i| Ok(format!("SELECT * FROM {}", partition_sql(i)?)))
+            .collect::<Result<_>>()?;
+        let describe = |sql: &str| {
+            crate::connection::describe(conn, sql).map_err(|error| Error::Sql {
+                sql: sql.to_string(),
+                error,
+            })
+        };
+        let columns: Vec<Vec<(String, String)>> =
+            queries.iter().map(|q| describe(q)).collect::<Result<_>>()?;
+        let prefix = if columns.windows(2).all(|w| w[0] == w[1]) {
+            String::new()
+        } else {
+            let unified = describe(&queries.join(" UNION ALL BY NAME "))?;
+            let empty: Vec<String> = unified
+                .iter()
+                .map(|(name, ty)| format!("NULL::{ty} AS {}", crate::source::ident(name)))
+                .collect();
+            format!("SELECT {} WHERE false UNION ALL BY NAME ", empty.join(", "))
+        };
+        let mut rows = 0;
+        for (query, target) in queries.iter().zip(targets) {
+            let sql = copy_to_file(&format!("{prefix}{query}"), Path::new(target), self.parquet);
+            rows += query_u64(conn, &sql, &format!("write {target}"))?;
+        }
+        Ok(rows)
     }
 
     fn assemble(

@@ -75,32 +75,164 @@ fn a_symlink_loop_under_a_recursive_directory_is_read_once() {
 }
 
 #[test]
-fn paths_with_a_url_scheme_are_refused_as_not_supported() {
+fn paths_of_unsupported_schemes_are_refused_and_urls_never_become_local_paths() {
     // Reported: write_parquet("s3://bucket/t/") wrote a local directory named "s3:", and
     // read_parquet read it back from there.
     let fx = Fixture::new();
     let cwd = std::env::current_dir().unwrap();
-    for url in [
-        "s3://bucket/t/*.parquet",
-        "https://example.com/t.parquet",
-        "gs://b/x",
-    ] {
+    for url in ["gs://b/x", "ftp://host/t.parquet"] {
         let err = fx.sp.read_parquet(&[url]).err().expect(url).to_string();
         assert!(err.contains("not supported") && err.contains(url), "{err}");
     }
     let df = fx.sp.partial_sql("SELECT 1 AS x", &[]).unwrap();
     let err = df
-        .write_parquet("s3://bucket/t/")
-        .expect_err("write to s3")
+        .write_parquet("gs://bucket/t/")
+        .expect_err("gs")
         .to_string();
+    assert!(err.contains("gs:// scheme is not supported"), "{err}");
+    let err = df
+        .write_parquet("https://example.com/t/")
+        .expect_err("https")
+        .to_string();
+    assert!(err.contains("read only"), "{err}");
+    // A store that does not answer: an error, before any task, and nothing local.
+    let closed = smallpond::S3Options {
+        endpoint: Some("127.0.0.1:1".into()),
+        use_ssl: Some(false),
+        url_style: Some("path".into()),
+        ..Default::default()
+    };
+    let sp = smallpond::Session::builder()
+        .data_root(fx.path("root2"))
+        .s3_options(closed)
+        .build()
+        .unwrap();
+    let err = sp
+        .read_parquet(&["s3://bucket/t/*.parquet"])
+        .err()
+        .expect("no store");
+    assert!(err.to_string().contains("s3://bucket/t"), "{err}");
+    let df = sp.partial_sql("SELECT 1 AS x", &[]).unwrap();
+    let err = df.write_parquet("s3://bucket/t/").expect_err("no store");
+    assert!(err.to_string().contains("s3://bucket/t"), "{err}");
     assert!(
-        err.contains("not supported") && err.contains("s3://bucket/t/"),
-        "{err}"
+        !cwd.join("s3:").exists() && !cwd.join("https:").exists(),
+        "a local directory named after a scheme was created"
     );
-    assert!(
-        !cwd.join("s3:").exists(),
-        "a local directory named 's3:' was created"
+}
+
+/// Serves `dir` over HTTP/1.1 on 127.0.0.1 (HEAD, GET, byte ranges: what DuckDB's reader
+/// asks), for as long as the test runs; returns the base URL.
+fn serve(dir: std::path::PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let dir = dir.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut out = stream;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, path) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("/").to_string(),
+                    );
+                    let mut range = None;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0
+                            || header.trim().is_empty()
+                        {
+                            break;
+                        }
+                        let lower = header.to_ascii_lowercase();
+                        if let Some(r) = lower.strip_prefix("range: bytes=") {
+                            let (a, b) = r.trim().split_once('-').unwrap();
+                            range = Some((a.parse::<usize>().unwrap(), b.parse::<usize>().ok()));
+                        }
+                    }
+                    let Ok(body) = std::fs::read(dir.join(path.trim_start_matches('/'))) else {
+                        let _ =
+                            out.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                        continue;
+                    };
+                    let (status, slice) = match range {
+                        Some((a, b)) => {
+                            let end = b.map_or(body.len(), |b| (b + 1).min(body.len()));
+                            (
+                                format!(
+                                    "206 Partial Content\r\nContent-Range: bytes {a}-{}/{}",
+                                    end - 1,
+                                    body.len()
+                                ),
+                                &body[a..end],
+                            )
+                        }
+                        None => ("200 OK".to_string(), &body[..]),
+                    };
+                    let head = format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\n\
+                         Last-Modified: Tue, 01 Dec 2026 00:00:00 GMT\r\n\r\n",
+                        slice.len()
+                    );
+                    let _ = out.write_all(head.as_bytes());
+                    if method != "HEAD" {
+                        let _ = out.write_all(slice);
+                    }
+                }
+            });
+        }
+    });
+    base
+}
+
+#[test]
+fn http_urls_are_read_one_file_each() {
+    let fx = Fixture::new();
+    let dir = fx.parquet(
+        "web",
+        "SELECT range AS id, range * 2 AS v FROM range(1000)",
+        2,
     );
+    std::fs::write(dir.join("users.csv"), "user_id,name\n1,ann\n2,bob\n").unwrap();
+    let base = serve(dir);
+    let files = [
+        format!("{base}/web-0.parquet"),
+        format!("{base}/web-1.parquet"),
+    ];
+    let df = fx.sp.read_parquet(&files).unwrap();
+    let sum = fx
+        .sp
+        .partial_sql("SELECT count(*) AS n, sum(v) AS s FROM {0}", &[&df])
+        .unwrap();
+    sum.compute().unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&sum)),
+        "SELECT count(*), sum(range * 2) FROM range(1000)",
+    );
+    let csv = fx
+        .sp
+        .read_csv_with(&[format!("{base}/users.csv")], Default::default())
+        .unwrap();
+    assert_eq!(csv.count().unwrap(), 2);
+    let err = fx
+        .sp
+        .read_parquet(&[format!("{base}/*.parquet")])
+        .err()
+        .expect("glob");
+    assert!(err.to_string().contains("cannot be listed"), "{err}");
+    let err = fx
+        .sp
+        .read_parquet(&[format!("{base}/gone.parquet")])
+        .err()
+        .expect("404");
+    assert!(err.to_string().contains("404"), "{err}");
 }
 
 #[test]
