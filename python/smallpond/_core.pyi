@@ -70,6 +70,8 @@ class Session:
         worker_command: Optional[List[str]] = None,
         worker_env: Optional[List[Tuple[str, str]]] = None,
         on_event: Optional[Callable[[Dict[str, Any]], Optional[bool]]] = None,
+        pool: Optional[Any] = None,
+        storage_options: Optional[List[Tuple[str, str]]] = None,
     ) -> None: ...
     @property
     def job_id(self) -> str: ...

@@ -191,6 +191,14 @@ class Session:
         options: Dict[str, Any] = {}
         progress = kwargs.pop("progress", None)
         pool = kwargs.pop("pool", "processes")
+        storage_options = kwargs.pop("storage_options", None)
+        if storage_options is not None:
+            if not isinstance(storage_options, dict):
+                raise TypeError("storage_options must be a dict, e.g. {'aws_endpoint_url': ...}")
+            options["storage_options"] = [
+                (str(k), str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in storage_options.items()
+            ]
         for key, value in kwargs.items():
             if key == "fault_inject_prob":
                 options["fault_inject_prob"] = float(value)
@@ -686,8 +694,12 @@ class DataFrame:
         self.write_parquet_lazy(path, overwrite).compute()
 
     def write_parquet_lazy(self, path: str, overwrite: bool = False) -> "DataFrame":
-        """A DataFrame that writes ``path`` when computed (see ``Session.wait``)."""
-        target = os.path.abspath(os.fspath(path))
+        """A DataFrame that writes ``path`` when computed (see ``Session.wait``). ``path`` may
+        be ``s3://bucket/prefix``: the files are staged beside it and copied in only once
+        all are written."""
+        target = os.fspath(path)
+        if "://" not in target:
+            target = os.path.abspath(target)
         return self._new(self._df.write_parquet_lazy(target, not overwrite))
 
     # actions

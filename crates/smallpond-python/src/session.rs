@@ -245,7 +245,7 @@ impl Session {
     #[new]
     #[pyo3(signature = (*, data_root=None, job_id=None, job_time=None, num_executors=None,
         memory_limit=None, max_attempts=None, fault_inject_prob=None, speculation=None,
-        worker_command=None, worker_env=None, on_event=None, pool=None))]
+        worker_command=None, worker_env=None, on_event=None, pool=None, storage_options=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         data_root: Option<String>,
@@ -260,8 +260,17 @@ impl Session {
         worker_env: Option<Vec<(String, String)>>,
         on_event: Option<Py<PyAny>>,
         pool: Option<Py<PyAny>>,
+        storage_options: Option<Vec<(String, String)>>,
     ) -> PyResult<Self> {
         let mut b = smallpond::Session::builder().plugins(plugins());
+        if let Some(options) = storage_options {
+            let mut s3 = smallpond_core::storage::S3Options::default();
+            for (key, value) in &options {
+                s3.set(key, value)
+                    .map_err(|e| value_error("storage_options", e))?;
+            }
+            b = b.s3_options(s3);
+        }
         if let Some(pool) = pool {
             let pool = Python::attach(|py| crate::pool::PyPool::new(py, pool))?;
             b = b.worker_pool(Box::new(pool));
