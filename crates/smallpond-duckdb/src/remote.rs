@@ -118,17 +118,24 @@ pub fn list(
 ) -> Result<Vec<(PathBuf, FileStat)>> {
     let url = path.to_string_lossy().into_owned();
     let globbed = url.contains(['*', '?', '[']);
-    let files: Vec<String> = match Scheme::of(path)? {
-        Scheme::Local => {
-            return Err(Error::InvalidInput(format!("{url} is not a URL")));
-        }
-        Scheme::Http if globbed => {
-            return Err(Error::InvalidInput(format!(
-                "{url}: http(s):// paths cannot be listed, so they cannot be globs; give the URLs of the files"
-            )))
-        }
-        Scheme::Http => vec![url.clone()],
-        Scheme::S3 if globbed => glob(conn, &url)?,
+    let not_found = || {
+        Error::InvalidInput(format!(
+            "input path does not exist: {url} (no object has this key, nor is there a file \
+             `*{extension}` under it)"
+        ))
+    };
+    match Scheme::of(path)? {
+        Scheme::Local => Err(Error::InvalidInput(format!("{url} is not a URL"))),
+        Scheme::Http if globbed => Err(Error::InvalidInput(format!(
+            "{url}: http(s):// paths cannot be listed, so they cannot be globs; give the URLs of the files"
+        ))),
+        Scheme::Http => stat(conn, std::slice::from_ref(&url)),
+        Scheme::S3 if globbed => match listed(conn, &url)? {
+            found if found.is_empty() => {
+                Err(Error::InvalidInput(format!("no file matches {url:?}")))
+            }
+            found => Ok(found),
+        },
         Scheme::S3 => {
             // A key prefix ("directory") or one object: S3 tells them apart only by asking.
             let prefix = url.trim_end_matches('/');
@@ -136,41 +143,31 @@ pub fn list(
                 true => format!("{prefix}/**/*{extension}"),
                 false => format!("{prefix}/*{extension}"),
             };
-            let listed = glob(conn, &pattern).map(|found| {
+            let listed = listed(conn, &pattern).map(|found| {
                 found
                     .into_iter()
-                    .filter(|f| !hidden(&f[prefix.len()..]))
+                    .filter(|(f, _)| !hidden(&f.to_string_lossy()[prefix.len()..]))
                     .collect::<Vec<_>>()
             });
             match listed {
-                Ok(found) if !found.is_empty() => found,
+                Ok(found) if !found.is_empty() => Ok(found),
                 _ if url.ends_with('/') => {
                     listed?;
-                    return Err(Error::InvalidInput(format!(
+                    Err(Error::InvalidInput(format!(
                         "no file matches {url:?} (no object `*{extension}` under this prefix)"
-                    )));
+                    )))
                 }
                 listed => match stat(conn, std::slice::from_ref(&url)) {
-                    Ok(object) => return Ok(object),
+                    Ok(object) => Ok(object),
                     // The listing's error says more (a missing bucket, a refusal).
-                    Err(_) if listed.is_err() => {
-                        listed?;
-                        unreachable!()
-                    }
                     Err(_) => {
-                        return Err(Error::InvalidInput(format!(
-                            "input path does not exist: {url} (no object has this key, nor \
-                             is there a file `*{extension}` under it)"
-                        )))
+                        listed?;
+                        Err(not_found())
                     }
                 },
             }
         }
-    };
-    if files.is_empty() {
-        return Err(Error::InvalidInput(format!("no file matches {url:?}")));
     }
-    stat(conn, &files)
 }
 
 /// What an `s3://` destination of `write_parquet` holds (its objects, but what publishing
@@ -217,15 +214,37 @@ pub fn glob(conn: &Connection, pattern: &str) -> Result<Vec<String>> {
         .map_err(|error| listing(pattern, error))
 }
 
-/// Size and modification time of each file, as the store reports them (no data is read).
+/// The files matching `pattern`, sorted, with their sizes and modification times as the
+/// store's listing gives them (one request per thousand objects, no request per object).
+fn listed(conn: &Connection, pattern: &str) -> Result<Vec<(PathBuf, FileStat)>> {
+    match blobs(conn, &literal(pattern), pattern) {
+        Err(Error::Storage { message, .. }) if message.contains("No files found") => Ok(vec![]),
+        other => other,
+    }
+}
+
+/// Size and modification time of each file (a request each: HEAD), in the order given.
 fn stat(conn: &Connection, files: &[String]) -> Result<Vec<(PathBuf, FileStat)>> {
     let list: Vec<String> = files.iter().map(|f| input_literal(Path::new(f))).collect();
-    let sql = format!(
-        "SELECT filename, size, coalesce(epoch_us(last_modified), 0) FROM read_blob([{}])",
-        list.join(", ")
-    );
     let shown = files.first().cloned().unwrap_or_default();
-    let mut stmt = conn.prepare(&sql).map_err(|error| listing(&shown, error))?;
+    let found = blobs(conn, &format!("[{}]", list.join(", ")), &shown)?;
+    let found: std::collections::HashMap<PathBuf, FileStat> = found.into_iter().collect();
+    files
+        .iter()
+        .map(|f| match found.get(Path::new(f)) {
+            Some(stat) => Ok((PathBuf::from(f), *stat)),
+            None => Err(Error::InvalidInput(format!("input path does not exist: {f}"))),
+        })
+        .collect()
+}
+
+/// `read_blob(files)` without its content: what the store says of each file, by name.
+fn blobs(conn: &Connection, files: &str, shown: &str) -> Result<Vec<(PathBuf, FileStat)>> {
+    let sql = format!(
+        "SELECT filename, size, coalesce(epoch_us(last_modified), 0) FROM read_blob({files}) \
+         ORDER BY filename"
+    );
+    let mut stmt = conn.prepare(&sql).map_err(|error| listing(shown, error))?;
     let rows = stmt
         .query_map([], |row| {
             Ok((
@@ -234,26 +253,16 @@ fn stat(conn: &Connection, files: &[String]) -> Result<Vec<(PathBuf, FileStat)>>
                 row.get::<_, i64>(2)?,
             ))
         })
-        .map_err(|error| listing(&shown, error))?;
-    let mut found = std::collections::HashMap::new();
-    for row in rows {
-        let (name, size, modified_us) = row.map_err(|error| listing(&shown, error))?;
+        .map_err(|error| listing(shown, error))?;
+    rows.map(|row| {
+        let (name, size, modified_us) = row.map_err(|error| listing(shown, error))?;
         let stat = FileStat {
             size: size.max(0) as u64,
             modified_us,
         };
-        found.insert(name, stat);
-    }
-    // In the listing's order; DuckDB's reader returns files as it likes.
-    files
-        .iter()
-        .map(|f| match found.get(f) {
-            Some(stat) => Ok((PathBuf::from(f), *stat)),
-            None => Err(Error::InvalidInput(format!(
-                "input path does not exist: {f}"
-            ))),
-        })
-        .collect()
+        Ok((PathBuf::from(name), stat))
+    })
+    .collect()
 }
 
 fn listing(url: &str, error: duckdb::Error) -> Error {
