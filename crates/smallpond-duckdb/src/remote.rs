@@ -233,7 +233,9 @@ fn stat(conn: &Connection, files: &[String]) -> Result<Vec<(PathBuf, FileStat)>>
         .iter()
         .map(|f| match found.get(Path::new(f)) {
             Some(stat) => Ok((PathBuf::from(f), *stat)),
-            None => Err(Error::InvalidInput(format!("input path does not exist: {f}"))),
+            None => Err(Error::InvalidInput(format!(
+                "input path does not exist: {f}"
+            ))),
         })
         .collect()
 }

@@ -52,6 +52,19 @@ pub struct ParquetOptions {
     pub compression: String,
     /// Rows per row group.
     pub row_group_size: u64,
+    /// Whether string and blob columns may be dictionary-encoded (DuckDB tries, and gives
+    /// up on columns of many distinct values). Off for data written to be read back once
+    /// (a sort's ranges), where trying costs more than it saves.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub string_dictionary: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 impl Default for ParquetOptions {
@@ -59,6 +72,7 @@ impl Default for ParquetOptions {
         Self {
             compression: "zstd".into(),
             row_group_size: 122_880,
+            string_dictionary: true,
         }
     }
 }
@@ -79,6 +93,7 @@ impl ParquetOptions {
         Ok(Self {
             compression,
             row_group_size,
+            string_dictionary: true,
         })
     }
 }

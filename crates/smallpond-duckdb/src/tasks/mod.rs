@@ -28,8 +28,14 @@ pub struct Output {
 /// `COPY (query) TO file` options for Parquet.
 pub fn parquet_clause(options: &ParquetOptions) -> String {
     format!(
-        "FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
-        options.compression, options.row_group_size
+        "FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}{}",
+        options.compression,
+        options.row_group_size,
+        // A dictionary page may hold one byte: every string column is written plainly.
+        match options.string_dictionary {
+            true => "",
+            false => ", STRING_DICTIONARY_PAGE_SIZE_LIMIT 1",
+        }
     )
 }
 
@@ -64,4 +70,24 @@ pub fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_dictionaries_are_turned_off_only_when_asked_and_old_options_read_back() {
+        let mut options = ParquetOptions::default();
+        assert!(!parquet_clause(&options).contains("DICTIONARY"));
+        options.string_dictionary = false;
+        assert!(parquet_clause(&options).ends_with(", STRING_DICTIONARY_PAGE_SIZE_LIMIT 1"));
+        // Options serialised before the field existed (task records, resumed jobs) keep
+        // dictionaries on; the default is not written out.
+        let old: ParquetOptions =
+            serde_json::from_str(r#"{"compression":"zstd","row_group_size":10}"#).unwrap();
+        assert!(old.string_dictionary);
+        let json = serde_json::to_string(&ParquetOptions::default()).unwrap();
+        assert!(!json.contains("string_dictionary"), "{json}");
+    }
 }
