@@ -239,24 +239,8 @@ fn authorization(
 
 /// `YYYYMMDDTHHMMSSZ` of a Unix time.
 fn amz_date(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Days to the civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let [y, m, d, h, min, s] = smallpond_core::job::utc(secs);
+    format!("{y:04}{m:02}{d:02}T{h:02}{min:02}{s:02}Z")
 }
 
 /// S3's URI encoding: every byte but `A-Za-z0-9-._~` (and `/`, unless `slash`) as `%XX`.
