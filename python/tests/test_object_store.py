@@ -409,3 +409,27 @@ def test_cli_reads_and_writes_s3_with_the_aws_variables(tmp_path, moto, bucket):
         assert sorted((r["k"], r["w"]) for r in rows) == [(k, float(k)) for k in range(300)]
     finally:
         sp.shutdown()
+
+
+def test_partitions_whose_columns_drifted_are_written_to_s3_with_one_schema(tmp_path, moto, bucket):
+    # Two files with k BIGINT, one with k VARCHAR and another column: one partition each.
+    src = tmp_path / "drift"
+    src.mkdir()
+    pq.write_table(pa.table({"id": [0, 1], "k": [0, 1]}), src / "a.parquet")
+    pq.write_table(pa.table({"id": [2, 3], "k": [2, 3]}), src / "b.parquet")
+    pq.write_table(pa.table({"id": [4], "k": ["v4"], "x": [1.5]}), src / "c.parquet")
+    sp = session(tmp_path, moto)
+    try:
+        df = sp.read_parquet(str(src)).repartition(3)
+        sp.partial_sql("SELECT * FROM {0}", df).write_parquet(f"s3://{bucket}/drift", overwrite=True)
+    finally:
+        sp.shutdown()
+    keys = moto.keys(bucket, "drift/")
+    assert len(keys) == 3, keys
+    schemas = []
+    for key in keys:
+        body = moto.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        schemas.append(pq.read_schema(pa.BufferReader(body)))
+    assert all(s.equals(schemas[0]) for s in schemas), schemas
+    assert schemas[0].names == ["id", "k", "x"]
+    assert schemas[0].field("k").type in (pa.string(), pa.large_string())

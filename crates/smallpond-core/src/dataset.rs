@@ -169,7 +169,15 @@ impl DataSet {
 
     /// Whether any of the files is in a remote store.
     pub fn has_remote(&self) -> bool {
-        !self.remote().is_empty() || self.files().iter().any(|f| crate::storage::is_remote(f))
+        self.files().iter().any(|f| crate::storage::is_remote(f))
+    }
+
+    /// The bytes of all the files, when every one's size is known ([`DataSet::stat`]).
+    pub fn known_size(&self) -> Option<u64> {
+        self.files()
+            .iter()
+            .map(|f| self.stat(f).map(|s| s.size))
+            .sum()
     }
 
     /// The same format and options over another list of files (a partition of this dataset).
@@ -316,7 +324,7 @@ fn not_regular(path: &Path) -> Error {
 
 /// Refuses a path with a URL scheme (`s3://`, `https://`, ...) where only a local one will
 /// do: it would otherwise be taken as a local path (a directory `s3:` here).
-pub fn check_local(path: &Path) -> Result<()> {
+fn check_local(path: &Path) -> Result<()> {
     match Scheme::of(path)? {
         Scheme::Local => Ok(()),
         _ => Err(Error::invalid(

@@ -74,6 +74,16 @@ pub fn one_schema(conn: &Connection, files: &[PathBuf], parquet: &ParquetOptions
     }
 }
 
+/// A query of no rows with these columns (name, DuckDB type): `{no_rows} UNION ALL BY NAME
+/// <query>` gives `query`'s rows these columns, in this order.
+pub(crate) fn no_rows(columns: &[(String, String)]) -> String {
+    let columns: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| format!("NULL::{ty} AS {}", crate::source::ident(name)))
+        .collect();
+    format!("SELECT {} WHERE false", columns.join(", "))
+}
+
 /// Rewrites the groups of files that do not have the unified schema.
 fn rewrite(conn: &Connection, groups: &Groups<'_>, parquet: &ParquetOptions) -> Result<usize> {
     let columns_of = |sql: String| describe(conn, &sql).map_err(|error| Error::Sql { sql, error });
@@ -81,11 +91,7 @@ fn rewrite(conn: &Connection, groups: &Groups<'_>, parquet: &ParquetOptions) -> 
     // One file of each schema is enough for DuckDB to tell the unified one.
     let examples: Vec<String> = groups.iter().map(|(_, files)| reader(files[0])).collect();
     let unified = columns_of(examples.join(" UNION ALL BY NAME "))?;
-    let empty: Vec<String> = unified
-        .iter()
-        .map(|(name, ty)| format!("NULL::{ty} AS {}", crate::source::ident(name)))
-        .collect();
-    let empty = format!("SELECT {} WHERE false", empty.join(", "));
+    let empty = no_rows(&unified);
     let mut rewritten = 0;
     for ((_, group), example) in groups.iter().zip(examples) {
         if columns_of(example)? == unified {

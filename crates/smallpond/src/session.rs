@@ -301,14 +301,11 @@ fn known_bytes(state: &State, id: NodeId) -> Option<u64> {
         return parts
             .iter()
             .flat_map(|p| &p.datasets)
-            .flat_map(|d| d.files().iter().map(|f| d.stat(f).map(|s| s.size)))
+            .map(DataSet::known_size)
             .sum();
     }
     match state.plan.get(id).ok()? {
-        Node::DataSource(n) => {
-            let d = &n.dataset;
-            d.files().iter().map(|f| d.stat(f).map(|s| s.size)).sum()
-        }
+        Node::DataSource(n) => n.dataset.known_size(),
         Node::Projection(n) => known_bytes(state, n.input),
         Node::Consolidate(n) => known_bytes(state, n.input),
         Node::Union(n) => n.inputs.iter().map(|i| known_bytes(state, *i)).sum(),

@@ -218,11 +218,7 @@ impl SinkTask<'_> {
             String::new()
         } else {
             let unified = describe(&queries.join(" UNION ALL BY NAME "))?;
-            let empty: Vec<String> = unified
-                .iter()
-                .map(|(name, ty)| format!("NULL::{ty} AS {}", crate::source::ident(name)))
-                .collect();
-            format!("SELECT {} WHERE false UNION ALL BY NAME ", empty.join(", "))
+            format!("{} UNION ALL BY NAME ", crate::unify::no_rows(&unified))
         };
         let mut rows = 0;
         for (query, target) in queries.iter().zip(targets) {
