@@ -215,6 +215,10 @@ def test_environment_variables_configure_s3(tmp_path, moto, bucket, monkeypatch)
         sp.shutdown()
     with pytest.raises(Exception, match="not a storage option"):
         smallpond.init(data_root=str(tmp_path / "root2"), progress=False, storage_options={"aws_acces_key": "x"})
+    with pytest.raises(Exception, match="not true or false"):
+        smallpond.init(data_root=str(tmp_path / "root3"), progress=False, storage_options={"aws_use_ssl": "maybe"})
+    with pytest.raises(TypeError, match="storage_options must be a dict"):
+        smallpond.init(data_root=str(tmp_path / "root4"), progress=False, storage_options="http://x")
 
 
 def test_bad_credentials_are_refused_with_the_stores_reason(tmp_path):
