@@ -290,6 +290,97 @@ pub fn create_input_views(conn: &duckdb::Connection, inputs: &[ResolvedPartition
     Ok(())
 }
 
+/// `query`, whose `{N}` are already [`input_view`] names, with the inputs it uses defined
+/// in a `WITH` clause of its own instead of as views: a view is a statement of its own and
+/// its query is bound twice (when it is made and where it is used), 1 ms of a tiny task's
+/// 2.5. `NOT MATERIALIZED` keeps a view's meaning: the input is read where it is named.
+/// `None` when the query does not start (after comments) with `SELECT`, `FROM` or `WITH`:
+/// then only views will do.
+pub fn with_input_ctes(
+    query: &str,
+    inputs: &[ResolvedPartition],
+    used: &std::collections::BTreeSet<usize>,
+) -> Result<Option<String>> {
+    let mut ctes = Vec::with_capacity(used.len());
+    for &i in used {
+        let input = inputs.get(i).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "query references {{{i}}} but the task has {} input(s)",
+                inputs.len()
+            ))
+        })?;
+        ctes.push(format!(
+            "{} AS NOT MATERIALIZED (SELECT * FROM {})",
+            input_view(i),
+            partition_sql(input)?
+        ));
+    }
+    Ok(splice_ctes(query, &ctes))
+}
+
+/// `query` with the common table expressions `ctes` (`name AS (...)`) first in its `WITH`
+/// clause, or in one of its own; `None` unless it starts with `SELECT`, `FROM` or `WITH`.
+fn splice_ctes(query: &str, ctes: &[String]) -> Option<String> {
+    let (start, word) = first_word(query, 0)?;
+    let word = word.to_ascii_lowercase();
+    let (at, head, tail) = match word.as_str() {
+        "select" | "from" => (start, "WITH ", " "),
+        "with" => match first_word(query, start + 4) {
+            Some((next, w)) if w.eq_ignore_ascii_case("recursive") => (next + w.len(), " ", ","),
+            _ => (start + 4, " ", ","),
+        },
+        _ => return None,
+    };
+    if ctes.is_empty() {
+        return Some(query.to_string());
+    }
+    Some(format!(
+        "{}{head}{}{tail}{}",
+        &query[..at],
+        ctes.join(", "),
+        &query[at..]
+    ))
+}
+
+/// The first word of `sql` at or after byte `from`, skipping white space and comments, and
+/// where it starts.
+fn first_word(sql: &str, from: usize) -> Option<(usize, &str)> {
+    let bytes = sql.as_bytes();
+    let mut i = from;
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let rest = &bytes[i..];
+        if rest.starts_with(b"--") {
+            i += rest.iter().position(|&b| b == b'\n')?;
+        } else if rest.starts_with(b"/*") {
+            i += 2 + sql[i + 2..].find("*/")? + 2;
+        } else {
+            break;
+        }
+    }
+    let len = bytes[i..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .count();
+    // A word, and one that ends there (`select*` is fine, `select1` is not a keyword).
+    let next = bytes.get(i + len).copied().unwrap_or(b' ');
+    (len > 0 && !(next.is_ascii_alphanumeric() || next == b'_')).then(|| (i, &sql[i..i + len]))
+}
+
+/// The inputs (`{N}`) a query template names.
+pub fn used_inputs(template: &str) -> std::collections::BTreeSet<usize> {
+    use smallpond_core::plan::sql::{pieces, Piece};
+    pieces(template)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Input(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What a task's named placeholders stand for (`smallpond_core::plan::sql::NAMED`).
 #[derive(Debug, Clone, Default)]
 pub struct QueryValues {
@@ -352,4 +443,57 @@ pub fn bind_query(template: &str, inputs: usize, values: &QueryValues) -> Result
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_definitions_go_first_in_the_querys_with_clause_or_in_one_of_its_own() {
+        let ctes = ["a AS (SELECT 1)".to_string(), "b AS (SELECT 2)".to_string()];
+        let splice = |q: &str| splice_ctes(q, &ctes);
+        assert_eq!(
+            splice("SELECT * FROM a").as_deref(),
+            Some("WITH a AS (SELECT 1), b AS (SELECT 2) SELECT * FROM a")
+        );
+        assert_eq!(
+            splice("  from a select x").as_deref(),
+            Some("  WITH a AS (SELECT 1), b AS (SELECT 2) from a select x")
+        );
+        assert_eq!(
+            splice("-- first\n/* then */ select* from a").as_deref(),
+            Some("-- first\n/* then */ WITH a AS (SELECT 1), b AS (SELECT 2) select* from a")
+        );
+        assert_eq!(
+            splice("WITH c AS (SELECT * FROM a) SELECT * FROM c").as_deref(),
+            Some("WITH a AS (SELECT 1), b AS (SELECT 2), c AS (SELECT * FROM a) SELECT * FROM c")
+        );
+        assert_eq!(
+            splice("with /* r */ Recursive t(n) AS (SELECT 1) SELECT * FROM t").as_deref(),
+            Some("with /* r */ Recursive a AS (SELECT 1), b AS (SELECT 2), t(n) AS (SELECT 1) SELECT * FROM t")
+        );
+        // Anything else keeps its views: a parenthesised query, PIVOT, DESCRIBE, a word
+        // that only starts like a keyword, a comment that never ends.
+        for q in [
+            "(SELECT 1)",
+            "PIVOT a ON x",
+            "DESCRIBE a",
+            "selection",
+            "/* open",
+            "-- all",
+        ] {
+            assert_eq!(splice(q), None, "{q}");
+        }
+        assert_eq!(splice_ctes("SELECT 1", &[]).as_deref(), Some("SELECT 1"));
+    }
+
+    #[test]
+    fn a_template_uses_the_inputs_it_names() {
+        let used: Vec<usize> =
+            used_inputs("SELECT * FROM {1} JOIN {0} USING (k) WHERE {1}.x > {{2}}")
+                .into_iter()
+                .collect();
+        assert_eq!(used, [0, 1]);
+    }
 }

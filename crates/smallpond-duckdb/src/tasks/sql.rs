@@ -6,11 +6,12 @@ use smallpond_core::task::ResolvedPartition;
 
 use super::{copy_to_file, strip_query, Output};
 use crate::connection::query_u64;
-use crate::source::{bind_query, create_input_views, QueryValues};
+use crate::source::{bind_query, create_input_views, used_inputs, with_input_ctes, QueryValues};
 use crate::Result;
 
 /// Runs the `setup` statements, then the query over the inputs, and writes the query's
-/// result as one Parquet file. `{query_index}` is each statement's position.
+/// result as one Parquet file. `{query_index}` is each statement's position. A query alone
+/// names its inputs in a `WITH` clause of its own; set-up statements need views.
 pub fn run(
     conn: &Connection,
     setup: &[String],
@@ -20,7 +21,9 @@ pub fn run(
     parquet: &ParquetOptions,
     dir: &Path,
 ) -> Result<Output> {
-    create_input_views(conn, inputs)?;
+    if !setup.is_empty() {
+        create_input_views(conn, inputs)?;
+    }
     for (i, statement) in setup.iter().enumerate() {
         let values = QueryValues {
             query_index: i as u32,
@@ -34,6 +37,19 @@ pub fn run(
         ..values.clone()
     };
     let bound = bind_query(strip_query(query), inputs.len(), values)?;
+    let inlined = match setup.is_empty() {
+        true => with_input_ctes(&bound, inputs, &used_inputs(query))?,
+        false => None,
+    };
+    let bound = match inlined {
+        Some(query) => query,
+        None => {
+            if setup.is_empty() {
+                create_input_views(conn, inputs)?;
+            }
+            bound
+        }
+    };
     let partition = values.partition;
     let file = dir.join(format!("part-{partition:05}.parquet"));
     let rows = query_u64(conn, &copy_to_file(&bound, &file, parquet), query)?;

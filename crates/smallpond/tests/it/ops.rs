@@ -235,6 +235,58 @@ fn partial_sql_without_inputs_runs_once() {
     assert_eq!(df.count().unwrap(), 3);
 }
 
+/// A query names its inputs in a `WITH` clause of its own, or through views where it must:
+/// every way of writing `{0}` gives the same rows as one DuckDB query.
+#[test]
+fn every_way_of_naming_an_input_gives_the_same_rows() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
+    let expected = format!(
+        "SELECT k, count(*) AS c, sum(v) AS s FROM read_parquet('{}') GROUP BY k",
+        glob(&input)
+    );
+    let queries = [
+        "SELECT k, count(*) AS c, sum(v) AS s FROM {0} GROUP BY k",
+        "FROM {0} SELECT k, count(*) AS c, sum(v) AS s GROUP BY k",
+        "-- the input, grouped\nselect k, count(*) AS c, sum(v) AS s from {0} group by k;",
+        "/* a */ WITH g AS (SELECT k, v FROM {0}) SELECT k, count(*) AS c, sum(v) AS s FROM g GROUP BY k",
+        "WITH RECURSIVE g AS (SELECT k, v FROM {0}) SELECT k, count(*) AS c, sum(v) AS s FROM g GROUP BY k",
+        "SELECT t.k, count(*) AS c, sum(t.v) AS s FROM {0} AS t GROUP BY t.k",
+        "SELECT {0}.k, count(*) AS c, sum({0}.v) AS s FROM {0} GROUP BY {0}.k",
+        "SELECT a.k, count(*) AS c, sum(b.v) AS s FROM (SELECT DISTINCT k FROM {0}) a \
+         JOIN {0} b ON a.k = b.k GROUP BY a.k",
+        "SELECT k, count(*) AS c, sum(v) AS s FROM {0} WHERE k IN (SELECT k FROM {0}) GROUP BY k",
+        "SELECT k, c, s FROM (SELECT k, count(*) AS c, sum(v) AS s FROM {0} GROUP BY k) \
+         UNION ALL SELECT k, count(*), sum(v) FROM {0} WHERE false GROUP BY k",
+        // Not a SELECT, FROM or WITH first: the input is a view.
+        "(SELECT k, count(*) AS c, sum(v) AS s FROM {0} GROUP BY k)",
+    ];
+    for (i, query) in queries.iter().enumerate() {
+        let out = fx.path(&format!("q{i}"));
+        fx.sp
+            .partial_sql(query, &[&parts])
+            .and_then(|df| df.write_parquet(&out))
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_same_rows(&read_glob(&out), &expected);
+    }
+    // With set-up statements, which see the input as a view too.
+    let out = fx.path("setup");
+    fx.sp
+        .partial_sql_statements(
+            &["CREATE TEMP TABLE g AS SELECT k, v FROM {0}".to_string()],
+            "SELECT k, count(*) AS c, sum(v) AS s FROM g GROUP BY k",
+            &[&parts],
+            Default::default(),
+            Vec::new(),
+        )
+        .unwrap()
+        .write_parquet(&out)
+        .unwrap();
+    assert_same_rows(&read_glob(&out), &expected);
+}
+
 #[test]
 fn join_of_two_co_partitioned_inputs() {
     let fx = Fixture::new();
