@@ -37,18 +37,15 @@ pub fn run(
         ..values.clone()
     };
     let bound = bind_query(strip_query(query), inputs.len(), values)?;
-    let inlined = match setup.is_empty() {
-        true => with_input_ctes(&bound, inputs, &used_inputs(query))?,
-        false => None,
-    };
-    let bound = match inlined {
-        Some(query) => query,
-        None => {
-            if setup.is_empty() {
+    let bound = match setup.is_empty() {
+        true => match with_input_ctes(&bound, inputs, &used_inputs(query))? {
+            Some(query) => query,
+            None => {
                 create_input_views(conn, inputs)?;
+                bound
             }
-            bound
-        }
+        },
+        false => bound, // the views were made for the set-up statements
     };
     let partition = values.partition;
     let file = dir.join(format!("part-{partition:05}.parquet"));
