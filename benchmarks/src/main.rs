@@ -7,6 +7,7 @@
 //! sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
 //! sp-bench global-sort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+//! sp-bench task-statement [--rows TASKS] [--runs R] [--data DIR]
 //! ```
 //! `graysort`: `smallpond bench graysort` (range-partition + sort + write of gensort
 //! records) against one DuckDB process sorting the same Parquet files in one statement.
@@ -15,7 +16,10 @@
 //! `shuffle-groupby`: hash-repartition (id, host, url, ts, v) P ways by host and GROUP BY
 //! host per partition, with the `smallpond` command; against one DuckDB connection doing
 //! the GROUP BY in one statement over the same files, with all cores. `startup`: the
-//! wall time of a whole `smallpond query` job over a 1-row file.
+//! wall time of a whole `smallpond query` job over a 1-row file. `task-statement`: the
+//! statement of one tiny SQL task (200 rows read and written as Parquet, one thread), run as
+//! a prepared statement that returns its row count and as a task runs it now, unprepared
+//! with the count read from the footer; round-robin, one JSON line per way and run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,8 +74,9 @@ fn main() {
         "graysort" => graysort(&args, false),
         "global-sort" => graysort(&args, true),
         "shuffle-distinct" => shuffle_distinct(&args),
+        "task-statement" => task_statement(&args),
         other => panic!(
-            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup, graysort or global-sort"
+            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup, graysort, global-sort or task-statement"
         ),
     }
 }
@@ -240,6 +245,64 @@ fn startup(args: &Args) {
     let med = median(secs);
     report("startup", "smallpond-rs", 1, 0, med);
     eprintln!("startup: a 1-row job takes {med:.3}s (median)");
+}
+
+/// `sp-bench task-statement`: `--rows` tasks (default here 400) per way and run, each the
+/// `COPY` a W6 map task runs, over one 200-row input, into a file of its own.
+fn task_statement(args: &Args) {
+    use smallpond_core::plan::ParquetOptions;
+    use smallpond_duckdb::tasks::{copy_to_file, write_parquet_file};
+    let tasks = if args.rows == 20_000_000 {
+        400
+    } else {
+        args.rows
+    };
+    let dir = args.data.join("task-statement");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("data dir");
+    let input = dir.join("input.parquet");
+    let conn = Connection::open_in_memory().expect("duckdb");
+    conn.execute_batch("SET threads = 1; SET preserve_insertion_order = true;")
+        .expect("settings");
+    conn.execute_batch(&format!(
+        "COPY (SELECT range::BIGINT AS k, range / 10.0 AS v FROM range(200)) TO '{}' (FORMAT parquet)",
+        input.display()
+    ))
+    .expect("input");
+    let query = format!(
+        "WITH __smallpond_input_0 AS NOT MATERIALIZED (SELECT * FROM read_parquet(['{}'], \
+         hive_partitioning = false, union_by_name = false)) SELECT k, v * 2 AS v FROM __smallpond_input_0",
+        input.display()
+    );
+    let options = ParquetOptions::default();
+    let mut secs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for run in 0..args.runs {
+        for (way, system) in ["prepared", "unprepared"].iter().enumerate() {
+            let start = Instant::now();
+            for t in 0..tasks {
+                let file = dir.join(format!("{system}-{run}-{t}.parquet"));
+                let rows = match way {
+                    0 => {
+                        let sql = copy_to_file(&query, &file, &options);
+                        smallpond_duckdb::connection::query_u64(&conn, &sql, "copy")
+                    }
+                    _ => write_parquet_file(&conn, &query, &file, &options, "copy"),
+                };
+                assert_eq!(rows.expect("task statement"), 200);
+            }
+            let s = start.elapsed().as_secs_f64();
+            report("task-statement", system, tasks * 200, 0, s);
+            secs[way].push(s);
+        }
+    }
+    let per_task = |xs: &[f64]| median(xs.to_vec()) * 1000.0 / tasks as f64;
+    eprintln!(
+        "task-statement: {:.3} ms per task prepared, {:.3} ms unprepared (medians of {} runs)",
+        per_task(&secs[0]),
+        per_task(&secs[1]),
+        args.runs
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.

@@ -14,10 +14,10 @@ use arrow::datatypes::DataType;
 use duckdb::Connection;
 use smallpond_core::plan::ParquetOptions;
 
-use crate::connection::{describe, query_u64};
+use crate::connection::describe;
 use crate::error::io;
 use crate::source::input_literal;
-use crate::tasks::copy_to_file;
+use crate::tasks::write_parquet_file;
 use crate::{Error, Result};
 
 /// Column names and types of a Parquet file, from its footer. The types are the Parquet
@@ -100,7 +100,7 @@ fn rewrite(conn: &Connection, groups: &Groups<'_>, parquet: &ParquetOptions) -> 
         for file in group {
             let tmp = file.with_extension("unified.tmp");
             let query = format!("{empty} UNION ALL BY NAME {}", reader(file));
-            let written = query_u64(conn, &copy_to_file(&query, &tmp, parquet), "unify");
+            let written = write_parquet_file(conn, &query, &tmp, parquet, "unify");
             if let Err(e) = written {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e);

@@ -11,8 +11,8 @@ use duckdb::Connection;
 use smallpond_core::plan::{ParquetOptions, PartitionMethod, SortKey};
 use smallpond_core::task::ResolvedPartition;
 
-use super::{copy_to_file, parquet_clause, parquet_files, Output};
-use crate::connection::{parquet_rows, query_u64};
+use super::{footer_rows, parquet_clause, parquet_files, write_parquet_file, Output};
+use crate::connection::query_u64;
 use crate::error::io;
 use crate::source::{bind_query, create_input_views, ident, partition_sql, path_literal};
 use crate::{Error, Result};
@@ -372,7 +372,10 @@ pub(crate) fn write_partitioned(
         .map_err(io(&hive))?;
 
     let all: Vec<&PathBuf> = outputs.iter().flatten().collect();
-    let rows_out = parquet_rows(conn, &all)?;
+    let mut rows_out = 0;
+    for file in &all {
+        rows_out += footer_rows(file, "DuckDB")?;
+    }
     if rows_out != rows_in {
         return Err(Error::RowCountMismatch { rows_in, rows_out });
     }
@@ -380,8 +383,8 @@ pub(crate) fn write_partitioned(
     // Slots that got no rows still need the schema, so readers see an empty relation.
     let schema_file = if outputs.iter().any(Vec::is_empty) {
         let file = dir.join("schema.parquet");
-        let sql = copy_to_file(&format!("SELECT * FROM {source} LIMIT 0"), &file, parquet);
-        query_u64(conn, &sql, "write schema file")?;
+        let empty = format!("SELECT * FROM {source} LIMIT 0");
+        write_parquet_file(conn, &empty, &file, parquet, "write schema file")?;
         Some(file)
     } else {
         None

@@ -71,7 +71,7 @@ pub fn run(
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
     {
-        rows += parquet_rows(f)?;
+        rows += super::footer_rows(f, "a script")?;
     }
     Ok(Output {
         outputs: vec![files],
@@ -103,16 +103,4 @@ fn all_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-fn parquet_rows(path: &Path) -> Result<u64> {
-    use parquet::file::reader::{FileReader, SerializedFileReader};
-    let file = std::fs::File::open(path).map_err(io(path))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| {
-        Error::InvalidInput(format!(
-            "a script wrote {}, which is not a Parquet file: {e}",
-            path.display()
-        ))
-    })?;
-    Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
 }

@@ -18,8 +18,8 @@ use smallpond_core::plan::ParquetOptions;
 use smallpond_core::storage::{S3Options, Scheme};
 use smallpond_core::task::ResolvedPartition;
 
-use super::{copy_to_file, Output};
-use crate::connection::{parquet_rows, query_u64};
+use super::{copy_to_file, footer_rows, write_parquet_file, Output};
+use crate::connection::query_u64;
 use crate::error::io;
 use crate::publish::Destination;
 use crate::source::{input_literal, partition_sql};
@@ -268,15 +268,13 @@ impl SinkTask<'_> {
                         std::fs::copy(file, &target).map_err(io(*file))?;
                     }
                 }
-                rows += parquet_rows(conn, &files)?;
+                for file in &files {
+                    rows += footer_rows(file, "a task")?;
+                }
             } else {
                 let target = stage.join(name(p, 0));
                 let query = format!("SELECT * FROM {}", partition_sql(input)?);
-                rows += query_u64(
-                    conn,
-                    &copy_to_file(&query, &target, self.parquet),
-                    "write output",
-                )?;
+                rows += write_parquet_file(conn, &query, &target, self.parquet, "write output")?;
             }
         }
         Ok(rows)

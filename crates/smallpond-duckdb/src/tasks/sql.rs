@@ -4,8 +4,7 @@ use duckdb::Connection;
 use smallpond_core::plan::ParquetOptions;
 use smallpond_core::task::ResolvedPartition;
 
-use super::{copy_to_file, strip_query, Output};
-use crate::connection::query_u64;
+use super::{strip_query, write_parquet_file, Output};
 use crate::source::{bind_query, create_input_views, used_inputs, with_input_ctes, QueryValues};
 use crate::Result;
 
@@ -49,7 +48,7 @@ pub fn run(
     };
     let partition = values.partition;
     let file = dir.join(format!("part-{partition:05}.parquet"));
-    let rows = query_u64(conn, &copy_to_file(&bound, &file, parquet), query)?;
+    let rows = write_parquet_file(conn, &bound, &file, parquet, query)?;
     Ok(Output {
         outputs: vec![vec![file]],
         rows,
