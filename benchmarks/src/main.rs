@@ -28,17 +28,25 @@ use std::time::Instant;
 use duckdb::Connection;
 
 struct Args {
-    rows: u64,
+    /// `--rows`, when given: each benchmark has its own default.
+    rows: Option<u64>,
     partitions: u32,
     runs: usize,
     data: PathBuf,
     smallpond: PathBuf,
 }
 
+impl Args {
+    /// Rows (or records) for the data benchmarks: `--rows`, or 20M.
+    fn rows(&self) -> u64 {
+        self.rows.unwrap_or(20_000_000)
+    }
+}
+
 fn parse(mut it: impl Iterator<Item = String>) -> Args {
     let exe = std::env::current_exe().expect("current exe");
     let mut args = Args {
-        rows: 20_000_000,
+        rows: None,
         partitions: 8,
         runs: 3,
         data: std::env::temp_dir().join("smallpond-bench"),
@@ -47,7 +55,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
-            "--rows" => args.rows = value.parse().expect("--rows N"),
+            "--rows" => args.rows = Some(value.parse().expect("--rows N")),
             "--partitions" => args.partitions = value.parse().expect("--partitions P"),
             "--runs" => args.runs = value.parse().expect("--runs R"),
             "--data" => args.data = value.into(),
@@ -101,13 +109,13 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 /// 8 Parquet files of `rows` rows of (id, host, url, ts, v), 10^5 hosts; generated once.
 fn generate(args: &Args) -> PathBuf {
-    let dir = args.data.join(format!("hosts-{}", args.rows));
+    let dir = args.data.join(format!("hosts-{}", args.rows()));
     if dir.join("done").exists() {
         return dir;
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("input dir");
-    eprintln!("generating {} rows into {}", args.rows, dir.display());
+    eprintln!("generating {} rows into {}", args.rows(), dir.display());
     let conn = duckdb();
     conn.execute_batch(&format!(
         "COPY (SELECT i AS id, 'host-' || (hash(i) % 100000) AS host,
@@ -117,7 +125,7 @@ fn generate(args: &Args) -> PathBuf {
                       i % 8 AS file
                FROM range({}) t(i))
          TO '{}' (FORMAT parquet, PARTITION_BY (file), WRITE_PARTITION_COLUMNS false)",
-        args.rows,
+        args.rows(),
         dir.join("hive").display()
     ))
     .expect("generate");
@@ -219,11 +227,11 @@ fn shuffle(args: &Args, bench: &str, query: &str, hash_by: &str) {
         );
     }
     let (ours, theirs) = (median(ours), median(theirs));
-    report(bench, "duckdb", args.rows, bytes, theirs);
-    report(bench, "smallpond-rs", args.rows, bytes, ours);
+    report(bench, "duckdb", args.rows(), bytes, theirs);
+    report(bench, "smallpond-rs", args.rows(), bytes, ours);
     eprintln!(
         "{bench}: {} rows, {expected} result rows: smallpond-rs {ours:.2}s, duckdb {theirs:.2}s, ratio {:.2}x (medians of {})",
-        args.rows,
+        args.rows(),
         ours / theirs,
         args.runs
     );
@@ -251,12 +259,9 @@ fn startup(args: &Args) {
 /// `COPY` a W6 map task runs, over one 200-row input, into a file of its own.
 fn task_statement(args: &Args) {
     use smallpond_core::plan::ParquetOptions;
+    use smallpond_duckdb::source;
     use smallpond_duckdb::tasks::{copy_to_file, write_parquet_file};
-    let tasks = if args.rows == 20_000_000 {
-        400
-    } else {
-        args.rows
-    };
+    let tasks = args.rows.unwrap_or(400);
     let dir = args.data.join("task-statement");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("data dir");
@@ -269,11 +274,16 @@ fn task_statement(args: &Args) {
         input.display()
     ))
     .expect("input");
-    let query = format!(
-        "WITH __smallpond_input_0 AS NOT MATERIALIZED (SELECT * FROM read_parquet(['{}'], \
-         hive_partitioning = false, union_by_name = false)) SELECT k, v * 2 AS v FROM __smallpond_input_0",
-        input.display()
-    );
+    // The query as a W6 map task runs it: its input named in a WITH clause of its own.
+    let template = "SELECT k, v * 2 AS v FROM {0}";
+    let inputs = [smallpond_core::task::ResolvedPartition {
+        datasets: vec![smallpond_core::DataSet::parquet(vec![input])],
+        columns: None,
+    }];
+    let bound = source::bind_query(template, 1, &Default::default()).expect("bind");
+    let query = source::with_input_ctes(&bound, &inputs, &source::used_inputs(template))
+        .expect("inputs")
+        .expect("a SELECT takes a WITH clause");
     let options = ParquetOptions::default();
     let mut secs: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for run in 0..args.runs {
@@ -326,7 +336,7 @@ fn graysort(args: &Args, global_sort: bool) {
     } else {
         "graysort"
     };
-    let records = args.rows;
+    let records = args.rows();
     let input = args
         .data
         .join(format!("graysort-{records}-{}", args.partitions));

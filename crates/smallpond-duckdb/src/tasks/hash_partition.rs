@@ -372,10 +372,10 @@ pub(crate) fn write_partitioned(
         .map_err(io(&hive))?;
 
     let all: Vec<&PathBuf> = outputs.iter().flatten().collect();
-    let mut rows_out = 0;
-    for file in &all {
-        rows_out += footer_rows(file, "DuckDB")?;
-    }
+    let rows_out = all
+        .iter()
+        .map(|f| footer_rows(f, "DuckDB"))
+        .sum::<Result<u64>>()?;
     if rows_out != rows_in {
         return Err(Error::RowCountMismatch { rows_in, rows_out });
     }

@@ -268,9 +268,10 @@ impl SinkTask<'_> {
                         std::fs::copy(file, &target).map_err(io(*file))?;
                     }
                 }
-                for file in &files {
-                    rows += footer_rows(file, "a task")?;
-                }
+                rows += files
+                    .iter()
+                    .map(|f| footer_rows(f, "a task"))
+                    .sum::<Result<u64>>()?;
             } else {
                 let target = stage.join(name(p, 0));
                 let query = format!("SELECT * FROM {}", partition_sql(input)?);
