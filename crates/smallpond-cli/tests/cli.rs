@@ -475,11 +475,16 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
     let mut killed = false;
     for _ in 0..400 {
         std::thread::sleep(std::time::Duration::from_millis(25));
-        let record = std::fs::read_dir(&root)
+        let done = std::fs::read_dir(&root)
             .ok()
             .and_then(|mut jobs| jobs.next())
-            .map(|job| job.unwrap().path().join("staging/task-000000.json"));
-        if record.is_some_and(|r| r.exists()) {
+            .is_some_and(|job| {
+                let job = smallpond_core::job::JobDirs {
+                    root: job.unwrap().path(),
+                };
+                job.records().latest(smallpond_core::TaskId(0)).is_some()
+            });
+        if done {
             // While the driver lives, its job is running.
             let status = status_of(&root);
             assert!(status.contains("status    running"), "{status}");

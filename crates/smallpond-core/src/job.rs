@@ -10,20 +10,21 @@
 //!    log/                             task logs, copies of the records
 //!    staging/.tmp-<task>.<n>-<pid>/   attempt n's private output ─┐ one rename
 //!    staging/<task>.<n>/              attempt n's published output ◄┘
-//!    staging/<task>.json              the completed-task record, written last
+//!    staging/records-<host>-<pid>.jsonl  completed-task records, one line each, written last
 //!    temp/<task>.<n>-<pid>/           DuckDB's spill for that attempt
 //!    output/
 //! ```
 //! A reader learns of files only through a record, and a record is written only after the
 //! files it names are published, so a crash at any moment leaves either a usable record or
 //! nothing that anyone reads. A later run of the job reuses a record only for the same task
-//! ([`JobDirs::reusable_record`]). A successful job removes `staging/` and `temp/`; a failed
+//! ([`Records::reusable`]). A successful job removes `staging/` and `temp/`; a failed
 //! one keeps them for inspection and for the next run.
 //!
 //! A job directory has one driver at a time: [`JobDirs::open`] takes an exclusive lock on
 //! `lock` (an OS file lock, so a driver that is killed releases it with its process) and a
 //! second driver is refused with the first one's pid and host.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -238,11 +239,49 @@ impl JobDirs {
         self.staging().join(format!("{task}.{attempt}"))
     }
 
-    /// The completed-task record, written after the output is published.
-    pub fn task_record(&self, task: TaskId) -> PathBuf {
-        self.staging().join(format!("{task}.json"))
+    /// The completed-task records this process appends to: one file per process (named by
+    /// host and pid), so that appends from several machines never share a file. One file per
+    /// process rather than per task: each file a job creates costs an inode, and on ext4 an
+    /// inode costs in proportion to those freed shortly before it.
+    pub fn records_file(&self) -> PathBuf {
+        let host: String = hostname()
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.staging()
+            .join(format!("records-{host}-{}.jsonl", std::process::id()))
     }
 
+    /// Every completed-task record of the job's journals (`staging/records-*.jsonl`). A line
+    /// that does not parse (cut short by a crash) is skipped: its task is simply not done.
+    pub fn records(&self) -> Records {
+        let mut by_task: HashMap<TaskId, Vec<TaskRecord>> = HashMap::new();
+        let Ok(entries) = std::fs::read_dir(self.staging()) else {
+            return Records(by_task);
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with("records-") && name.ends_with(".jsonl")) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                if let Ok(record) = serde_json::from_str::<TaskRecord>(line) {
+                    by_task.entry(record.task).or_default().push(record);
+                }
+            }
+        }
+        Records(by_task)
+    }
     /// An attempt's directories, `(private, spill)`: its output directory, created empty,
     /// and its spill directory, absent (DuckDB makes it when it spills, which few attempts
     /// do). Only the attempt running in process `pid` writes there.
@@ -270,13 +309,34 @@ impl JobDirs {
         Ok(published)
     }
 
-    /// Writes the completed-task record (whole or not at all: a temporary file renamed).
+    /// Appends the completed-task record to this process's journal ([`Self::records_file`])
+    /// in one `write` on an `O_APPEND` file: a crash cuts at most that line, which readers
+    /// skip. A line an earlier process with the same pid left unfinished is ended first, so
+    /// that it spoils only itself.
     pub fn write_record(&self, record: &TaskRecord) -> Result<()> {
-        let path = self.task_record(record.task);
-        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let json = serde_json::to_vec_pretty(record).expect("records serialise");
-        std::fs::write(&tmp, json).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))
+        use std::io::Write;
+        use std::os::unix::fs::FileExt;
+        // The driver's runner threads share a process, so they share its journal.
+        static APPEND: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let path = self.records_file();
+        let mut line = serde_json::to_vec(record).expect("records serialise");
+        line.push(b'\n');
+        let _one_at_a_time = APPEND.lock().unwrap_or_else(|p| p.into_inner());
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        let len = file.metadata().map_err(io(&path))?.len();
+        let mut last = [b'\n'];
+        if len > 0 {
+            file.read_at(&mut last, len - 1).map_err(io(&path))?;
+        }
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+        file.write_all(&line).map_err(io(&path))
     }
 
     /// Stores an in-memory input, written to the file `written`, under `staging/arrow/`
@@ -296,18 +356,38 @@ impl JobDirs {
         }
         Ok(path)
     }
+}
 
-    /// The record an earlier run of this job left for `spec`, if it describes the same
-    /// task (node, partition, and `fingerprint`, [`TaskSpec::fingerprint`] of this run) and
-    /// all its output files are still there.
-    pub fn reusable_record(&self, spec: &TaskSpec, fingerprint: u64) -> Option<TaskRecord> {
-        let text = std::fs::read_to_string(self.task_record(spec.id)).ok()?;
-        let record: TaskRecord = serde_json::from_str(&text).ok()?;
-        let intact = record.node == spec.node
-            && record.partition == spec.partition
-            && record.fingerprint == fingerprint
-            && record.outputs.iter().flatten().all(|f| f.is_file());
-        intact.then_some(record)
+/// The completed-task records of a job's journals, by task ([`JobDirs::records`]).
+#[derive(Debug, Default)]
+pub struct Records(HashMap<TaskId, Vec<TaskRecord>>);
+
+impl Records {
+    /// The last record written for `task` (the latest to finish, if attempts of several
+    /// runs or speculative copies finished).
+    pub fn latest(&self, task: TaskId) -> Option<&TaskRecord> {
+        self.0.get(&task)?.iter().max_by_key(|r| r.end_us)
+    }
+
+    /// A record an earlier run of this job left for `spec`, if it describes the same task
+    /// (node, partition, and `fingerprint`, [`TaskSpec::fingerprint`] of this run) and all
+    /// its output files are still there; the latest such.
+    pub fn reusable(&self, spec: &TaskSpec, fingerprint: u64) -> Option<TaskRecord> {
+        self.0
+            .get(&spec.id)?
+            .iter()
+            .filter(|r| {
+                r.node == spec.node
+                    && r.partition == spec.partition
+                    && r.fingerprint == fingerprint
+                    && r.outputs.iter().flatten().all(|f| f.is_file())
+            })
+            .max_by_key(|r| r.end_us)
+            .cloned()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -399,6 +479,59 @@ pub fn utc(secs: u64) -> [u64; 6] {
 
 #[cfg(test)]
 mod tests {
+    use super::JobDirs;
+    use crate::task::TaskRecord;
+    use crate::{NodeId, TaskId};
+
+    fn record(task: u32, attempt: u32, end_us: u64) -> TaskRecord {
+        TaskRecord {
+            task: TaskId(task),
+            node: NodeId(1),
+            node_kind: "SqlEngine".into(),
+            partition: task,
+            attempt,
+            fingerprint: 7,
+            host: "h".into(),
+            worker: "w".into(),
+            start_us: 1,
+            end_us,
+            rows: 10,
+            bytes: 20,
+            outputs: vec![vec!["/x/out.parquet".into()]],
+            schema_file: None,
+        }
+    }
+
+    #[test]
+    fn records_are_appended_to_one_journal_and_a_line_cut_by_a_crash_spoils_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = JobDirs {
+            root: dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(job.staging()).unwrap();
+        assert!(job.records().is_empty());
+        job.write_record(&record(0, 1, 100)).unwrap();
+        job.write_record(&record(1, 1, 200)).unwrap();
+        // A process that died in the middle of its append (same pid, same file).
+        let journal = job.records_file();
+        let mut text = std::fs::read(&journal).unwrap();
+        text.extend_from_slice(br#"{"task":2,"node":1,"node_k"#);
+        std::fs::write(&journal, &text).unwrap();
+        job.write_record(&record(0, 2, 300)).unwrap();
+        // Another process's journal.
+        let other = job.staging().join("records-elsewhere-1.jsonl");
+        let line = serde_json::to_string(&record(3, 1, 50)).unwrap();
+        std::fs::write(other, format!("{line}\n")).unwrap();
+
+        let files: Vec<_> = std::fs::read_dir(job.staging()).unwrap().collect();
+        assert_eq!(files.len(), 2, "one journal per process, no file per task");
+        let records = job.records();
+        assert_eq!(records.latest(TaskId(0)), Some(&record(0, 2, 300)));
+        assert_eq!(records.latest(TaskId(1)), Some(&record(1, 1, 200)));
+        assert_eq!(records.latest(TaskId(2)), None, "the cut line is skipped");
+        assert_eq!(records.latest(TaskId(3)), Some(&record(3, 1, 50)));
+    }
+
     #[test]
     fn job_time_is_a_civil_date() {
         let t = super::job_time();

@@ -551,11 +551,15 @@ impl<'a> Run<'a> {
 
     /// Takes over the records of tasks completed by an earlier run of this job.
     fn reuse_records(&mut self, on_event: &mut dyn FnMut(&Event)) {
+        let journal = self.job.records();
+        if journal.is_empty() {
+            return;
+        }
         let ids: Vec<TaskId> = self.tasks.keys().copied().collect();
         for id in ids {
             let task = &self.tasks[&id];
             let spec = task.spec;
-            if let Some(record) = self.job.reusable_record(spec, task.fingerprint) {
+            if let Some(record) = journal.reusable(spec, task.fingerprint) {
                 on_event(&Event::TaskFinished {
                     task: id,
                     node: spec.node,

@@ -81,10 +81,7 @@ fn hash_partition_publishes_every_slot_and_records_it() {
         assert!(f.is_file());
     }
     // The record on disk is the one returned, and no private directory is left.
-    let on_disk: smallpond_core::task::TaskRecord =
-        serde_json::from_str(&std::fs::read_to_string(job.task_record(TaskId(7))).unwrap())
-            .unwrap();
-    assert_eq!(on_disk, record);
+    assert_eq!(job.records().latest(TaskId(7)), Some(&record));
     let leftovers: Vec<_> = std::fs::read_dir(job.staging())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -119,7 +116,7 @@ fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
         "{log}"
     );
     assert!(!job.task_output(TaskId(7), 2).exists());
-    assert!(!job.task_record(TaskId(7)).exists());
+    assert!(job.records().latest(TaskId(7)).is_none());
     assert_eq!(std::fs::read_dir(job.staging()).unwrap().count(), 0);
 }
 

@@ -164,11 +164,7 @@ fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) 
         std::fs::write(&f, b"x").unwrap();
         *files = vec![f];
     }
-    std::fs::write(
-        job.task_record(producer.id),
-        serde_json::to_string(&rec).unwrap(),
-    )
-    .unwrap();
+    job.write_record(&rec).unwrap();
 }
 
 /// Runs `plan` on `pool` with the default scheduler options, ignoring events.

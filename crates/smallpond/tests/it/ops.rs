@@ -637,19 +637,11 @@ fn job_directory_lifecycle() {
     assert_eq!(df.count().unwrap(), 10_000);
     assert!(job.join("config/plan-001.json").is_file());
     assert!(job.join("config/tasks-001.json").is_file());
-    let records = std::fs::read_dir(job.join("staging"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json")
-        })
-        .count();
-    assert_eq!(
-        records, 1,
-        "one completed-task record for the one hash task"
+    let records = smallpond_core::job::JobDirs { root: job.clone() }.records();
+    assert!(
+        records.latest(smallpond_core::TaskId(0)).is_some()
+            && records.latest(smallpond_core::TaskId(1)).is_none(),
+        "one completed-task record, for the one hash task: {records:?}"
     );
     fx.sp.shutdown().unwrap();
     assert!(!job.join("staging").exists());
