@@ -305,6 +305,15 @@ def _unique_names(paths: List[str]) -> List[str]:
     return [f"{stem}.{i}{ext}" for i, (stem, ext) in enumerate(os.path.splitext(n) for n in names)]
 
 
+def _job_owned(path: str, context: Dict[str, Any]) -> bool:
+    """Whether ``path`` is one of the job's own files, which go when it ends: in its
+    ``staging/`` or its shuffle directory."""
+    import os
+
+    owned = [os.path.join(context["job_dir"], "staging")] + [context[k] for k in ("shuffle_dir",) if context.get(k)]
+    return any(path.startswith(d + os.sep) for d in owned)
+
+
 class SinkScript:
     """A ``DataSinkNode``: links, copies or lists the input files in ``path``."""
 
@@ -330,8 +339,7 @@ class SinkScript:
             # Only listed; the job's own files go when it ends, so those are kept (linked)
             # in the job's output directory.
             keep = os.path.join(context["job_dir"], "output", f".sink-{context['task']:06d}")
-            staging = os.path.join(context["job_dir"], "staging") + os.sep
-            listed = [self._place(s, os.path.join(keep, n), context) if s.startswith(staging) else s
+            listed = [self._place(s, os.path.join(keep, n), context) if _job_owned(s, context) else s
                       for s, n in zip(sources, _unique_names(sources))]
         else:
             listed = [self._place(s, os.path.join(self.path, n), context)
@@ -355,7 +363,9 @@ class SinkScript:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         same_fs = os.stat(src).st_dev == os.stat(os.path.dirname(dst)).st_dev
-        if self.kind == "copy" or (self.kind == "link_or_copy" and not same_fs):
+        # A symbolic link to shuffle data (in memory, gone when the job ends) would dangle.
+        copy_across = self.kind == "link_or_copy" or _job_owned(src, context)
+        if self.kind == "copy" or (copy_across and not same_fs):
             with open(src, "rb") as fin, open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout, length=16 << 20)
         elif same_fs:

@@ -479,9 +479,7 @@ fn a_driver_killed_with_sigkill_resumes_from_completed_tasks() {
             .ok()
             .and_then(|mut jobs| jobs.next())
             .is_some_and(|job| {
-                let job = smallpond_core::job::JobDirs {
-                    root: job.unwrap().path(),
-                };
+                let job = smallpond_core::job::JobDirs::new(job.unwrap().path());
                 job.records().latest(smallpond_core::TaskId(0)).is_some()
             });
         if done {

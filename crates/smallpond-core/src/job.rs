@@ -38,6 +38,13 @@ use crate::{Error, JobId, Result, TaskId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobDirs {
     pub root: PathBuf,
+    /// Where partition tasks stage their outputs (shuffle data, which the next stage reads
+    /// once) instead of `staging/`: a directory of this job on a memory-backed file system
+    /// ([`JobDirs::with_shuffle`]). A successful job removes it with `staging/`; a failed
+    /// one keeps it for a re-run, for [`SHUFFLE_KEPT_FOR`] at least ([`sweep_shuffle`]: it
+    /// holds memory), after which a re-run recomputes what was there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffle: Option<PathBuf>,
 }
 
 /// What the status file says.
@@ -99,6 +106,35 @@ pub struct JobLock {
 }
 
 impl JobDirs {
+    /// The directories of the job at `root` (shuffle data in `staging/` with the rest).
+    pub fn new(root: PathBuf) -> Self {
+        JobDirs {
+            root,
+            shuffle: None,
+        }
+    }
+
+    /// This job with its shuffle data ([`JobDirs::shuffle`]) in a directory of its own
+    /// under `base`, created now: `smallpond-<job directory name>-<hash of its path>`,
+    /// holding a file `job` that names the job directory, so that [`sweep_shuffle`] can
+    /// tell whose it is.
+    pub fn with_shuffle(mut self, base: &Path) -> Result<Self> {
+        let name = self
+            .root
+            .file_name()
+            .map_or_else(|| "job".into(), |n| n.to_string_lossy().into_owned());
+        let root = self.root.to_string_lossy().into_owned();
+        let dir = base.join(format!(
+            "smallpond-{name}-{:08x}",
+            content_hash(root.as_bytes()) as u32
+        ));
+        std::fs::create_dir_all(dir.join("staging")).map_err(io(&dir))?;
+        let owner = dir.join("job");
+        std::fs::write(&owner, &root).map_err(io(&owner))?;
+        self.shuffle = Some(dir);
+        Ok(self)
+    }
+
     /// The directory of job `job_id` under `data_root` (an existing one of that id, so that
     /// a re-run resumes it, or a new `<job_time>.<job_id>`), locked for this driver and
     /// created with its subdirectories, its status `running`. A job in use by another
@@ -108,9 +144,7 @@ impl JobDirs {
         job_id: &JobId,
         job_time: Option<String>,
     ) -> Result<(Self, JobLock)> {
-        let dirs = JobDirs {
-            root: resolve(data_root, job_id, job_time)?,
-        };
+        let dirs = JobDirs::new(resolve(data_root, job_id, job_time)?);
         std::fs::create_dir_all(&dirs.root).map_err(io(&dirs.root))?;
         let lock = dirs.lock(job_id)?;
         for dir in [
@@ -225,7 +259,10 @@ impl JobDirs {
         if status != JobStatus::Success {
             return self.set_status(status);
         }
-        for dir in [self.staging(), self.temp()] {
+        for dir in [self.staging(), self.temp()]
+            .into_iter()
+            .chain(self.shuffle.clone())
+        {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
             }
@@ -284,9 +321,21 @@ impl JobDirs {
     }
     /// An attempt's directories, `(private, spill)`: its output directory, created empty,
     /// and its spill directory, absent (DuckDB makes it when it spills, which few attempts
-    /// do). Only the attempt running in process `pid` writes there.
-    pub fn attempt_dirs(&self, task: TaskId, attempt: u32, pid: u32) -> Result<(PathBuf, PathBuf)> {
-        let private = self.staging().join(format!(".tmp-{task}.{attempt}-{pid}"));
+    /// do). Only the attempt running in process `pid` writes there. With `shuffle` (a
+    /// partition task's outputs), the output directory is in the job's shuffle directory
+    /// if it has one; the spill directory is always in `temp/`.
+    pub fn attempt_dirs(
+        &self,
+        task: TaskId,
+        attempt: u32,
+        pid: u32,
+        shuffle: bool,
+    ) -> Result<(PathBuf, PathBuf)> {
+        let staging = match &self.shuffle {
+            Some(dir) if shuffle => dir.join("staging"),
+            _ => self.staging(),
+        };
+        let private = staging.join(format!(".tmp-{task}.{attempt}-{pid}"));
         let spill = self.temp().join(format!("{task}.{attempt}-{pid}"));
         for dir in [&private, &spill] {
             if dir.exists() {
@@ -297,10 +346,13 @@ impl JobDirs {
         Ok((private, spill))
     }
 
-    /// Publishes an attempt's private directory as its output, in one rename, and returns
-    /// where it now is.
+    /// Publishes an attempt's private directory (from [`Self::attempt_dirs`]) as its
+    /// output, in one rename beside it, and returns where it now is.
     pub fn publish_attempt(&self, private: &Path, task: TaskId, attempt: u32) -> Result<PathBuf> {
-        let published = self.task_output(task, attempt);
+        let published = match private.parent() {
+            Some(staging) => staging.join(format!("{task}.{attempt}")),
+            None => self.task_output(task, attempt),
+        };
         if published.exists() {
             // Left by an attempt of an earlier run that died before writing its record.
             std::fs::remove_dir_all(&published).map_err(io(&published))?;
@@ -355,6 +407,50 @@ impl JobDirs {
             _ => std::fs::rename(written, &path).map_err(io(&path))?,
         }
         Ok(path)
+    }
+}
+
+/// How long the shuffle data of a job that failed (or whose driver was killed) is kept for a
+/// re-run after its driver has gone.
+pub const SHUFFLE_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the shuffle directories under `base` ([`JobDirs::with_shuffle`]) of jobs whose
+/// driver has been gone for [`SHUFFLE_KEPT_FOR`] (or whose job directory is gone): a failed
+/// job keeps its own for a re-run, a killed driver could not remove its own, and they hold
+/// memory.
+pub fn sweep_shuffle(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("smallpond-")
+        {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(root) = std::fs::read_to_string(dir.join("job")) else {
+            continue;
+        };
+        let job = JobDirs::new(PathBuf::from(root));
+        // A job that ended a moment ago may be about to be re-run (its script fixed).
+        let ended_long_ago = std::fs::metadata(job.status_file())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|idle| idle > SHUFFLE_KEPT_FOR);
+        let gone = match job.driver() {
+            DriverState::Gone(_) => ended_long_ago,
+            // No lock file: the job directory itself is gone.
+            DriverState::Unknown => !job.root.join("lock").exists(),
+            DriverState::Alive(_) => false,
+        };
+        if gone {
+            tracing::info!(dir = %dir.display(), "removing the shuffle data of a job whose driver is gone");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 
@@ -505,9 +601,7 @@ mod tests {
     #[test]
     fn records_are_appended_to_one_journal_and_a_line_cut_by_a_crash_spoils_only_itself() {
         let dir = tempfile::tempdir().unwrap();
-        let job = JobDirs {
-            root: dir.path().to_path_buf(),
-        };
+        let job = JobDirs::new(dir.path().to_path_buf());
         std::fs::create_dir_all(job.staging()).unwrap();
         assert!(job.records().is_empty());
         job.write_record(&record(0, 1, 100)).unwrap();

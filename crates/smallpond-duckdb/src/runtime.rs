@@ -143,21 +143,40 @@ impl DuckDbRunner {
     fn run_attempt(&self, a: &TaskAttempt) -> Result<(TaskRecord, Option<String>)> {
         let start = unix_now();
         let pid = std::process::id();
-        let (private, temp) = a.job.attempt_dirs(a.task, a.attempt, pid)?;
+        let mut shuffle = shuffle_fits(a);
+        let (mut private, temp) = match a.job.attempt_dirs(a.task, a.attempt, pid, shuffle) {
+            Ok(dirs) => dirs,
+            Err(e) if shuffle => {
+                tracing::warn!(task = %a.task, "shuffle directory unusable ({e}); writing to staging/");
+                shuffle = false;
+                a.job.attempt_dirs(a.task, a.attempt, pid, false)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         // Faults are injected after the work and before publishing, where a crash hurts
         // most; a sink publishes inside its work, so its fault comes first.
         let sink = matches!(a.kind, TaskKind::Sink { .. });
-        let result = if sink && inject_fault(a) {
+        let mut result = if sink && inject_fault(a) {
             Err(Error::InjectedFault)
         } else {
-            self.execute(a, &private, &temp).and_then(|out| {
-                if !sink && inject_fault(a) {
-                    Err(Error::InjectedFault)
-                } else {
-                    Ok(out)
-                }
-            })
+            self.execute(a, &private, &temp)
         };
+        if shuffle && result.as_ref().is_err_and(out_of_space) {
+            // The memory-backed shuffle directory filled up (other tasks' data since the
+            // check): the same attempt again, into the job's staging directory.
+            tracing::info!(task = %a.task, "shuffle directory full; writing to staging/");
+            self.forget_database();
+            let _ = std::fs::remove_dir_all(&private);
+            (private, _) = a.job.attempt_dirs(a.task, a.attempt, pid, false)?;
+            result = self.execute(a, &private, &temp);
+        }
+        let result = result.and_then(|out| {
+            if !sink && inject_fault(a) {
+                Err(Error::InjectedFault)
+            } else {
+                Ok(out)
+            }
+        });
         if result.is_err() {
             // Whatever a failed attempt left in this process's database goes with it.
             self.forget_database();
@@ -535,6 +554,64 @@ fn write_task_log(
     }
 }
 
+/// Whether attempt `a` stages its outputs in the job's shuffle directory: a partition task
+/// (its outputs are read once, by the next stage) of a job that has one, whose local inputs
+/// would take at most a quarter of the space free there and of the memory available. The
+/// plainly encoded partitions take up to ~2.5 times their compressed input (the GraySort
+/// records: 0.85 GB of snappy Parquet, 2.2 GB of partitions), so 4 times is the estimate.
+fn shuffle_fits(a: &TaskAttempt) -> bool {
+    let Some(dir) = &a.job.shuffle else {
+        return false;
+    };
+    if !matches!(
+        a.kind,
+        TaskKind::HashPartition { .. } | TaskKind::RowsPartition { .. }
+    ) {
+        return false;
+    }
+    let mut input = 0u64;
+    for file in a.inputs.iter().flat_map(|p| p.files()) {
+        match std::fs::metadata(file) {
+            Ok(m) if !smallpond_core::storage::is_remote(file) => input += m.len(),
+            _ => return false,
+        }
+    }
+    let free = free_bytes(dir).min(available_memory());
+    input.saturating_mul(4).saturating_mul(4) <= free
+}
+
+/// The bytes an unprivileged writer may still put under `dir` (or its nearest existing
+/// ancestor); 0 when unknown.
+fn free_bytes(dir: &Path) -> u64 {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if let Ok(st) = rustix::fs::statvfs(d) {
+            return st.f_bavail.saturating_mul(st.f_frsize);
+        }
+        at = d.parent();
+    }
+    0
+}
+
+/// `MemAvailable` of /proc/meminfo in bytes; 0 when unknown.
+fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib.saturating_mul(1024))
+}
+
+/// Whether `e` says a file system is full (DuckDB's message or ours, ENOSPC).
+fn out_of_space(e: &Error) -> bool {
+    match e {
+        Error::Io { source, .. } => source.raw_os_error() == Some(28),
+        other => other.to_string().contains("No space left on device"),
+    }
+}
+
 /// Draws whether this attempt fails on purpose, with probability `a.fault_inject_prob`.
 fn inject_fault(a: &TaskAttempt) -> bool {
     use std::hash::{BuildHasher, Hasher};
@@ -556,3 +633,39 @@ fn unix_now() -> u64 {
 }
 
 pub use smallpond_core::job::hostname;
+
+#[cfg(test)]
+mod tests {
+    use super::out_of_space;
+    use crate::Error;
+
+    #[test]
+    fn a_full_file_system_is_told_from_other_failures() {
+        // DuckDB's own error for a write that finds no space (/dev/full always says so).
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let write = |query: &str, file: &str| {
+            crate::tasks::write_parquet_file(
+                &conn,
+                query,
+                std::path::Path::new(file),
+                &Default::default(),
+                "write",
+            )
+            .unwrap_err()
+        };
+        let full = write("SELECT 1 AS x", "/dev/full");
+        assert!(out_of_space(&full), "{full}");
+        let ours = Error::Io {
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(28),
+        };
+        assert!(out_of_space(&ours));
+        let other = write("SELECT nope", "/tmp/never-written.parquet");
+        assert!(!out_of_space(&other), "{other}");
+        let denied = Error::Io {
+            path: "/x".into(),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert!(!out_of_space(&denied));
+    }
+}

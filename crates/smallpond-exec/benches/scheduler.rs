@@ -128,9 +128,7 @@ fn planning(c: &mut Criterion) {
 fn scheduling(c: &mut Criterion) {
     let mut g = c.benchmark_group("schedule shuffle");
     g.sample_size(10);
-    let job = JobDirs {
-        root: std::env::temp_dir().join("smallpond-scheduler-bench"),
-    };
+    let job = JobDirs::new(std::env::temp_dir().join("smallpond-scheduler-bench"));
     let config = SchedulerConfig {
         resume: false,
         speculation: Speculation::Enabled,

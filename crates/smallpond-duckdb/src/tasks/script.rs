@@ -15,6 +15,9 @@ use crate::{Error, Result};
 #[derive(Debug, Serialize)]
 pub struct Context<'a> {
     pub job_dir: &'a Path,
+    /// Where partition tasks' outputs are, if not in the job's `staging/`: like the files
+    /// there, they go when the job ends.
+    pub shuffle_dir: Option<&'a Path>,
     pub task: u32,
     pub attempt: u32,
     pub node: u32,
@@ -37,6 +40,7 @@ pub fn run(
     let plugin = plugins.get(&function.runtime)?;
     let context = Context {
         job_dir: &a.job.root,
+        shuffle_dir: a.job.shuffle.as_deref(),
         task: a.task.0,
         attempt: a.attempt,
         node: a.node.0,

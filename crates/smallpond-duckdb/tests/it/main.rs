@@ -12,9 +12,7 @@ use smallpond_exec::TaskRunner;
 
 fn setup(rows: u64) -> (tempfile::TempDir, JobDirs, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let job = JobDirs {
-        root: dir.path().join("job"),
-    };
+    let job = JobDirs::new(dir.path().join("job"));
     std::fs::create_dir_all(job.staging()).unwrap();
     let input = dir.path().join("in.parquet");
     Connection::open_in_memory()

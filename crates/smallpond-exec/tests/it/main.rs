@@ -129,9 +129,7 @@ fn plan(cpus: u32) -> ExecutionPlan {
 
 fn job() -> (tempfile::TempDir, JobDirs) {
     let dir = tempfile::tempdir().unwrap();
-    let job = JobDirs {
-        root: dir.path().to_path_buf(),
-    };
+    let job = JobDirs::new(dir.path().to_path_buf());
     std::fs::create_dir_all(job.staging()).unwrap();
     (dir, job)
 }

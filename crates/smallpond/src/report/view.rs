@@ -167,9 +167,7 @@ pub struct JobView {
 impl JobView {
     /// Reads the job in `dir`.
     pub fn read(dir: &Path) -> Result<Self> {
-        let dirs = JobDirs {
-            root: dir.to_path_buf(),
-        };
+        let dirs = JobDirs::new(dir.to_path_buf());
         // A job of a version before the journal has none: its status alone.
         let path = journal::Journal::path(&dirs.log());
         let entries = if path.exists() {

@@ -10,5 +10,6 @@ mod ops;
 mod partitioning;
 mod report;
 mod scripts;
+mod shuffle;
 mod sort;
 mod util;

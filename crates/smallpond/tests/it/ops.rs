@@ -637,7 +637,7 @@ fn job_directory_lifecycle() {
     assert_eq!(df.count().unwrap(), 10_000);
     assert!(job.join("config/plan-001.json").is_file());
     assert!(job.join("config/tasks-001.json").is_file());
-    let records = smallpond_core::job::JobDirs { root: job.clone() }.records();
+    let records = smallpond_core::job::JobDirs::new(job.clone()).records();
     assert!(
         records.latest(smallpond_core::TaskId(0)).is_some()
             && records.latest(smallpond_core::TaskId(1)).is_none(),

@@ -1,0 +1,164 @@
+//! Shuffle data in a memory-backed directory of its own ([`SessionBuilder::shuffle_dir`]).
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use smallpond::{Partitioning, Session};
+use smallpond_core::job::JobDirs;
+use smallpond_core::TaskId;
+
+use crate::util::{assert_same_rows, files_sql, Fixture, TABLE};
+
+fn session(fx: &Fixture, base: Option<&Path>) -> Session {
+    Session::builder()
+        .data_root(fx.path("root2"))
+        .num_executors(2)
+        .shuffle_dir(base.map(Path::to_path_buf))
+        .build()
+        .unwrap()
+}
+
+/// `query` over `input` hash-partitioned `n` ways by `k`.
+fn hashed(sp: &Session, input: &Path, n: u32, query: &str) -> smallpond::DataFrame {
+    let df = sp
+        .read_parquet(&[input])
+        .unwrap()
+        .repartition(n, Partitioning::hash(&["k"]))
+        .unwrap();
+    sp.partial_sql(query, &[&df]).unwrap()
+}
+
+/// The output files of every task record of the job so far, by task.
+fn outputs(sp: &Session) -> Vec<(TaskId, Vec<std::path::PathBuf>)> {
+    let records = JobDirs::new(sp.job_dir().to_path_buf()).records();
+    (0..16)
+        .filter_map(|t| {
+            let r = records.latest(TaskId(t))?;
+            Some((r.task, r.outputs.iter().flatten().cloned().collect()))
+        })
+        .collect()
+}
+
+#[test]
+fn partition_outputs_go_to_the_shuffle_directory_and_go_with_a_successful_job() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 3);
+    let base = fx.path("shm");
+    let sp = session(&fx, Some(&base));
+    let shuffle = sp.shuffle_dir().expect("a shuffle directory").to_path_buf();
+    assert!(shuffle.starts_with(&base), "{shuffle:?}");
+    let query = "SELECT k, count(*) AS n, sum(v) AS s FROM {0} GROUP BY k";
+    let df = hashed(&sp, &input, 4, query);
+    df.compute().unwrap();
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&df)),
+        &format!("SELECT k, count(*) AS n, sum(v) AS s FROM ({TABLE}) GROUP BY k"),
+    );
+
+    let outputs = outputs(&sp);
+    assert_eq!(
+        outputs.len(),
+        5,
+        "one partition task, four SQL tasks: {outputs:?}"
+    );
+    let staging = sp.job_dir().join("staging");
+    for (task, files) in &outputs {
+        let partition = *task == TaskId(0);
+        for f in files {
+            let place = if partition { &shuffle } else { &staging };
+            assert!(f.starts_with(place) && f.is_file(), "{task}: {f:?}");
+        }
+    }
+    sp.shutdown().unwrap();
+    assert!(
+        !shuffle.exists(),
+        "a successful job removes its shuffle data"
+    );
+}
+
+#[test]
+fn an_unusable_shuffle_directory_falls_back_to_staging() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    // Not a directory at all: the session keeps shuffle data in staging/.
+    let file = fx.path("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let sp = session(&fx, Some(&file));
+    assert_eq!(sp.shuffle_dir(), None);
+    let df = hashed(&sp, &input, 3, "SELECT * FROM {0}");
+    assert_eq!(df.count().unwrap(), 10_000);
+    sp.shutdown().unwrap();
+
+    // Usable at the start, gone when the partition runs: that task writes to staging/.
+    let sp = Session::builder()
+        .data_root(fx.path("root3"))
+        .num_executors(2)
+        .shuffle_dir(Some(fx.path("shm")))
+        .build()
+        .unwrap();
+    let shuffle = sp.shuffle_dir().unwrap().to_path_buf();
+    std::fs::remove_dir_all(&shuffle).unwrap();
+    std::fs::write(&shuffle, b"in the way").unwrap();
+    let df = hashed(&sp, &input, 3, "SELECT * FROM {0}");
+    assert_eq!(df.count().unwrap(), 10_000);
+    let staging = sp.job_dir().join("staging");
+    let outputs = outputs(&sp);
+    assert!(!outputs.is_empty());
+    for (_, files) in &outputs {
+        assert!(files.iter().all(|f| f.starts_with(&staging)), "{files:?}");
+    }
+    std::fs::remove_file(&shuffle).unwrap();
+}
+
+#[test]
+fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
+    let fx = Fixture::new();
+    let base = fx.path("shm");
+    let input = fx.parquet("t", TABLE, 1);
+    // A job whose session failed after its shuffle: its driver gone, its shuffle data kept
+    // for a re-run; its status last written at `ended`.
+    let failed = |name: &str, ended: SystemTime| {
+        let sp = Session::builder()
+            .data_root(fx.path(name))
+            .shuffle_dir(Some(base.clone()))
+            .build()
+            .unwrap();
+        let (job, shuffle) = (
+            sp.job_dir().to_path_buf(),
+            sp.shuffle_dir().unwrap().to_path_buf(),
+        );
+        let df = hashed(
+            &sp,
+            &input,
+            2,
+            "SELECT * FROM {0} WHERE error('stop') IS NULL",
+        );
+        assert!(df.count().is_err());
+        sp.shutdown().unwrap();
+        assert!(shuffle.join("staging").read_dir().unwrap().next().is_some());
+        let status = job.join("status");
+        assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "failure");
+        let f = std::fs::File::options().write(true).open(&status).unwrap();
+        f.set_modified(ended).unwrap();
+        (job, shuffle)
+    };
+    let now = SystemTime::now();
+    let (_, old) = failed("old", now - Duration::from_secs(3600));
+    let (_, recent) = failed("recent", now);
+    let (gone_job, gone) = failed("deleted", now);
+    std::fs::remove_dir_all(&gone_job).unwrap();
+    // A live driver's.
+    let live = session(&fx, Some(&base));
+    let live_dir = live.shuffle_dir().unwrap().to_path_buf();
+
+    let next = Session::builder()
+        .data_root(fx.path("next"))
+        .shuffle_dir(Some(base.clone()))
+        .build()
+        .unwrap();
+    assert!(!old.exists(), "failed an hour ago: removed");
+    assert!(!gone.exists(), "its job directory deleted: removed");
+    assert!(recent.exists(), "failed a moment ago: kept for a re-run");
+    assert!(live_dir.exists(), "a running job's: kept");
+    assert!(next.shuffle_dir().unwrap().exists());
+}
