@@ -214,9 +214,10 @@ pub struct GraysortArgs {
     #[arg(long, default_value = "snappy")]
     pub compression: String,
 
-    /// Parquet compression of the range-partitioned intermediate files: LZ4 costs the
-    /// least CPU per byte written and read back (docs/benchmarks.md).
-    #[arg(long, value_name = "COMPRESSION", default_value = "lz4")]
+    /// Parquet compression of the range-partitioned intermediate files: none, now that they
+    /// are in memory (/dev/shm), costs the least; LZ4 did while they were on disk
+    /// (docs/benchmarks.md).
+    #[arg(long, value_name = "COMPRESSION", default_value = "uncompressed")]
     pub shuffle_compression: String,
 
     /// Keep the generated records in DIR, and reuse them if DIR already holds the same
