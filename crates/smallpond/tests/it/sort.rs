@@ -152,3 +152,61 @@ fn sorting_by_a_missing_column_fails_before_any_task() {
         .to_string();
     assert!(err.contains("npartitions"), "{err}");
 }
+
+/// `column` of `from` as text (`NULL` for NULL), in the order DuckDB reads it on one
+/// thread, after `order` (an `ORDER BY` clause, or nothing: the files' order).
+fn column_in_order(from: &str, column: &str, order: &str) -> Vec<String> {
+    let conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("SET threads = 1").unwrap();
+    let sql = format!("SELECT coalesce({column}::VARCHAR, 'NULL') FROM {from} {order}");
+    let mut stmt = conn.prepare(&sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn one_key_sorts_order_as_duckdb_and_a_key_null_in_half_of_the_rows_still_balances() {
+    let fx = Fixture::new();
+    // x: a double, NULL in a few rows; s: a string; h: NULL in half of the rows.
+    let input = fx.parquet(
+        "one-key",
+        "SELECT i::BIGINT AS id, \
+         CASE WHEN i % 17 = 0 THEN NULL ELSE ((i * 7919) % 1000) / 8.0 END AS x, \
+         'k' || lpad(((i * 31) % 5000)::VARCHAR, 4, '0') AS s, \
+         CASE WHEN i % 2 = 0 THEN NULL ELSE (i * 13) % 777 END AS h \
+         FROM range(30000) t(i)",
+        3,
+    );
+    let source = format!("read_parquet('{}')", glob(&input));
+    let df = fx
+        .sp
+        .read_parquet(&[glob(&input)])
+        .unwrap()
+        .repartition(3, Partitioning::Files)
+        .unwrap();
+    for (key, order) in [
+        (SortKey::desc("x"), "x DESC NULLS LAST"),
+        (SortKey::asc("s"), "s"),
+        (SortKey::asc("h"), "h NULLS LAST"),
+        (SortKey::desc("h"), "h DESC NULLS LAST"),
+    ] {
+        let column = key.expr.clone();
+        let sorted = df.sort_with(&[key], Some(6), Default::default()).unwrap();
+        let files = files_sql(&sorted);
+        assert_eq!(
+            column_in_order(&files, &column, ""),
+            column_in_order(&source, &column, &format!("ORDER BY {order}")),
+            "{order}"
+        );
+        // 5,000 rows each when perfectly balanced; NULLs (half of h) spread over 3 ranges.
+        let rows = partition_rows(&sorted);
+        assert!(
+            rows.iter().all(|&r| (3500..=6500).contains(&r)),
+            "{order}: {rows:?}"
+        );
+        assert_same_rows(
+            &format!("SELECT * FROM {files}"),
+            &format!("SELECT * FROM {source}"),
+        );
+    }
+}
