@@ -41,8 +41,9 @@ pub struct JobDirs {
     /// Where partition tasks stage their outputs (shuffle data, which the next stage reads
     /// once) instead of `staging/`: a directory of this job on a memory-backed file system
     /// ([`JobDirs::with_shuffle`]). A successful job removes it with `staging/`; a failed
-    /// one keeps it for a re-run, for [`SHUFFLE_KEPT_FOR`] at least ([`sweep_shuffle`]: it
-    /// holds memory), after which a re-run recomputes what was there.
+    /// one may keep it for a re-run (the session decides: only a job whose id was given can
+    /// be re-run), for [`SHUFFLE_KEPT_FOR`] at least ([`sweep_shuffle`]: it holds memory),
+    /// after which a re-run recomputes what was there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shuffle: Option<PathBuf>,
 }

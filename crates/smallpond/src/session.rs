@@ -166,7 +166,11 @@ impl SessionBuilder {
             .data_root
             .or_else(|| std::env::var_os("SP_DATA_ROOT").map(PathBuf::from))
             .unwrap_or_else(|| std::env::temp_dir().join("smallpond"));
-        let job_id = match self.job_id.or_else(|| std::env::var("SP_JOBID").ok()) {
+        let given_id = self.job_id.or_else(|| std::env::var("SP_JOBID").ok());
+        // Only a job whose id was given can be run again: a failed one keeps its shuffle
+        // data for that; with a random id nobody could, so it does not.
+        let rerunnable = given_id.is_some();
+        let job_id = match given_id {
             Some(id) => JobId::try_new(id)?,
             None => JobId::try_new(random_id())?,
         };
@@ -236,6 +240,7 @@ impl SessionBuilder {
             inner: Arc::new(Inner {
                 job_id,
                 dirs,
+                rerunnable,
                 scheduler: SchedulerConfig {
                     max_attempts: self.max_attempts,
                     resume: true,
@@ -313,6 +318,8 @@ fn random_id() -> String {
 pub(crate) struct Inner {
     job_id: JobId,
     dirs: JobDirs,
+    /// The job id was given (not random), so that a failed job can be run again.
+    rerunnable: bool,
     pub(crate) scheduler: SchedulerConfig,
     state: Mutex<State>,
     /// Time spent writing the report, timeline and graph files, in microseconds.
@@ -575,6 +582,12 @@ impl Inner {
             tracing::info!(job = %self.job_id, status = %state.ended, "session ended; staging kept for inspection and resume");
         }
         let finished = self.dirs.finish(state.ended);
+        if !self.rerunnable {
+            if let Some(dir) = &self.dirs.shuffle {
+                // Nothing could reuse it, and it holds memory.
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
         if state.runs > 0 {
             self.write_report(); // with the final status
         }

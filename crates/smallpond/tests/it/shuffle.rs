@@ -120,6 +120,7 @@ fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
     let failed = |name: &str, ended: SystemTime| {
         let sp = Session::builder()
             .data_root(fx.path(name))
+            .job_id(name)
             .shuffle_dir(Some(base.clone()))
             .build()
             .unwrap();
@@ -142,6 +143,19 @@ fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
         f.set_modified(ended).unwrap();
         (job, shuffle)
     };
+    // A failed job with a random id cannot be run again: its shuffle data goes at once.
+    let sp = session(&fx, Some(&base));
+    let random = sp.shuffle_dir().unwrap().to_path_buf();
+    let df = hashed(
+        &sp,
+        &input,
+        2,
+        "SELECT * FROM {0} WHERE error('stop') IS NULL",
+    );
+    assert!(df.count().is_err());
+    sp.shutdown().unwrap();
+    assert!(!random.exists(), "{random:?}");
+
     let now = SystemTime::now();
     let (_, old) = failed("old", now - Duration::from_secs(3600));
     let (_, recent) = failed("recent", now);
