@@ -320,6 +320,7 @@ impl JobDirs {
         }
         Records(by_task)
     }
+
     /// An attempt's directories, `(private, spill)`: its output directory, created empty,
     /// and its spill directory, absent (DuckDB makes it when it spills, which few attempts
     /// do). Only the attempt running in process `pid` writes there. With `shuffle` (a
