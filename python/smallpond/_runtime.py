@@ -310,7 +310,9 @@ def _job_owned(path: str, context: Dict[str, Any]) -> bool:
     ``staging/`` or its shuffle directory."""
     import os
 
-    owned = [os.path.join(context["job_dir"], "staging")] + [context[k] for k in ("shuffle_dir",) if context.get(k)]
+    owned = [os.path.join(context["job_dir"], "staging")]
+    if context.get("shuffle_dir"):
+        owned.append(context["shuffle_dir"])
     return any(path.startswith(d + os.sep) for d in owned)
 
 

@@ -351,10 +351,7 @@ impl JobDirs {
     /// Publishes an attempt's private directory (from [`Self::attempt_dirs`]) as its
     /// output, in one rename beside it, and returns where it now is.
     pub fn publish_attempt(&self, private: &Path, task: TaskId, attempt: u32) -> Result<PathBuf> {
-        let published = match private.parent() {
-            Some(staging) => staging.join(format!("{task}.{attempt}")),
-            None => self.task_output(task, attempt),
-        };
+        let published = private.with_file_name(format!("{task}.{attempt}"));
         if published.exists() {
             // Left by an attempt of an earlier run that died before writing its record.
             std::fs::remove_dir_all(&published).map_err(io(&published))?;

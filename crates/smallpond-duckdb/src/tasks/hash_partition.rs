@@ -193,13 +193,13 @@ fn sql_literal(v: &Value) -> Result<String> {
 /// hold (from the sampled fractions), so that a key filling several ranges still gives
 /// balanced partitions and every range stays in order.
 ///
-/// With `raw` (one key, no NULL boundary), `key` is the key itself and boundary `i` the column
+/// With `raw_descending` (one key, no NULL boundary: whether it descends), `key` is the key itself and boundary `i` the column
 /// `{BOUND_VALUE_PREFIX}{i}` (its value, typed as the key): no sort key is made per row,
 /// which cost most of the routing's time (10M GraySort keys read and routed on one thread:
 /// 0.68 s with sort keys, 0.43 s with the values). A descending key compares the other way;
 /// a NULL key, which
 /// sorts last either way, fails every comparison and goes to the last range, as it should.
-fn range_expr(key: &str, bounds: &[Bound], n: u32, raw: Option<bool>) -> Result<String> {
+fn range_expr(key: &str, bounds: &[Bound], n: u32, raw_descending: Option<bool>) -> Result<String> {
     // Distinct boundaries: literal, how many boundaries are below, repeats, lo, hi.
     struct Distinct<'a> {
         literal: String,
@@ -212,7 +212,7 @@ fn range_expr(key: &str, bounds: &[Bound], n: u32, raw: Option<bool>) -> Result<
         match distinct.last_mut() {
             Some(last) if compare_values(&last.bound.key, &b.key).is_eq() => last.repeats += 1,
             _ => distinct.push(Distinct {
-                literal: match raw {
+                literal: match raw_descending {
                     Some(_) => format!("{BOUND_VALUE_PREFIX}{i}"),
                     None => sql_literal(&b.key)?,
                 },
@@ -224,7 +224,11 @@ fn range_expr(key: &str, bounds: &[Bound], n: u32, raw: Option<bool>) -> Result<
     }
     // `j` distinct boundaries are below the key: so are `below(j)` boundaries.
     let below = |j: usize| distinct.get(j).map_or(bounds.len(), |d| d.below);
-    let at_most = if raw == Some(true) { ">=" } else { "<=" };
+    let at_most = if raw_descending == Some(true) {
+        ">="
+    } else {
+        "<="
+    };
     fn search(
         key: &str,
         at_most: &str,

@@ -28,6 +28,18 @@ fn hashed(sp: &Session, input: &Path, n: u32, query: &str) -> smallpond::DataFra
     sp.partial_sql(query, &[&df]).unwrap()
 }
 
+/// Runs a job whose shuffle completes and whose query after it fails, and ends the session.
+fn fail_after_shuffle(sp: Session, input: &Path) {
+    let df = hashed(
+        &sp,
+        input,
+        2,
+        "SELECT * FROM {0} WHERE error('stop') IS NULL",
+    );
+    assert!(df.count().is_err());
+    sp.shutdown().unwrap();
+}
+
 /// The output files of every task record of the job so far, by task.
 fn outputs(sp: &Session) -> Vec<(TaskId, Vec<std::path::PathBuf>)> {
     let records = JobDirs::new(sp.job_dir().to_path_buf()).records();
@@ -128,14 +140,7 @@ fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
             sp.job_dir().to_path_buf(),
             sp.shuffle_dir().unwrap().to_path_buf(),
         );
-        let df = hashed(
-            &sp,
-            &input,
-            2,
-            "SELECT * FROM {0} WHERE error('stop') IS NULL",
-        );
-        assert!(df.count().is_err());
-        sp.shutdown().unwrap();
+        fail_after_shuffle(sp, &input);
         assert!(shuffle.join("staging").read_dir().unwrap().next().is_some());
         let status = job.join("status");
         assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "failure");
@@ -146,14 +151,7 @@ fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
     // A failed job with a random id cannot be run again: its shuffle data goes at once.
     let sp = session(&fx, Some(&base));
     let random = sp.shuffle_dir().unwrap().to_path_buf();
-    let df = hashed(
-        &sp,
-        &input,
-        2,
-        "SELECT * FROM {0} WHERE error('stop') IS NULL",
-    );
-    assert!(df.count().is_err());
-    sp.shutdown().unwrap();
+    fail_after_shuffle(sp, &input);
     assert!(!random.exists(), "{random:?}");
 
     let now = SystemTime::now();
