@@ -1,32 +1,51 @@
-"""The workloads as one smallpond script: runs unchanged on smallpond-rs and on the original.
+"""The six workloads as smallpond scripts on the original's DataFrame API: they run unchanged on
+smallpond-rs and on the original smallpond 0.15.
 
-    python smallpond_job.py WORKLOAD INPUT_GLOB OUTPUT_DIR DATA_ROOT PARTITIONS
+    python smallpond_job.py WORKLOAD INPUT_DIR OUTPUT_DIR DATA_ROOT TASKS
+
+W3 and W6 end in `count()`; they write `{"count": N}` to OUTPUT_DIR/count.json.
 """
 
+import json
+import os
 import sys
 
 import smallpond
 
-workload, glob, out, root, n = sys.argv[1:6]
-n = int(n)
+workload, data, out, root, tasks = sys.argv[1:6]
 sp = smallpond.init(data_root=root)
-df = sp.read_parquet(glob)
-if workload == "groupby":
-    df = df.repartition(n, hash_by="host")
+count = None
+if workload == "w1":
+    df = sp.read_parquet(f"{data}/*.parquet").repartition(8, hash_by="host")
     df = sp.partial_sql("SELECT host, count(*) AS n, sum(v) AS s FROM {0} GROUP BY host", df)
-elif workload == "distinct":
-    df = df.repartition(n, hash_by="host")
-    df = sp.partial_sql("SELECT DISTINCT host FROM {0}", df)
-elif workload == "sort":
-    # The input's `part` column is the key's range partition (first key bytes). The output
-    # is snappy, as DuckDB's COPY writes by default (smallpond's default is zstd); the
-    # intermediate files are LZ4, the cheapest codec to write and read back: 2 GiB go
-    # through each, so the codec matters here.
-    df = df.repartition(n, by="part", parquet_compression="lz4")
+elif workload == "w2":
+    df = sp.read_parquet(f"{data}/*.parquet").repartition(16, by="buckets")
+    df = df.map("key, payload").partial_sort(by="key")
+elif workload == "w3":
+    df = sp.read_parquet(f"{data}/*.parquet").repartition(8, hash_by="url")
+    count = sp.partial_sql("SELECT DISTINCT url FROM {0}", df).count()
+elif workload == "w4":
+    orders = sp.read_parquet(f"{data}/orders/*.parquet").repartition(8, hash_by="cust_id")
+    customers = sp.read_parquet(f"{data}/customers/*.parquet").repartition(8, hash_by="cust_id")
     df = sp.partial_sql(
-        "SELECT key, value FROM {0} ORDER BY key", df, parquet_compression="snappy"
+        "SELECT cust_id, c.country, c.segment, count(*) AS n, sum(o.amount) AS s "
+        "FROM {0} o JOIN {1} c USING (cust_id) GROUP BY ALL",
+        orders,
+        customers,
     )
+elif workload == "w5":
+    schema = {"url": "VARCHAR", "status": "INTEGER", "bytes": "BIGINT", "ts": "VARCHAR"}
+    df = sp.read_csv(f"{data}/*.tsv", schema=schema, delim=r"\t")
+    df = df.filter("status = 200").map("url, status, bytes, CAST(ts AS TIMESTAMP) AS ts")
+elif workload == "w6":
+    df = sp.read_parquet(f"{data}/tiny.parquet").repartition(int(tasks), by_rows=True)
+    count = df.map("k, v * 2 AS v").count()
 else:
     raise SystemExit(f"unknown workload {workload}")
-df.write_parquet(out)
+if count is None:
+    df.write_parquet(out)
+else:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "count.json"), "w") as f:
+        json.dump({"count": count}, f)
 sp.shutdown()
