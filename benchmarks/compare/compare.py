@@ -8,6 +8,9 @@ before run r+1 of any); one JSON line per run, then a table of medians and ratio
         [--workloads w1,w2,w3,w4,w5,w6] [--work /tmp/sp-compare] [--python SYSTEM=PYTHON]
         [--runs-of original=1]
 
+A system named `smallpond-rs@LABEL`, given with `--python smallpond-rs@LABEL=PYTHON`, runs the
+smallpond script with that interpreter: two builds of ours compared round-robin.
+
 W1 hash repartition(8) + GROUP BY; W2 sort 2 GiB: repartition(16, by="buckets") + map +
 partial_sort; W3 dedup: repartition(8, hash_by="url") + SELECT DISTINCT + count(); W4 join 10M
 orders with 1M customers, both hashed 8 ways by cust_id, joined and grouped per partition; W5
@@ -87,6 +90,9 @@ def cargo_bin(name):
 
 
 def command(system, py, workload, data, out, root, tasks):
+    # `smallpond-rs@base` (with `--python smallpond-rs@base=...`): another build of ours, to
+    # compare two builds round-robin.
+    system = system.split("@")[0]
     if system == "smallpond-rs-cli":
         sql, args = CLI[workload]
         args = [a.format(d=data, tasks=tasks) for a in args]

@@ -34,7 +34,9 @@ def _browse(page, tmp_path, *args):
 def _three_stages(sp, **kwargs):
     df = sp.from_items([{"k": i, "v": i * 3} for i in range(5000)])
     df = df.repartition(4, hash_by="k", **kwargs)
-    df = sp.partial_sql("select k % 10 as g, sum(v) as s from {0} group by g", df)
+    # The ORDER BY keeps the map a stage of its own: a SQL node over another one that only
+    # it reads otherwise runs as one query with it.
+    df = sp.partial_sql("select k % 10 as g, sum(v) as s from {0} group by g order by g", df)
     return df.map("g, s * 2 as s2")
 
 
@@ -139,7 +141,9 @@ def test_a_notebook_shows_one_table_updated_in_place(tmp_path):
         "import smallpond\n"
         f"sp = smallpond.init(data_root={str(tmp_path / 'root')!r})\n"
         "df = sp.from_items([{'k': i, 'v': i * 3} for i in range(5000)]).repartition(4, hash_by='k')\n"
-        "df = sp.partial_sql('select k % 10 as g, sum(v) as s from {0} group by g', df).map('g, s * 2 as s2')\n"
+        # Three stages, as in _three_stages.
+        "df = sp.partial_sql('select k % 10 as g, sum(v) as s from {0} group by g order by g', df)"
+        ".map('g, s * 2 as s2')\n"
         "print(df.count())\n"
         "sp.shutdown()\n"
     )

@@ -315,7 +315,7 @@ pub fn with_input_ctes(
 
 /// `query` with the common table expressions `ctes` (`name AS (...)`) first in its `WITH`
 /// clause, or in one of its own; `None` unless it starts with `SELECT`, `FROM` or `WITH`.
-fn splice_ctes(query: &str, ctes: &[String]) -> Option<String> {
+pub fn splice_ctes(query: &str, ctes: &[String]) -> Option<String> {
     let (start, word) = first_word(query, 0)?;
     let word = word.to_ascii_lowercase();
     let (at, head, tail) = match word.as_str() {

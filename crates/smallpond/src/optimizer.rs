@@ -14,33 +14,97 @@
 //! reads. When a SQL node reads a hash partition of a data source and the query names only
 //! some of the source's columns, the SQL node reads a new hash partition of a projection of
 //! the source instead (the original hash node is left as it is, for anyone else reading it).
+//!
+//! **One query for SQL over SQL.** `map(...)` then `partial_sort(...)`, `filter(...)` then
+//! `map(...)`: a SQL node that reads another SQL node, which nothing else reads, runs both
+//! queries as one, the inner one a common table expression of the outer, instead of writing
+//! the inner result to Parquet and reading it back (see [`fuse_sql`]).
 
 use std::collections::BTreeSet;
 
-use smallpond_core::plan::{HashPartitionNode, LogicalPlan, Node, PartitionMethod, ProjectionNode};
+use smallpond_core::plan::sql::{named, pieces, Piece};
+use smallpond_core::plan::{
+    HashPartitionNode, LogicalPlan, Node, PartitionMethod, ProjectionNode, SqlNode,
+};
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{DataSet, NodeId};
 
 /// Returns the query and inputs a SQL node should use instead of `query` over `inputs`,
-/// adding rewritten shuffles to `plan`. Any analysis failure keeps things as they are.
+/// adding rewritten shuffles to `plan`. Any analysis failure keeps things as they are, and
+/// so does a shuffle that is `computed` already: reading it costs less than a new one.
 pub fn optimize_sql(
     plan: &mut LogicalPlan,
     query: &str,
     inputs: &[NodeId],
+    computed: &dyn Fn(NodeId) -> bool,
 ) -> (String, Vec<NodeId>) {
     // Per-task values ({rand_seed}, {__data_partition__}, ...) do not move into a shuffle.
-    if !smallpond_core::plan::sql::named(query).is_empty() {
+    if !named(query).is_empty() {
         return (query.to_string(), inputs.to_vec());
     }
     if let [input] = inputs {
+        if computed(*input) {
+            return (query.to_string(), inputs.to_vec());
+        }
         if let Some((query, input)) = pre_aggregate(plan, query, *input) {
             return (query, vec![input]);
         }
     }
     (
         query.to_string(),
-        prune_shuffled_columns(plan, query, inputs),
+        prune_shuffled_columns(plan, query, inputs, computed),
     )
+}
+
+/// `outer` (whose only input is node `inner_id`, `inner`) as one SQL node over `inner`'s
+/// inputs, or `None` where that could change what it computes or how:
+/// - either has UDFs or set-up statements (each task sets them up for its own query);
+/// - either uses per-task values (`{rand_seed}`, `{output_filename}`, ...);
+/// - `outer` names its input more than once (DuckDB could materialize it, or compute it
+///   twice);
+/// - `inner` has an `ORDER BY` (in a window too, to keep it simple): its rows' order is
+///   what its output files keep, and a query over a subquery need not keep it;
+/// - they ask for other threads, memory or GPUs.
+///
+/// Whether anything else reads `inner` is the caller's to check.
+pub fn fuse_sql(outer: &SqlNode, inner_id: NodeId, inner: &SqlNode) -> Option<SqlNode> {
+    let plain = |n: &SqlNode| n.udfs.is_empty() && n.setup.is_empty() && named(&n.query).is_empty();
+    let same_resources = outer.options.cpu_limit == inner.options.cpu_limit
+        && outer.options.memory_limit == inner.options.memory_limit
+        && outer.options.gpu_limit == inner.options.gpu_limit;
+    let ordered = inner
+        .query
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| w.eq_ignore_ascii_case("order"));
+    if outer.inputs != [inner_id]
+        || smallpond_core::plan::sql::placeholders(&outer.query) != [0]
+        || !plain(outer)
+        || !plain(inner)
+        || !same_resources
+        || ordered
+    {
+        return None;
+    }
+    let name = format!("__smallpond_node_{}", inner_id.0);
+    // The outer template with `{0}` named after the inner query; literal braces stay
+    // escaped, as the inner query's placeholders stay placeholders of its inputs.
+    let body: String = pieces(&outer.query)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(t) => t.replace('{', "{{").replace('}', "}}"),
+            Piece::Input(_) => name.clone(),
+            Piece::Named(n) => format!("{{{n}}}"),
+        })
+        .collect();
+    let inner_query = inner.query.trim_end().trim_end_matches(';');
+    // A line break before `)`: the inner query may end in a `--` comment.
+    let cte = format!("{name} AS NOT MATERIALIZED ({inner_query}\n)");
+    let query = smallpond_duckdb::source::splice_ctes(&body, &[cte])?;
+    Some(SqlNode {
+        inputs: inner.inputs.clone(),
+        query,
+        ..outer.clone()
+    })
 }
 
 /// A hash partition node (without a pre-query) and the data source (with its projection)
@@ -102,13 +166,23 @@ fn pre_aggregate(plan: &mut LogicalPlan, query: &str, input: NodeId) -> Option<(
 
 /// Returns the inputs a SQL node with `query` should read instead of `inputs`, adding the
 /// pruned shuffles to `plan`. Any analysis failure keeps the inputs as they are.
-fn prune_shuffled_columns(plan: &mut LogicalPlan, query: &str, inputs: &[NodeId]) -> Vec<NodeId> {
+fn prune_shuffled_columns(
+    plan: &mut LogicalPlan,
+    query: &str,
+    inputs: &[NodeId],
+    computed: &dyn Fn(NodeId) -> bool,
+) -> Vec<NodeId> {
     let Some(used) = smallpond_duckdb::analyze::referenced_columns(query) else {
         return inputs.to_vec();
     };
     inputs
         .iter()
-        .map(|&input| prune_one(plan, &used, input, query).unwrap_or(input))
+        .map(|&input| {
+            if computed(input) {
+                return input;
+            }
+            prune_one(plan, &used, input, query).unwrap_or(input)
+        })
         .collect()
 }
 

@@ -701,28 +701,54 @@ fn detect_sources(state: &mut State, roots: &[NodeId]) -> Result<()> {
 
 /// Rewrites the SQL nodes `roots` need that were not considered yet (the rewrites move
 /// parts of a query into the shuffle before it: not with UDFs, which the shuffle does not
-/// set up, nor with setup statements, whose tables it does not have).
+/// set up, nor with setup statements, whose tables it does not have). A SQL node over a
+/// SQL node that only it reads, not computed yet nor asked for itself, takes the inner
+/// query in (`optimizer::fuse_sql`); inputs come first, so a chain folds into one query.
 fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
     let mut todo = std::collections::BTreeSet::new();
     for &root in roots {
         todo.extend(state.plan.ancestors(root)?);
     }
+    let mut readers: HashMap<NodeId, usize> = HashMap::new();
+    for (_, node) in state.plan.iter() {
+        for input in node.inputs() {
+            *readers.entry(input).or_default() += 1;
+        }
+    }
     for id in todo {
         if !state.optimized.insert(id) {
             continue;
         }
-        let Node::Sql(n) = state.plan.get(id)?.clone() else {
+        let Node::Sql(user) = state.plan.get(id)?.clone() else {
             continue;
         };
-        if !n.udfs.is_empty() || !n.setup.is_empty() {
+        if !user.udfs.is_empty() || !user.setup.is_empty() {
             continue;
         }
+        let mut n = user.clone();
+        if let [inner_id] = n.inputs[..] {
+            let private = readers.get(&inner_id) == Some(&1)
+                && !roots.contains(&inner_id)
+                && !state.computed.contains_key(&inner_id);
+            let inner = match state.rewrites.get(&inner_id) {
+                Some(rewritten) => rewritten,
+                None => state.plan.get(inner_id)?,
+            };
+            if let (true, Node::Sql(inner)) = (private, inner) {
+                if let Some(fused) = crate::optimizer::fuse_sql(&n, inner_id, inner) {
+                    tracing::debug!(query = %fused.query, "one query for SQL over SQL");
+                    n = fused;
+                }
+            }
+        }
         let first_new = state.plan.next_id();
-        let (query, inputs) = crate::optimizer::optimize_sql(&mut state.plan, &n.query, &n.inputs);
+        let computed = |node: NodeId| state.computed.contains_key(&node);
+        let (query, inputs) =
+            crate::optimizer::optimize_sql(&mut state.plan, &n.query, &n.inputs, &computed);
         for new in first_new.0..state.plan.next_id().0 {
             state.added.insert(NodeId(new), id);
         }
-        if query != n.query || inputs != n.inputs {
+        if query != user.query || inputs != user.inputs {
             let rewritten = Node::Sql(SqlNode { query, inputs, ..n });
             state.rewrites.insert(id, rewritten);
         }

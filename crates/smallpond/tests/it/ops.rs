@@ -946,3 +946,82 @@ fn the_optimizer_rewrites_at_the_action_and_the_graph_says_so() {
     let again = agg.recompute().unwrap();
     assert_eq!(again.count().unwrap(), 97);
 }
+
+#[test]
+fn sql_over_sql_runs_as_one_query_unless_something_else_reads_the_inner_one() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let df = fx
+        .sp
+        .read_parquet(&[glob(&input)])
+        .unwrap()
+        .repartition(3, Partitioning::hash(&["k"]))
+        .unwrap();
+    df.compute().unwrap();
+    let want = format!(
+        "SELECT k, v * 2 AS w, '{{x}}' AS brace FROM ({TABLE}) WHERE v * 2 > 100 AND k <> 'key-3'"
+    );
+    // A literal brace, a trailing comment and an alias, through four nodes.
+    let chain = |df: &smallpond::DataFrame| {
+        let mapped = df
+            .map("k, v * 2 AS w, '{{x}}' AS brace -- doubled")
+            .unwrap();
+        let kept = fx
+            .sp
+            .partial_sql("SELECT t.* FROM {0} AS t WHERE t.w > 100", &[&mapped])
+            .unwrap();
+        (mapped, kept)
+    };
+    let sorted_rows = |sorted: &smallpond::DataFrame| {
+        assert_same_rows(&format!("SELECT * FROM {}", files_sql(sorted)), &want);
+        for files in sorted.files().unwrap() {
+            let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+            assert_same_rows(
+                &format!(
+                    "SELECT count(*) FROM (SELECT w, lag(w) OVER (ORDER BY file_row_number) AS prev \
+                     FROM read_parquet([{}], file_row_number = true)) WHERE prev > w",
+                    list.join(", ")
+                ),
+                "SELECT 0",
+            );
+        }
+    };
+
+    let (_, kept) = chain(&df);
+    let sorted = kept
+        .filter("k <> 'key-3'")
+        .unwrap()
+        .partial_sort(&["w"])
+        .unwrap();
+    let before = fx.tasks_started();
+    sorted_rows(&sorted);
+    // One task per partition, for four SQL nodes, reading the shuffle computed before.
+    assert_eq!(fx.tasks_started() - before, 3);
+    let graph = fx.sp.graph().unwrap();
+    assert!(graph.contains("__smallpond_node_"), "{graph}");
+
+    // The same chain with a second reader of the map: the map runs on its own, what
+    // reads only it still as one query.
+    let (mapped, kept) = chain(&df);
+    let _other = mapped.map("k").unwrap();
+    let sorted = kept
+        .filter("k <> 'key-3'")
+        .unwrap()
+        .partial_sort(&["w"])
+        .unwrap();
+    let before = fx.tasks_started();
+    sorted_rows(&sorted);
+    assert_eq!(fx.tasks_started() - before, 6);
+
+    // A node computed before is read, not computed again inside the next query.
+    let (mapped, kept) = chain(&df);
+    mapped.compute().unwrap();
+    let sorted = kept
+        .filter("k <> 'key-3'")
+        .unwrap()
+        .partial_sort(&["w"])
+        .unwrap();
+    let before = fx.tasks_started();
+    sorted_rows(&sorted);
+    assert_eq!(fx.tasks_started() - before, 3);
+}
