@@ -96,7 +96,7 @@ pub fn fuse_sql(outer: &SqlNode, inner_id: NodeId, inner: &SqlNode) -> Option<Sq
             Piece::Named(n) => format!("{{{n}}}"),
         })
         .collect();
-    let inner_query = inner.query.trim_end().trim_end_matches(';');
+    let inner_query = smallpond_duckdb::tasks::strip_query(&inner.query);
     // A line break before `)`: the inner query may end in a `--` comment.
     let cte = format!("{name} AS NOT MATERIALIZED ({inner_query}\n)");
     let query = smallpond_duckdb::source::splice_ctes(&body, &[cte])?;

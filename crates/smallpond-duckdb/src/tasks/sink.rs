@@ -248,20 +248,35 @@ impl SinkTask<'_> {
             }
             false => format!("part-{p:05}-{i:04}.parquet"),
         };
-        let mut rows = 0;
-        for (p, input) in inputs.iter().enumerate() {
-            let linkable = input.columns.is_none()
+        let linkable = |input: &ResolvedPartition| {
+            input.columns.is_none()
+                && input.files().next().is_some()
                 && input.datasets.iter().all(|d| match d {
                     DataSet::Parquet(d) => {
                         d.columns.is_none() && d.files.iter().all(|f| f.starts_with(&staging))
                     }
                     DataSet::Csv(_) | DataSet::Json(_) => false,
-                });
+                })
+        };
+        // One look at the footers of all the files that could be linked, not one per
+        // partition: a thousand partitions made a thousand queries.
+        let candidates: Vec<&PathBuf> = inputs
+            .iter()
+            .filter(|i| linkable(i))
+            .flat_map(|i| i.files())
+            .collect();
+        let encoded = match self.keep_encoding || candidates.is_empty() {
+            true => None,
+            false => Some(encoded_as(conn, &candidates, self.parquet)?),
+        };
+        let mut rows = 0;
+        for (p, input) in inputs.iter().enumerate() {
             let files: Vec<&PathBuf> = input.files().collect();
-            if linkable
-                && !files.is_empty()
-                && (self.keep_encoding || encoded_as(conn, &files, self.parquet)?)
-            {
+            let as_asked = match &encoded {
+                None => true,
+                Some(ok) => files.iter().all(|f| ok.contains(f.as_path())),
+            };
+            if linkable(input) && as_asked {
                 for (i, file) in files.iter().enumerate() {
                     let target = stage.join(name(p, i));
                     if std::fs::hard_link(file, &target).is_err() {
@@ -282,23 +297,42 @@ impl SinkTask<'_> {
     }
 }
 
-/// Whether `files` are already written as `options` asks (their compression, and row groups
-/// no larger), so that they can be published as they are instead of being re-encoded.
-fn encoded_as(conn: &Connection, files: &[&PathBuf], options: &ParquetOptions) -> Result<bool> {
+/// Rows by which DuckDB's row groups may exceed the `ROW_GROUP_SIZE` it was given: it closes
+/// a row group once it holds that many rows, a chunk (at most a vector, 2,048 rows) at a time.
+const ROW_GROUP_SLACK: u64 = 2048;
+
+/// Those of `files` already written as `options` asks (their compression, and row groups no
+/// larger than DuckDB writes when asked for that size), which can be published as they are
+/// instead of being re-encoded.
+fn encoded_as(
+    conn: &Connection,
+    files: &[&PathBuf],
+    options: &ParquetOptions,
+) -> Result<std::collections::HashSet<PathBuf>> {
     let codec = match options.compression.as_str() {
         "lz4" => "lz4_raw",
         other => other,
     };
     let list: Vec<String> = files.iter().map(|f| input_literal(f)).collect();
     let sql = format!(
-        "SELECT (count(DISTINCT lower(compression)) = 1 AND min(lower(compression)) = {} \
-                 AND max(row_group_num_rows) <= {})::INTEGER \
-         FROM parquet_metadata([{}])",
+        "SELECT file_name FROM parquet_metadata([{}]) GROUP BY file_name \
+         HAVING count(DISTINCT lower(compression)) = 1 AND min(lower(compression)) = {} \
+            AND max(row_group_num_rows) < {}",
+        list.join(", "),
         crate::source::literal(codec),
-        options.row_group_size,
-        list.join(", ")
+        options.row_group_size + ROW_GROUP_SLACK,
     );
-    Ok(query_u64(conn, &sql, "read Parquet metadata")? == 1)
+    let failed = |error| Error::Sql {
+        sql: sql.clone(),
+        error,
+    };
+    let mut stmt = conn.prepare(&sql).map_err(failed)?;
+    let names = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(failed)?;
+    names
+        .map(|n| n.map(PathBuf::from).map_err(failed))
+        .collect()
 }
 
 /// Refuses a destination that exists and is not a directory.

@@ -1025,3 +1025,78 @@ fn sql_over_sql_runs_as_one_query_unless_something_else_reads_the_inner_one() {
     sorted_rows(&sorted);
     assert_eq!(fx.tasks_started() - before, 3);
 }
+
+#[test]
+fn write_parquet_links_row_groups_a_chunk_over_the_size_asked_and_reencodes_larger_ones() {
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new();
+    // DuckDB closes a row group once it holds ROW_GROUP_SIZE rows, a scan's chunk at a time:
+    // from a CSV file of several read buffers (32 MB) its row groups come out a little over
+    // the size asked.
+    let csv = fx.path("rows.csv");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT i, i % 7 AS k, repeat('x', 100) AS s FROM range(300000) t(i)) \
+             TO '{}' (HEADER false)",
+            csv.display()
+        ))
+        .unwrap();
+    let options = |rows: u64| smallpond::TaskOptions {
+        parquet: smallpond::ParquetOptions::try_new("zstd", rows).unwrap(),
+        ..Default::default()
+    };
+    let src = fx
+        .sp
+        .read_csv(
+            &[&csv],
+            &[("i", "BIGINT"), ("k", "INTEGER"), ("s", "VARCHAR")],
+            ',',
+        )
+        .unwrap();
+    let df = fx
+        .sp
+        .partial_sql_with("SELECT * FROM {0} WHERE k <> 3", &[&src], options(122_880))
+        .unwrap();
+    df.compute().unwrap();
+    let staged = df.files().unwrap().concat();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let largest: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT max(row_group_num_rows) FROM parquet_metadata('{}')",
+                staged[0].display()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(largest > 122_880, "{largest}: the case this test is about");
+    let inode = |p: &std::path::Path| std::fs::metadata(p).unwrap().ino();
+    let published = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let same = fx.path("same");
+    df.write_parquet_with(&same, options(122_880))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_eq!(inode(&published(&same)[0]), inode(&staged[0]), "linked");
+    let smaller = fx.path("smaller");
+    df.write_parquet_with(&smaller, options(50_000))
+        .unwrap()
+        .compute()
+        .unwrap();
+    assert_ne!(
+        inode(&published(&smaller)[0]),
+        inode(&staged[0]),
+        "re-encoded"
+    );
+    assert_same_rows(
+        &format!("SELECT * FROM read_parquet('{}')", glob(&smaller)),
+        &format!("SELECT * FROM {}", files_sql(&df)),
+    );
+}
