@@ -174,3 +174,69 @@ fn a_session_removes_the_shuffle_data_of_jobs_whose_driver_is_long_gone() {
     assert!(live_dir.exists(), "a running job's: kept");
     assert!(next.shuffle_dir().unwrap().exists());
 }
+
+/// The distinct codecs of Parquet files.
+fn codecs(files: &[std::path::PathBuf]) -> Vec<String> {
+    let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT DISTINCT lower(compression) FROM parquet_metadata([{}]) ORDER BY 1",
+            list.join(", ")
+        ))
+        .unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn partitions_in_memory_are_snappy_in_staging_as_asked_and_published_as_the_sink_asks() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let zstd = smallpond::TaskOptions::default();
+    assert_eq!(zstd.parquet.compression, "zstd");
+    let gzip = smallpond::TaskOptions {
+        parquet: smallpond::ParquetOptions::try_new("gzip", 122_880).unwrap(),
+        ..Default::default()
+    };
+    let lz4 = smallpond::TaskOptions {
+        parquet: smallpond::ParquetOptions::try_new("lz4", 122_880).unwrap(),
+        ..Default::default()
+    };
+    let base = fx.path("shm");
+    for (shuffle, options, want) in [
+        (Some(&base), &zstd, "snappy"),
+        (Some(&base), &gzip, "snappy"),
+        // A codec lighter than snappy is kept.
+        (Some(&base), &lz4, "lz4_raw"),
+        (None, &zstd, "zstd"),
+        (None, &gzip, "gzip"),
+    ] {
+        let sp = session(&fx, shuffle.map(|p| p.as_path()));
+        let df = sp
+            .read_parquet(&[&input])
+            .unwrap()
+            .repartition_with(3, Partitioning::hash(&["k"]), options.clone())
+            .unwrap();
+        df.compute().unwrap();
+        let files: Vec<_> = df.files().unwrap().concat();
+        assert_eq!(codecs(&files), [want], "{shuffle:?} {options:?}");
+        // Published as written, it is the sink's codec, zstd, wherever the shuffle was.
+        let out = fx.path(&format!("out-{}-{want}", shuffle.is_some()));
+        df.write_parquet(&out).unwrap();
+        let published: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        let expected = match shuffle {
+            Some(_) => "zstd",
+            None => want,
+        };
+        assert_eq!(codecs(&published), [expected], "{shuffle:?} {options:?}");
+        assert_same_rows(
+            &format!("SELECT * FROM read_parquet('{}/*.parquet')", out.display()),
+            TABLE,
+        );
+        sp.shutdown().unwrap();
+    }
+}
