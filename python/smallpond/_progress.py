@@ -54,10 +54,13 @@ def log_event(event: Dict[str, Any]) -> None:
 
 
 def _in_notebook() -> bool:
+    # A notebook's kernel has imported IPython already; importing it here to find out
+    # cost every script ~40 ms of init().
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
     try:
-        from IPython import get_ipython  # type: ignore
-
-        shell = get_ipython()
+        shell = ipython.get_ipython()
         return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
     except Exception:
         return False

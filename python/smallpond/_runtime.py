@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable, Dict, List, Optional
 
-import pyarrow as pa
+from smallpond._lazy import lazy
+
+pa = lazy("pyarrow")
 
 _cache: Dict[str, Any] = {}
 
@@ -174,27 +176,34 @@ class BatchFunction:
         return None
 
 
-# DuckDB type names to Arrow types, for UDF results.
-_ARROW_TYPES = {
-    "BOOLEAN": pa.bool_(),
-    "TINYINT": pa.int8(),
-    "SMALLINT": pa.int16(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "UTINYINT": pa.uint8(),
-    "USMALLINT": pa.uint16(),
-    "UINTEGER": pa.uint32(),
-    "UBIGINT": pa.uint64(),
-    "FLOAT": pa.float32(),
-    "DOUBLE": pa.float64(),
-    "VARCHAR": pa.string(),
-    "BLOB": pa.binary(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "TIMESTAMP_MS": pa.timestamp("ms"),
-    "TIMESTAMP_NS": pa.timestamp("ns"),
-    "TIMESTAMP_S": pa.timestamp("s"),
-}
+# DuckDB type names to Arrow types, for UDF results (made on first use: pyarrow is imported
+# only when Arrow is needed).
+_ARROW_TYPES: Dict[str, Any] = {}
+
+
+def _arrow_types() -> Dict[str, Any]:
+    if not _ARROW_TYPES:
+        _ARROW_TYPES.update({
+            "BOOLEAN": pa.bool_(),
+            "TINYINT": pa.int8(),
+            "SMALLINT": pa.int16(),
+            "INTEGER": pa.int32(),
+            "BIGINT": pa.int64(),
+            "UTINYINT": pa.uint8(),
+            "USMALLINT": pa.uint16(),
+            "UINTEGER": pa.uint32(),
+            "UBIGINT": pa.uint64(),
+            "FLOAT": pa.float32(),
+            "DOUBLE": pa.float64(),
+            "VARCHAR": pa.string(),
+            "BLOB": pa.binary(),
+            "DATE": pa.date32(),
+            "TIMESTAMP": pa.timestamp("us"),
+            "TIMESTAMP_MS": pa.timestamp("ms"),
+            "TIMESTAMP_NS": pa.timestamp("ns"),
+            "TIMESTAMP_S": pa.timestamp("s"),
+        })
+    return _ARROW_TYPES
 
 
 def arrow_type(name: str) -> pa.DataType:
@@ -204,7 +213,7 @@ def arrow_type(name: str) -> pa.DataType:
     if name.endswith("[]"):
         return pa.list_(arrow_type(name[:-2]))
     try:
-        return _ARROW_TYPES[name]
+        return _arrow_types()[name]
     except KeyError:
         raise TypeError(f"UDF type {name} is not supported") from None
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Union
 
-import pyarrow as pa
+from smallpond._lazy import lazy
+
+pa = lazy("pyarrow")
 
 from smallpond import _core, _runtime
 from smallpond._progress import Progress
