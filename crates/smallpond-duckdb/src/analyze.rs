@@ -194,10 +194,39 @@ pub fn split_aggregate(
 /// deduplicating each producer's rows before the shuffle changes nothing in the result
 /// (equal rows hash alike, and the final DISTINCT runs again per partition) and can shrink
 /// what is shuffled to one row per distinct value per producer. The pre-query is the query
-/// itself. `None` for anything else (WHERE, expressions, aliases, DISTINCT ON, ...).
+/// itself. The same holds for a query that reads `{0}` once, through such a subquery in its
+/// `FROM` (`SELECT count(*) FROM (SELECT DISTINCT url FROM {0})`): the subquery is the
+/// pre-query. `None` for anything else (WHERE, expressions, aliases, DISTINCT ON, ...).
 pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
-    let (_, _, tree) = select_over_input(template)?;
-    let node = &tree["statements"][0]["node"];
+    let covers = |columns: &[String]| keys.iter().all(|k| columns.contains(&k.to_lowercase()));
+    if let Some((_, _, tree)) = select_over_input(template) {
+        let columns = distinct_columns(&tree["statements"][0]["node"])?;
+        return covers(&columns).then(|| template.to_string());
+    }
+    if smallpond_core::plan::sql::placeholders(template) != [0] {
+        return None;
+    }
+    let sql = bind_query(template, 1, &Default::default()).ok()?;
+    let tree = parse(&connect().ok()?, &sql)?;
+    let [statement] = tree.get("statements")?.as_array()?.as_slice() else {
+        return None;
+    };
+    let from = statement.get("node")?.get("from_table")?;
+    if from.get("type")?.as_str()? != "SUBQUERY" {
+        return None;
+    }
+    let inner = &from["subquery"]["node"];
+    if !plain_select_of_input(inner)? {
+        return None;
+    }
+    let columns = distinct_columns(inner)?;
+    let list: Vec<String> = columns.iter().map(|c| crate::source::ident(c)).collect();
+    covers(&columns).then(|| format!("SELECT DISTINCT {} FROM {{0}}", list.join(", ")))
+}
+
+/// The columns of a `SELECT DISTINCT c1, c2, ...` parse node (lower case): plain column
+/// references without aliases, no WHERE, GROUP BY or DISTINCT ON.
+fn distinct_columns(node: &serde_json::Value) -> Option<Vec<String>> {
     let [modifier] = node.get("modifiers")?.as_array()?.as_slice() else {
         return None;
     };
@@ -215,9 +244,7 @@ pub fn pre_distinct(template: &str, keys: &[String]) -> Option<String> {
         }
         columns.push(column_name(item)?.to_lowercase());
     }
-    keys.iter()
-        .all(|k| columns.contains(&k.to_lowercase()))
-        .then(|| template.to_string())
+    Some(columns)
 }
 
 /// `template` (over `{0}` only) bound and parsed, when it is one SELECT reading `{0}`
@@ -230,17 +257,23 @@ fn select_over_input(template: &str) -> Option<(Connection, String, serde_json::
     let [statement] = tree.get("statements")?.as_array()?.as_slice() else {
         return None;
     };
-    let node = statement.get("node")?;
+    plain_select_of_input(statement.get("node")?)?.then_some((conn, sql, tree))
+}
+
+/// Whether a parse node is one SELECT reading `{0}` directly, without CTEs, HAVING,
+/// QUALIFY or sampling.
+fn plain_select_of_input(node: &serde_json::Value) -> Option<bool> {
     let from = node.get("from_table")?;
-    let simple = node.get("type")?.as_str()? == "SELECT_NODE"
-        && empty(node, "cte_map")
-        && empty(node, "having")
-        && empty(node, "qualify")
-        && empty(node, "sample")
-        && from.get("type")?.as_str()? == "BASE_TABLE"
-        && from.get("table_name")?.as_str()? == input_view(0)
-        && from.get("sample").is_none_or(|s| s.is_null());
-    simple.then_some((conn, sql, tree))
+    Some(
+        node.get("type")?.as_str()? == "SELECT_NODE"
+            && empty(node, "cte_map")
+            && empty(node, "having")
+            && empty(node, "qualify")
+            && empty(node, "sample")
+            && from.get("type")?.as_str()? == "BASE_TABLE"
+            && from.get("table_name")?.as_str()? == input_view(0)
+            && from.get("sample").is_none_or(|s| s.is_null()),
+    )
 }
 
 /// Whether a parse-tree field is absent, null, an empty list or an empty map.

@@ -729,6 +729,8 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
         "SELECT sum(v) AS s, k FROM {0} GROUP BY k;",
         "SELECT DISTINCT k, p FROM {0}",
         "select distinct p, K from {0}",
+        // {0} once, through a plain SELECT DISTINCT: that subquery runs before the shuffle.
+        "SELECT k, p FROM (SELECT DISTINCT k, p FROM {0}) AS d WHERE p > 1",
     ];
     let kept_queries = [
         "SELECT k, count(DISTINCT v) AS n FROM {0} GROUP BY k",
@@ -736,6 +738,8 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
         "SELECT p, count(*) AS n FROM {0} GROUP BY p",
         "SELECT DISTINCT k, v + 1 AS w FROM {0}",
         "SELECT DISTINCT k FROM {0} WHERE v > 100",
+        "SELECT k FROM (SELECT DISTINCT k, v + 1 AS w FROM {0})",
+        "SELECT a.k, b.v FROM (SELECT DISTINCT k FROM {0}) a JOIN {0} b ON a.k = b.k",
     ];
     for (i, query) in split_queries.iter().chain(kept_queries.iter()).enumerate() {
         let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
