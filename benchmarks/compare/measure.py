@@ -2,11 +2,12 @@
 
     python measure.py CMD ARGS...   ->   {"secs": ..., "peak_mb": ..., "peak_rss_mb": ..., ...}
 
-`peak_mb` is the largest sum, over samples taken every 0.2 s, of the resident sets of the
-command and all its descendants, plus what /dev/shm gained since the start (a shuffle kept in
-memory, Ray's object store). Pages shared between processes count once per process, so a
-system of several processes is overcounted, not undercounted. `peak_rss_mb` is the largest
-resident set of one process (getrusage), which sampling cannot miss.
+`peak_mb` is the largest sum, over samples taken every 0.2 s, of the proportional set sizes
+(Pss: a page shared by n processes counts 1/n in each, so the shared DuckDB library counts
+once, not once per worker) of the command and all its descendants, plus what /dev/shm gained
+since the start (a shuffle kept in memory, Ray's object store; pages of it that a process
+maps count twice, which overcounts Ray, never us). `peak_rss_mb` is the largest resident set
+of one process (getrusage), which sampling cannot miss.
 """
 
 import json
@@ -27,8 +28,25 @@ def shm_used():
     return (st.f_blocks - st.f_bfree) * st.f_frsize
 
 
-def tree_rss(root):
-    """The summed resident set of `root` and its descendants, in bytes."""
+def pss(pid):
+    """The proportional set size of a process in bytes (its resident set where the kernel
+    has no smaps_rollup)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except OSError:
+        return 0
+
+
+def tree_memory(root):
+    """The summed Pss of `root` and its descendants, in bytes."""
     children = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -43,11 +61,7 @@ def tree_rss(root):
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except OSError:
-            pass
+        total += pss(pid)
         todo.extend(children.get(pid, ()))
     return total
 
@@ -63,7 +77,7 @@ def main():
             out, err = proc.communicate(timeout=0.2)
             break
         except subprocess.TimeoutExpired:
-            peak = max(peak, tree_rss(proc.pid) + max(0, shm_used() - shm0))
+            peak = max(peak, tree_memory(proc.pid) + max(0, shm_used() - shm0))
     secs = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(
