@@ -100,6 +100,20 @@ impl<'a> Planner<'a> {
             .max(first_task)
     }
 
+    /// Whether a sink, or a script (which may be one: the Python package's sinks are),
+    /// reads node `id`'s output, directly or through nodes that only regroup its files
+    /// (consolidate, union).
+    fn published(&self, id: NodeId) -> bool {
+        self.plan.iter().any(|(reader, node)| {
+            node.inputs().contains(&id)
+                && match node {
+                    Node::DataSink(_) | Node::Script(_) => true,
+                    Node::Consolidate(_) | Node::Union(_) => self.published(reader),
+                    _ => false,
+                }
+        })
+    }
+
     fn node(&mut self, id: NodeId) -> Result<Vec<Partition>> {
         if let Some(parts) = self.out.outputs.get(&id) {
             return Ok(parts.clone());
@@ -118,10 +132,12 @@ impl<'a> Planner<'a> {
                 check_npartitions(n.npartitions)?;
                 let all = consolidate(input);
                 if n.by_rows {
+                    let published = self.published(id);
                     let task = self.task(id, kind, 0, &n.options, 1, vec![all], |p| {
                         TaskKind::RowsPartition {
                             npartitions: n.npartitions,
                             parquet: p,
+                            published,
                         }
                     });
                     slots(&[task], n.npartitions)
@@ -142,6 +158,7 @@ impl<'a> Planner<'a> {
             Node::HashPartition(n) => {
                 let input = self.node(n.input)?;
                 check_npartitions(n.npartitions)?;
+                let published = self.published(id);
                 self.partitioners(
                     id,
                     kind,
@@ -155,6 +172,7 @@ impl<'a> Planner<'a> {
                         pre_query: n.pre_query.clone(),
                         partition_column: n.partition_column.clone(),
                         parquet,
+                        published,
                     },
                 )
             }
@@ -180,6 +198,7 @@ impl<'a> Planner<'a> {
                         pre_query: None,
                         partition_column: None,
                         parquet,
+                        published: false,
                     },
                 )
             }

@@ -232,11 +232,19 @@ pub enum TaskKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         partition_column: Option<String>,
         parquet: ParquetOptions,
+        /// Whether a sink (or a script, which may be one) reads the output: it then stays
+        /// out of the memory-backed shuffle directory, on the file system of `staging/`,
+        /// where publishing it is a hard link instead of a copy.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        published: bool,
     },
     /// Splits its one input into `npartitions` slots of equal row counts.
     RowsPartition {
         npartitions: u32,
         parquet: ParquetOptions,
+        /// As for `HashPartition`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        published: bool,
     },
     /// Publishes all inputs (one per partition) as Parquet files in directory `path`.
     Sink {

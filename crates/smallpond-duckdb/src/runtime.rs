@@ -292,6 +292,7 @@ impl DuckDbRunner {
                 pre_query,
                 partition_column,
                 parquet,
+                ..
             } => {
                 let parquet = &shuffle_encoding(parquet, in_memory);
                 if let PartitionMethod::Range(keys) = method {
@@ -328,6 +329,7 @@ impl DuckDbRunner {
             TaskKind::RowsPartition {
                 npartitions,
                 parquet,
+                ..
             } => {
                 let parquet = &shuffle_encoding(parquet, in_memory);
                 tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir)
@@ -573,8 +575,9 @@ fn shuffle_encoding(asked: &ParquetOptions, in_memory: bool) -> ParquetOptions {
 }
 
 /// Whether attempt `a` stages its outputs in the job's shuffle directory: a partition task
-/// (its outputs are read once, by the next stage) of a job that has one, whose local inputs
-/// would take at most a quarter of the space free there and of the memory available. The
+/// (its outputs are read once, by the next stage) that no sink reads, of a job that has
+/// one, whose local inputs would take at most a quarter of the space free there and of the
+/// memory available. The
 /// plainly encoded partitions take up to ~2.5 times their compressed input (the GraySort
 /// records: 0.85 GB of snappy Parquet, 2.2 GB of partitions), so 4 times is the estimate.
 fn shuffle_fits(a: &TaskAttempt) -> bool {
@@ -583,7 +586,13 @@ fn shuffle_fits(a: &TaskAttempt) -> bool {
     };
     if !matches!(
         a.kind,
-        TaskKind::HashPartition { .. } | TaskKind::RowsPartition { .. }
+        TaskKind::HashPartition {
+            published: false,
+            ..
+        } | TaskKind::RowsPartition {
+            published: false,
+            ..
+        }
     ) {
         return false;
     }

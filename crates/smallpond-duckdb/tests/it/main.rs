@@ -54,6 +54,7 @@ fn hash_partition_publishes_every_slot_and_records_it() {
         pre_query: None,
         partition_column: None,
         parquet: ParquetOptions::default(),
+        published: false,
     };
     let record = DuckDbRunner::new("test")
         .run(&attempt(&job, kind, input))
@@ -124,6 +125,7 @@ fn rows_partition_is_balanced() {
     let kind = TaskKind::RowsPartition {
         npartitions: 4,
         parquet: ParquetOptions::default(),
+        published: false,
     };
     let record = DuckDbRunner::new("test")
         .run(&attempt(&job, kind, input))
@@ -156,6 +158,7 @@ fn every_attempt_of_a_task_fills_in_the_same_rand_seed() {
     let kind = TaskKind::RowsPartition {
         npartitions: 1,
         parquet: ParquetOptions::default(),
+        published: false,
     };
     let mut first = attempt(&job, kind, input);
     first.partition = 3;

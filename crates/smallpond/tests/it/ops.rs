@@ -976,8 +976,16 @@ fn sql_over_sql_runs_as_one_query_unless_something_else_reads_the_inner_one() {
             .unwrap();
         (mapped, kept)
     };
-    let sorted_rows = |sorted: &smallpond::DataFrame| {
-        assert_same_rows(&format!("SELECT * FROM {}", files_sql(sorted)), &want);
+    // Filters and sorts what `kept` holds, checks the rows and their order in every file,
+    // and says how many tasks that ran.
+    let sorted_tasks = |kept: &smallpond::DataFrame| -> usize {
+        let sorted = kept
+            .filter("k <> 'key-3'")
+            .unwrap()
+            .partial_sort(&["w"])
+            .unwrap();
+        let before = fx.tasks_started();
+        assert_same_rows(&format!("SELECT * FROM {}", files_sql(&sorted)), &want);
         for files in sorted.files().unwrap() {
             let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
             assert_same_rows(
@@ -989,18 +997,12 @@ fn sql_over_sql_runs_as_one_query_unless_something_else_reads_the_inner_one() {
                 "SELECT 0",
             );
         }
+        fx.tasks_started() - before
     };
 
-    let (_, kept) = chain(&df);
-    let sorted = kept
-        .filter("k <> 'key-3'")
-        .unwrap()
-        .partial_sort(&["w"])
-        .unwrap();
-    let before = fx.tasks_started();
-    sorted_rows(&sorted);
     // One task per partition, for four SQL nodes, reading the shuffle computed before.
-    assert_eq!(fx.tasks_started() - before, 3);
+    let (_, kept) = chain(&df);
+    assert_eq!(sorted_tasks(&kept), 3);
     let graph = fx.sp.graph().unwrap();
     assert!(graph.contains("__smallpond_node_"), "{graph}");
 
@@ -1008,26 +1010,12 @@ fn sql_over_sql_runs_as_one_query_unless_something_else_reads_the_inner_one() {
     // reads only it still as one query.
     let (mapped, kept) = chain(&df);
     let _other = mapped.map("k").unwrap();
-    let sorted = kept
-        .filter("k <> 'key-3'")
-        .unwrap()
-        .partial_sort(&["w"])
-        .unwrap();
-    let before = fx.tasks_started();
-    sorted_rows(&sorted);
-    assert_eq!(fx.tasks_started() - before, 6);
+    assert_eq!(sorted_tasks(&kept), 6);
 
     // A node computed before is read, not computed again inside the next query.
     let (mapped, kept) = chain(&df);
     mapped.compute().unwrap();
-    let sorted = kept
-        .filter("k <> 'key-3'")
-        .unwrap()
-        .partial_sort(&["w"])
-        .unwrap();
-    let before = fx.tasks_started();
-    sorted_rows(&sorted);
-    assert_eq!(fx.tasks_started() - before, 3);
+    assert_eq!(sorted_tasks(&kept), 3);
 }
 
 #[test]

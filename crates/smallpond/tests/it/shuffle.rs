@@ -240,3 +240,67 @@ fn partitions_in_memory_are_snappy_in_staging_as_asked_and_published_as_the_sink
         sp.shutdown().unwrap();
     }
 }
+
+#[test]
+fn a_partition_a_sink_reads_stays_in_staging_and_is_published_by_hard_links() {
+    use std::os::unix::fs::MetadataExt;
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 2);
+    let base = fx.path("shm");
+    let sp = session(&fx, Some(&base));
+    let df = sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(3, Partitioning::hash(&["k"]))
+        .unwrap();
+    let out = fx.path("out");
+    df.write_parquet_lazy(&out).unwrap().compute().unwrap();
+    // Through a consolidate too (the Python package's sinks read one partition of all).
+    let whole = fx.path("whole");
+    let again = sp
+        .read_parquet(&[&input])
+        .unwrap()
+        .repartition(2, Partitioning::hash(&["k"]))
+        .unwrap();
+    again
+        .consolidate()
+        .unwrap()
+        .write_parquet_lazy(&whole)
+        .unwrap()
+        .compute()
+        .unwrap();
+    let staging = sp.job_dir().join("staging");
+    let again_files = again.files().unwrap().concat();
+    assert!(
+        again_files.iter().all(|f| f.starts_with(&staging)),
+        "{again_files:?}"
+    );
+    let inodes = |files: Vec<std::path::PathBuf>| -> std::collections::BTreeSet<u64> {
+        files
+            .iter()
+            .map(|f| std::fs::metadata(f).unwrap().ino())
+            .collect()
+    };
+    let staged = df.files().unwrap().concat();
+    assert!(staged.iter().all(|f| f.starts_with(&staging)), "{staged:?}");
+    let published: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(inodes(published), inodes(staged), "hard links");
+    assert_same_rows(
+        &format!("SELECT * FROM read_parquet('{}/*.parquet')", out.display()),
+        TABLE,
+    );
+    // What only a query reads still goes to the shuffle directory.
+    let shuffle = sp.shuffle_dir().unwrap().to_path_buf();
+    let other = hashed(&sp, &input, 2, "SELECT k, v FROM {0}");
+    other.compute().unwrap();
+    let outputs = outputs(&sp);
+    let last_partition = outputs
+        .iter()
+        .filter(|(_, files)| files.iter().any(|f| f.starts_with(&shuffle)))
+        .count();
+    assert_eq!(last_partition, 1, "{outputs:?}");
+    sp.shutdown().unwrap();
+}
