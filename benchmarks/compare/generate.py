@@ -26,67 +26,71 @@ import sys
 import duckdb
 
 
-def events(con, d, scale):
-    per = max(1, int(1_000_000 * scale))
-    for f in range(20):
+def write_files(con, pattern, total, files, select, options="FORMAT parquet", where="true"):
+    """`files` files named `pattern.format(f)`, each the rows `select` makes for its share of
+    the row numbers `i` in range(total) for which `where` holds."""
+    for f in range(files):
+        lo, hi = total * f // files, total * (f + 1) // files
         con.execute(
-            f"COPY (SELECT i AS id, 'host' || (hash(i) % 200000) AS host, "
-            f"'https://example.com/' || lpad((hash(i * 7) % 4000000)::VARCHAR, 12, '0') || '/' "
-            f"|| repeat('x', 27) AS url, "
-            f"TIMESTAMP '2025-01-01' + to_seconds(i % 86400) AS ts, (i % 1000)::DOUBLE AS v "
-            f"FROM range({f * per}, {(f + 1) * per}) t(i)) "
-            f"TO '{d}/part-{f:02d}.parquet' (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT {select} FROM range({lo}, {hi}) t(i) WHERE {where}) "
+            f"TO '{pattern.format(f)}' ({options})"
         )
+
+
+def events(con, d, scale):
+    write_files(
+        con, f"{d}/part-{{:02d}}.parquet", 20 * max(1, int(1_000_000 * scale)), 20,
+        "i AS id, 'host' || (hash(i) % 200000) AS host, "
+        "'https://example.com/' || lpad((hash(i * 7) % 4000000)::VARCHAR, 12, '0') || '/' "
+        "|| repeat('x', 27) AS url, "
+        "TIMESTAMP '2025-01-01' + to_seconds(i % 86400) AS ts, (i % 1000)::DOUBLE AS v",
+        "FORMAT parquet, COMPRESSION zstd",
+    )
 
 
 def records(con, d, scale):
-    total = max(16, int(21_474_836 * scale))
-    for f in range(16):
-        lo, hi = total * f // 16, total * (f + 1) // 16
-        # key: the 8 bytes of hash(i), big-endian, then 2 bytes of another hash; buckets is its
-        # first byte's high nibble. payload: the record number in hex and a filler, as gensort's.
-        con.execute(
-            f"COPY (SELECT from_hex(lpad(to_hex(hash(i)), 16, '0') || "
-            f"lpad(to_hex(hash(i + 1000000007) % 65536), 4, '0')) AS key, "
-            f"encode(lpad(to_hex(i), 32, '0') || '  ' || repeat(chr((65 + hash(i * 3) % 26)::INT), 56)) "
-            f"AS payload, (hash(i) >> 60)::USMALLINT AS buckets "
-            f"FROM range({lo}, {hi}) t(i)) TO '{d}/part-{f:02d}.parquet' (FORMAT parquet)"
-        )
+    # key: the 8 bytes of hash(i), big-endian, then 2 bytes of another hash; buckets is its
+    # first byte's high nibble. payload: the record number in hex and a filler, as gensort's.
+    write_files(
+        con, f"{d}/part-{{:02d}}.parquet", max(16, int(21_474_836 * scale)), 16,
+        "from_hex(lpad(to_hex(hash(i)), 16, '0') || lpad(to_hex(hash(i + 1000000007) % 65536), 4, '0')) "
+        "AS key, encode(lpad(to_hex(i), 32, '0') || '  ' || repeat(chr((65 + hash(i * 3) % 26)::INT), 56)) "
+        "AS payload, (hash(i) >> 60)::USMALLINT AS buckets",
+    )
+
+
+def orders_and_customers(con, d, n_orders, n_customers, skip_customer=None):
+    """`orders/` (8 files) and `customers/` (2 files) under `d`; with `skip_customer=r`, the
+    customers whose id is r modulo 10 are missing (an inner join drops their orders)."""
+    os.makedirs(f"{d}/orders")
+    os.makedirs(f"{d}/customers")
+    write_files(
+        con, f"{d}/orders/part-{{}}.parquet", n_orders, 8,
+        f"i AS order_id, (hash(i) % {n_customers})::BIGINT AS cust_id, "
+        "(hash(i * 7) % 100000) / 100.0 AS amount, DATE '2026-01-01' + (i % 365)::INT AS day",
+    )
+    write_files(
+        con, f"{d}/customers/part-{{}}.parquet", n_customers, 2,
+        "i::BIGINT AS cust_id, 'country-' || (hash(i) % 200) AS country, 'segment-' || (i % 5) AS segment",
+        where="true" if skip_customer is None else f"i % 10 <> {skip_customer}",
+    )
 
 
 def orders(con, d, scale):
-    n_orders, n_customers = max(8, int(10_000_000 * scale)), max(2, int(1_000_000 * scale))
-    os.makedirs(f"{d}/orders")
-    os.makedirs(f"{d}/customers")
-    for f in range(8):
-        lo, hi = n_orders * f // 8, n_orders * (f + 1) // 8
-        con.execute(
-            f"COPY (SELECT i AS order_id, (hash(i) % {n_customers})::BIGINT AS cust_id, "
-            f"(hash(i * 7) % 100000) / 100.0 AS amount, DATE '2026-01-01' + (i % 365)::INT AS day "
-            f"FROM range({lo}, {hi}) t(i)) TO '{d}/orders/part-{f}.parquet' (FORMAT parquet)"
-        )
-    for f in range(2):
-        lo, hi = n_customers * f // 2, n_customers * (f + 1) // 2
-        con.execute(
-            f"COPY (SELECT i::BIGINT AS cust_id, 'country-' || (hash(i) % 200) AS country, "
-            f"'segment-' || (i % 5) AS segment FROM range({lo}, {hi}) t(i)) "
-            f"TO '{d}/customers/part-{f}.parquet' (FORMAT parquet)"
-        )
+    orders_and_customers(con, d, max(8, int(10_000_000 * scale)), max(2, int(1_000_000 * scale)))
 
 
 def logs(con, d, scale):
-    total = max(8, int(13_600_000 * scale))
-    for f in range(8):
-        lo, hi = total * f // 8, total * (f + 1) // 8
-        con.execute(
-            f"COPY (SELECT 'https://site' || (hash(i) % 50000) || '.example.org/articles/' || "
-            f"lpad((hash(i * 5) % 10000000)::VARCHAR, 10, '0') || '/comments?page=' || (i % 97) AS url, "
-            f"CASE WHEN hash(i * 3) % 100 < 85 THEN 200 WHEN hash(i * 3) % 100 < 92 THEN 304 "
-            f"WHEN hash(i * 3) % 100 < 98 THEN 404 ELSE 500 END AS status, "
-            f"hash(i * 11) % 1000000 AS bytes, "
-            f"strftime(TIMESTAMP '2026-01-01' + to_seconds(i % 31536000), '%Y-%m-%dT%H:%M:%S') AS ts "
-            f"FROM range({lo}, {hi}) t(i)) TO '{d}/part-{f}.tsv' (FORMAT csv, DELIMITER '\\t', HEADER false)"
-        )
+    write_files(
+        con, f"{d}/part-{{}}.tsv", max(8, int(13_600_000 * scale)), 8,
+        "'https://site' || (hash(i) % 50000) || '.example.org/articles/' || "
+        "lpad((hash(i * 5) % 10000000)::VARCHAR, 10, '0') || '/comments?page=' || (i % 97) AS url, "
+        "CASE WHEN hash(i * 3) % 100 < 85 THEN 200 WHEN hash(i * 3) % 100 < 92 THEN 304 "
+        "WHEN hash(i * 3) % 100 < 98 THEN 404 ELSE 500 END AS status, "
+        "hash(i * 11) % 1000000 AS bytes, "
+        "strftime(TIMESTAMP '2026-01-01' + to_seconds(i % 31536000), '%Y-%m-%dT%H:%M:%S') AS ts",
+        "FORMAT csv, DELIMITER '\\t', HEADER false",
+    )
 
 
 def tiny(con, d, scale):

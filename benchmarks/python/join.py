@@ -35,28 +35,16 @@ CHECK = ("SELECT count(*), sum(amount), sum(hash(order_id, cust_id, country, seg
 def generate(data: str, orders: int, customers: int) -> tuple:
     import duckdb
 
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compare"))
+    from generate import orders_and_customers
+
     o, c = os.path.join(data, "orders"), os.path.join(data, "customers")
     marker = os.path.join(data, f".done-{orders}-{customers}")
     if os.path.exists(marker):
         return o, c
     shutil.rmtree(data, ignore_errors=True)
-    os.makedirs(o)
-    os.makedirs(c)
-    con = duckdb.connect()
-    for f in range(8):
-        lo, hi = orders * f // 8, orders * (f + 1) // 8
-        con.execute(
-            f"COPY (SELECT i AS order_id, (hash(i) % {customers})::BIGINT AS cust_id, "
-            f"(hash(i * 7) % 100000) / 100.0 AS amount, DATE '2026-01-01' + (i % 365)::INT AS day "
-            f"FROM range({lo}, {hi}) t(i)) TO '{o}/part-{f}.parquet' (FORMAT parquet)"
-        )
-    for f in range(2):
-        lo, hi = customers * f // 2, customers * (f + 1) // 2
-        con.execute(
-            f"COPY (SELECT i::BIGINT AS cust_id, 'country-' || (hash(i) % 200) AS country, "
-            f"'segment-' || (i % 5) AS segment FROM range({lo}, {hi}) t(i) WHERE i % 10 <> 3) "
-            f"TO '{c}/part-{f}.parquet' (FORMAT parquet)"
-        )
+    os.makedirs(data)
+    orders_and_customers(duckdb.connect(), data, orders, customers, skip_customer=3)
     open(marker, "w").close()
     return o, c
 
