@@ -144,8 +144,24 @@ def main():
     ap.add_argument("--runs-of", action="append", default=[], metavar="SYSTEM=N",
                     help="fewer runs for a slow system: it takes part in the first N rounds")
     args = ap.parse_args()
-    given = dict(p.split("=", 1) for p in args.python)
-    runs_of = {k: int(v) for k, v in (p.split("=", 1) for p in args.runs_of)}
+
+    def pairs(values, flag):
+        if any("=" not in v for v in values):
+            ap.error(f"{flag} takes SYSTEM=VALUE, got {values}")
+        return dict(v.split("=", 1) for v in values)
+
+    given = pairs(args.python, "--python")
+    try:
+        runs_of = {k: int(v) for k, v in pairs(args.runs_of, "--runs-of").items()}
+    except ValueError:
+        ap.error(f"--runs-of takes SYSTEM=N with N a number, got {args.runs_of}")
+    known = ("smallpond-rs", "smallpond-rs-cli", *VENVS)
+    for s in args.systems.split(","):
+        if s.split("@")[0] not in known or s.startswith("smallpond-rs-cli@"):
+            ap.error(f"unknown system {s!r}: one of {', '.join(known)} (or smallpond-rs@LABEL)")
+    for w in args.workloads.split(","):
+        if w not in DATASETS:
+            ap.error(f"unknown workload {w!r}: one of {', '.join(DATASETS)}")
     os.makedirs(args.work, exist_ok=True)
     duck_py = venv_python(args.work, "duckdb", given)
     pythons = {}

@@ -8,6 +8,7 @@ travel) into the plan; the Rust worker calls ``load`` once per payload and then
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any, Callable, Dict, List, Optional
 
 from smallpond._lazy import lazy
@@ -178,32 +179,28 @@ class BatchFunction:
 
 # DuckDB type names to Arrow types, for UDF results (made on first use: pyarrow is imported
 # only when Arrow is needed).
-_ARROW_TYPES: Dict[str, Any] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _arrow_types() -> Dict[str, Any]:
-    if not _ARROW_TYPES:
-        _ARROW_TYPES.update({
-            "BOOLEAN": pa.bool_(),
-            "TINYINT": pa.int8(),
-            "SMALLINT": pa.int16(),
-            "INTEGER": pa.int32(),
-            "BIGINT": pa.int64(),
-            "UTINYINT": pa.uint8(),
-            "USMALLINT": pa.uint16(),
-            "UINTEGER": pa.uint32(),
-            "UBIGINT": pa.uint64(),
-            "FLOAT": pa.float32(),
-            "DOUBLE": pa.float64(),
-            "VARCHAR": pa.string(),
-            "BLOB": pa.binary(),
-            "DATE": pa.date32(),
-            "TIMESTAMP": pa.timestamp("us"),
-            "TIMESTAMP_MS": pa.timestamp("ms"),
-            "TIMESTAMP_NS": pa.timestamp("ns"),
-            "TIMESTAMP_S": pa.timestamp("s"),
-        })
-    return _ARROW_TYPES
+    return {
+        "BOOLEAN": pa.bool_(),
+        "TINYINT": pa.int8(),
+        "SMALLINT": pa.int16(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "UTINYINT": pa.uint8(),
+        "USMALLINT": pa.uint16(),
+        "UINTEGER": pa.uint32(),
+        "UBIGINT": pa.uint64(),
+        "FLOAT": pa.float32(),
+        "DOUBLE": pa.float64(),
+        "VARCHAR": pa.string(),
+        "BLOB": pa.binary(),
+        "DATE": pa.date32(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "TIMESTAMP_MS": pa.timestamp("ms"),
+        "TIMESTAMP_NS": pa.timestamp("ns"),
+        "TIMESTAMP_S": pa.timestamp("s"),
+    }
 
 
 def arrow_type(name: str) -> pa.DataType:

@@ -86,3 +86,19 @@ def test_a_run_whose_result_differs_from_duckdbs_fails_the_suite(tmp_path):
     runs = {r["system"]: r for r in map(json.loads, filter(lambda x: x.startswith("{"), done.stdout.splitlines()))}
     assert "error" not in runs["duckdb"] and runs["duckdb"]["result"]["count"] > 7
     assert "differs" in runs["polars"]["error"] and runs["polars"]["result"] == {"count": 7}
+
+
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["--systems", "duckdb,spark"], "unknown system 'spark'"),
+        (["--workloads", "w1,w7"], "unknown workload 'w7'"),
+        (["--python", "duckdb"], "--python takes SYSTEM=VALUE"),
+        (["--runs-of", "original=one"], "--runs-of takes SYSTEM=N"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path, args, says):
+    done = subprocess.run([sys.executable, os.path.join(COMPARE, "compare.py"), "--work", str(tmp_path), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == [], "nothing made"

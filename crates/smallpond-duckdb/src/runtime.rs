@@ -577,9 +577,9 @@ fn shuffle_encoding(asked: &ParquetOptions, in_memory: bool) -> ParquetOptions {
 /// Whether attempt `a` stages its outputs in the job's shuffle directory: a partition task
 /// (its outputs are read once, by the next stage) that no sink reads, of a job that has
 /// one, whose local inputs would take at most a quarter of the space free there and of the
-/// memory available. The
-/// plainly encoded partitions take up to ~2.5 times their compressed input (the GraySort
-/// records: 0.85 GB of snappy Parquet, 2.2 GB of partitions), so 4 times is the estimate.
+/// memory available. The plainly encoded partitions take up to ~2.5 times their compressed
+/// input (the GraySort records: 0.85 GB of snappy Parquet, 2.2 GB of partitions), so 4
+/// times is the estimate.
 fn shuffle_fits(a: &TaskAttempt) -> bool {
     let Some(dir) = &a.job.shuffle else {
         return false;

@@ -31,7 +31,7 @@ use smallpond_core::{DataSet, NodeId};
 
 /// Returns the query and inputs a SQL node should use instead of `query` over `inputs`,
 /// adding rewritten shuffles to `plan`. Any analysis failure keeps things as they are, and
-/// so does a shuffle that is `computed` already: reading it costs less than a new one.
+/// so does a shuffle that is `computed` already.
 pub fn optimize_sql(
     plan: &mut LogicalPlan,
     query: &str,
@@ -43,10 +43,7 @@ pub fn optimize_sql(
         return (query.to_string(), inputs.to_vec());
     }
     if let [input] = inputs {
-        if computed(*input) {
-            return (query.to_string(), inputs.to_vec());
-        }
-        if let Some((query, input)) = pre_aggregate(plan, query, *input) {
+        if let Some((query, input)) = pre_aggregate(plan, query, *input, computed) {
             return (query, vec![input]);
         }
     }
@@ -109,12 +106,17 @@ pub fn fuse_sql(outer: &SqlNode, inner_id: NodeId, inner: &SqlNode) -> Option<Sq
 
 /// A hash partition node (without a pre-query) and the data source (with its projection)
 /// below it. A shuffle that keeps its partition column qualifies only when `query` does
-/// not mention the column (the rewritten shuffles keep writing it).
+/// not mention the column (the rewritten shuffles keep writing it); one that is `computed`
+/// already does not: reading it costs less than a new one.
 fn shuffle_of_source(
     plan: &LogicalPlan,
     input: NodeId,
     query: &str,
+    computed: &dyn Fn(NodeId) -> bool,
 ) -> Option<(HashPartitionNode, DataSet, Option<Vec<String>>)> {
+    if computed(input) {
+        return None;
+    }
     let Node::HashPartition(hash) = plan.get(input).ok()?.clone() else {
         return None;
     };
@@ -137,8 +139,13 @@ fn shuffle_of_source(
     Some((hash, dataset, projection))
 }
 
-fn pre_aggregate(plan: &mut LogicalPlan, query: &str, input: NodeId) -> Option<(String, NodeId)> {
-    let (hash, dataset, projection) = shuffle_of_source(plan, input, query)?;
+fn pre_aggregate(
+    plan: &mut LogicalPlan,
+    query: &str,
+    input: NodeId,
+    computed: &dyn Fn(NodeId) -> bool,
+) -> Option<(String, NodeId)> {
+    let (hash, dataset, projection) = shuffle_of_source(plan, input, query, computed)?;
     let PartitionMethod::Hash(keys) = &hash.method else {
         return None;
     };
@@ -177,12 +184,7 @@ fn prune_shuffled_columns(
     };
     inputs
         .iter()
-        .map(|&input| {
-            if computed(input) {
-                return input;
-            }
-            prune_one(plan, &used, input, query).unwrap_or(input)
-        })
+        .map(|&input| prune_one(plan, &used, input, query, computed).unwrap_or(input))
         .collect()
 }
 
@@ -191,8 +193,9 @@ fn prune_one(
     used: &BTreeSet<String>,
     input: NodeId,
     query: &str,
+    computed: &dyn Fn(NodeId) -> bool,
 ) -> Option<NodeId> {
-    let (hash, dataset, projection) = shuffle_of_source(plan, input, query)?;
+    let (hash, dataset, projection) = shuffle_of_source(plan, input, query, computed)?;
     let all = smallpond_duckdb::analyze::columns(&dataset, projection.as_deref())?;
     let keys: Vec<String> = match &hash.method {
         PartitionMethod::Hash(keys) => keys.iter().map(|k| k.to_lowercase()).collect(),
