@@ -114,7 +114,7 @@ pub struct JoinOptions {
 fn read_once(options: &TaskOptions) -> TaskOptions {
     let mut options = options.clone();
     options.parquet.compression = "uncompressed".into();
-    options.parquet.string_dictionary = false;
+    options.parquet.dictionary = false;
     options
 }
 

@@ -52,11 +52,16 @@ pub struct ParquetOptions {
     pub compression: String,
     /// Rows per row group.
     pub row_group_size: u64,
-    /// Whether string and blob columns may be dictionary-encoded (DuckDB tries, and gives
-    /// up on columns of many distinct values). Off for data written to be read back once
-    /// (a sort's ranges), where trying costs more than it saves.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub string_dictionary: bool,
+    /// Whether columns may be dictionary-encoded (DuckDB tries every column, strings and
+    /// numbers alike, and gives up on columns of many distinct values). Off for data written
+    /// to be read back once (a sort's ranges, a join's hashed sides), where trying costs more
+    /// than it saves. Serialised as `string_dictionary` before it covered every column.
+    #[serde(
+        default = "yes",
+        skip_serializing_if = "is_true",
+        alias = "string_dictionary"
+    )]
+    pub dictionary: bool,
 }
 
 fn yes() -> bool {
@@ -72,7 +77,7 @@ impl Default for ParquetOptions {
         Self {
             compression: "zstd".into(),
             row_group_size: 122_880,
-            string_dictionary: true,
+            dictionary: true,
         }
     }
 }
@@ -93,7 +98,7 @@ impl ParquetOptions {
         Ok(Self {
             compression,
             row_group_size,
-            string_dictionary: true,
+            dictionary: true,
         })
     }
 }
