@@ -9,6 +9,12 @@
 //! A plain `SELECT DISTINCT cols FROM {0}` (cols including the keys) is deduplicated in
 //! each producer the same way (`analyze::pre_distinct`).
 //!
+//! **One producer, nothing to redo.** When that shuffle has a single producer (its source
+//! is one partition, as `read_parquet` gives), the producer's DISTINCT covers every row:
+//! equal rows hash to the same partition, so each partition it writes is already the
+//! query's result there. The SQL node then *is* that shuffle ([`distinct_by_one_producer`])
+//! and runs no task of its own.
+//!
 //! **Shuffle only what is used.** A shuffle pays for every byte it carries: writing five
 //! columns into hash partitions costs several times writing the two that the next query
 //! reads. When a SQL node reads a hash partition of a data source and the query names only
@@ -51,6 +57,50 @@ pub fn optimize_sql(
         query.to_string(),
         prune_shuffled_columns(plan, query, inputs, computed),
     )
+}
+
+/// The shuffle that computes SQL node `sql` whole, when `sql` is a plain `SELECT DISTINCT`
+/// of columns covering the keys of a hash partition of a one-partition data source (see the
+/// module's notes): that partition with the query run before it, each row's partition not
+/// kept (the query's columns only), written as `sql` asks. `None` when `sql` asks for other
+/// threads, memory or GPUs than the shuffle (they would run as one task), or for anything
+/// [`pre_aggregate`] would not move into the producers.
+pub fn distinct_by_one_producer(
+    plan: &LogicalPlan,
+    sql: &SqlNode,
+    computed: &dyn Fn(NodeId) -> bool,
+) -> Option<HashPartitionNode> {
+    let [input] = sql.inputs[..] else {
+        return None;
+    };
+    if !sql.udfs.is_empty() || !sql.setup.is_empty() || !named(&sql.query).is_empty() {
+        return None;
+    }
+    let (hash, _, _) = shuffle_of_source(plan, input, &sql.query, computed)?;
+    let PartitionMethod::Hash(keys) = &hash.method else {
+        return None;
+    };
+    let (asked, has) = (&sql.options, &hash.options);
+    let same_resources = asked.cpu_limit == has.cpu_limit
+        && asked.memory_limit == has.memory_limit
+        && asked.gpu_limit == has.gpu_limit;
+    if !same_resources || plan.num_partitions(hash.input).ok()? != 1 {
+        return None;
+    }
+    // Only the query itself: the form through a subquery needs the outer query per partition.
+    let pre = smallpond_duckdb::analyze::pre_distinct(&sql.query, keys)?;
+    if pre != sql.query {
+        return None;
+    }
+    Some(HashPartitionNode {
+        pre_query: Some(pre),
+        partition_column: None,
+        options: smallpond_core::plan::TaskOptions {
+            parquet: asked.parquet.clone(),
+            ..has.clone()
+        },
+        ..hash
+    })
 }
 
 /// `outer` (whose only input is node `inner_id`, `inner`) as one SQL node over `inner`'s

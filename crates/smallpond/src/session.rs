@@ -741,8 +741,13 @@ fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
                 }
             }
         }
-        let first_new = state.plan.next_id();
         let computed = |node: NodeId| state.computed.contains_key(&node);
+        if let Some(hash) = crate::optimizer::distinct_by_one_producer(&state.plan, &n, &computed) {
+            tracing::debug!(query = %n.query, "the query runs whole in the shuffle's one producer");
+            state.rewrites.insert(id, Node::HashPartition(hash));
+            continue;
+        }
+        let first_new = state.plan.next_id();
         let (query, inputs) =
             crate::optimizer::optimize_sql(&mut state.plan, &n.query, &n.inputs, &computed);
         for new in first_new.0..state.plan.next_id().0 {
@@ -771,6 +776,15 @@ fn plan_graph(state: &State) -> report::PlanGraph {
                 Some(Node::Sql(r)) => Some(report::Rewrite {
                     query: r.query.clone(),
                     inputs: r.inputs.clone(),
+                }),
+                Some(Node::HashPartition(h)) => Some(report::Rewrite {
+                    query: format!(
+                        "{}, then partitioned {} ways by {}",
+                        h.pre_query.as_deref().unwrap_or("{0}"),
+                        h.npartitions,
+                        h.method
+                    ),
+                    inputs: vec![h.input],
                 }),
                 _ => None,
             },

@@ -760,12 +760,110 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
             .rfind(|l| l.contains("HashPartition"))
             .unwrap()
             .to_string();
+        // A plain DISTINCT over this one-partition source runs whole in the shuffle's one
+        // producer (`distinct_over_one_producer_...` below); the rest in every producer.
+        let last_sql = graph.lines().rfind(|l| l.contains("SqlEngine")).unwrap();
+        let whole = last_sql.contains(", then partitioned 4 ways by hash_by=k\" over node-0]");
+        assert_eq!(whole, (4..6).contains(&i), "{query}: {last_sql}");
         assert_eq!(
-            last_hash.contains("pre_query"),
+            whole || last_hash.contains("pre_query"),
             i < split_queries.len(),
             "{query}: {last_hash}"
         );
     }
+}
+
+#[test]
+fn distinct_over_one_producer_is_the_shuffle_itself_and_over_several_runs_again() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 3);
+    let src = format!("read_parquet('{}')", glob(&input));
+    let df = fx.sp.read_parquet(&[&input]).unwrap();
+    let expected = format!("SELECT DISTINCT k, p FROM {src}");
+    let tasks_of = |f: &dyn Fn() -> smallpond::DataFrame| {
+        let before = fx.tasks_started();
+        let out = f();
+        out.compute().unwrap();
+        (out, fx.tasks_started() - before)
+    };
+
+    // One producer: its DISTINCT is the result, partition by partition. The shuffle that
+    // keeps each row's partition index still gives the query's columns only.
+    for keep in [None, Some("__data_partition__".to_string())] {
+        let (out, tasks) = tasks_of(&|| {
+            let parts = df
+                .repartition_keeping(
+                    4,
+                    Partitioning::hash(&["k"]),
+                    Default::default(),
+                    keep.clone(),
+                )
+                .unwrap();
+            fx.sp
+                .partial_sql("SELECT DISTINCT k, p FROM {0}", &[&parts])
+                .unwrap()
+        });
+        assert_eq!(tasks, 1, "{keep:?}: only the producer runs");
+        assert_eq!(out.num_partitions().unwrap(), 4);
+        let ours = format!("SELECT * FROM {}", files_sql(&out));
+        assert_same_rows(&ours, &expected);
+        assert_eq!(schema_of(&ours), schema_of(&expected), "{keep:?}");
+        // Every partition holds its own keys: no (k, p) in two of them.
+        let files = out.files().unwrap();
+        let per_partition: Vec<String> = files
+            .iter()
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                let list: Vec<String> = f.iter().map(|p| format!("'{}'", p.display())).collect();
+                format!("SELECT DISTINCT k FROM read_parquet([{}])", list.join(", "))
+            })
+            .collect();
+        let conn = duckdb::Connection::open_in_memory().unwrap();
+        let (sum, all): (i64, i64) = conn
+            .query_row(
+                &format!(
+                    "SELECT (SELECT sum(n) FROM ({})), (SELECT count(DISTINCT k) FROM {src})",
+                    per_partition
+                        .iter()
+                        .map(|q| format!("SELECT count(*) AS n FROM ({q})"))
+                        .collect::<Vec<_>>()
+                        .join(" UNION ALL ")
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(sum, all, "{keep:?}: a key in two partitions");
+    }
+
+    // Several producers (the source split in 3 first): each deduplicates only its own rows,
+    // so the query runs again in every partition.
+    let (out, tasks) = tasks_of(&|| {
+        let parts = df
+            .repartition(3, Partitioning::Files)
+            .unwrap()
+            .repartition(4, Partitioning::hash(&["k"]))
+            .unwrap();
+        fx.sp
+            .partial_sql("SELECT DISTINCT k, p FROM {0}", &[&parts])
+            .unwrap()
+    });
+    assert_eq!(tasks, 3 + 4, "3 producers and 4 queries");
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&out)), &expected);
+
+    // A query that asks for other threads than the shuffle runs as a task of its own.
+    let (out, tasks) = tasks_of(&|| {
+        let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
+        let options = smallpond::TaskOptions {
+            cpu_limit: Some(1),
+            ..Default::default()
+        };
+        fx.sp
+            .partial_sql_with("SELECT DISTINCT k, p FROM {0}", &[&parts], options)
+            .unwrap()
+    });
+    assert_eq!(tasks, 1 + 4);
+    assert_same_rows(&format!("SELECT * FROM {}", files_sql(&out)), &expected);
 }
 
 #[test]
