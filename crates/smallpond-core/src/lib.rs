@@ -20,6 +20,7 @@
 //!     method: PartitionMethod::Hash(vec!["ticker".into()]),
 //!     pre_query: None,
 //!     partition_column: None,
+//!     result: false,
 //!     options: TaskOptions::default(),
 //! })).unwrap();
 //! let agg = plan.add(Node::Sql(SqlNode::try_new(

@@ -158,7 +158,7 @@ impl<'a> Planner<'a> {
             Node::HashPartition(n) => {
                 let input = self.node(n.input)?;
                 check_npartitions(n.npartitions)?;
-                let published = self.published(id);
+                let published = n.result || self.published(id);
                 self.partitioners(
                     id,
                     kind,
@@ -549,6 +549,7 @@ mod tests {
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
             partition_column: None,
+            result: false,
             options,
         }))
         .unwrap()

@@ -232,9 +232,10 @@ pub enum TaskKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         partition_column: Option<String>,
         parquet: ParquetOptions,
-        /// Whether a sink (or a script, which may be one) reads the output: it then stays
-        /// out of the memory-backed shuffle directory, on the file system of `staging/`,
-        /// where publishing it is a hard link instead of a copy.
+        /// Whether a sink (or a script, which may be one) reads the output, or the output is
+        /// a query's result (`HashPartitionNode::result`): it then stays out of the
+        /// memory-backed shuffle directory, on the file system of `staging/`, where
+        /// publishing it is a hard link instead of a copy.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         published: bool,
     },

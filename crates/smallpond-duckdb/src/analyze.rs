@@ -66,6 +66,9 @@ fn collect(value: &serde_json::Value, names: &mut BTreeSet<String>) -> bool {
 pub struct AggregateSplit {
     pub partial: String,
     pub final_query: String,
+    /// Every shuffle key is an output column as it is (selected, not renamed): the query's
+    /// result can be hash-partitioned by the keys as its input was.
+    pub keys_kept: bool,
 }
 
 /// Aggregates whose partial results combine exactly.
@@ -114,6 +117,7 @@ pub fn split_aggregate(
         .map(|(name, g)| with_alias(g, name))
         .collect();
     let mut final_items = Vec::new();
+    let mut kept = std::collections::BTreeSet::new();
     for (i, (item, (name, ty))) in items.iter().zip(&described).enumerate() {
         let out = format!("{} AS {}", "{}", ident(name));
         match item.get("class")?.as_str()? {
@@ -121,6 +125,9 @@ pub fn split_aggregate(
                 let col = column_name(item)?;
                 if !lower.contains(&col.to_lowercase()) {
                     return None;
+                }
+                if name.eq_ignore_ascii_case(&col) {
+                    kept.insert(col.to_lowercase());
                 }
                 final_items.push(out.replace("{}", &ident(&col)));
             }
@@ -186,6 +193,7 @@ pub fn split_aggregate(
     Some(AggregateSplit {
         partial,
         final_query,
+        keys_kept: keys.iter().all(|k| kept.contains(&k.to_lowercase())),
     })
 }
 

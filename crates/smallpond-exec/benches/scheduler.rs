@@ -37,6 +37,7 @@ fn logical_plan(n: u32) -> (LogicalPlan, NodeId) {
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
             partition_column: None,
+            result: false,
             options: TaskOptions::default(),
         }))
         .unwrap();

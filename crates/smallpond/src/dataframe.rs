@@ -209,6 +209,7 @@ impl DataFrame {
             method,
             pre_query: None,
             partition_column,
+            result: false,
             options,
         }))
     }

@@ -10,10 +10,11 @@
 //! each producer the same way (`analyze::pre_distinct`).
 //!
 //! **One producer, nothing to redo.** When that shuffle has a single producer (its source
-//! is one partition, as `read_parquet` gives), the producer's DISTINCT covers every row:
-//! equal rows hash to the same partition, so each partition it writes is already the
-//! query's result there. The SQL node then *is* that shuffle ([`distinct_by_one_producer`])
-//! and runs no task of its own.
+//! is one partition, as `read_parquet` gives), the producer can run the whole query: a
+//! GROUP BY whose groups include the keys, or a DISTINCT of columns including them, then
+//! holds each group (each distinct row) once, and it lands where its input rows would
+//! have, so each partition it writes is already the query's result there. The SQL node
+//! then *is* that shuffle ([`whole_in_one_producer`]) and runs no task of its own.
 //!
 //! **Shuffle only what is used.** A shuffle pays for every byte it carries: writing five
 //! columns into hash partitions costs several times writing the two that the next query
@@ -59,13 +60,13 @@ pub fn optimize_sql(
     )
 }
 
-/// The shuffle that computes SQL node `sql` whole, when `sql` is a plain `SELECT DISTINCT`
-/// of columns covering the keys of a hash partition of a one-partition data source (see the
-/// module's notes): that partition with the query run before it, each row's partition not
-/// kept (the query's columns only), written as `sql` asks. `None` when `sql` asks for other
-/// threads, memory or GPUs than the shuffle (they would run as one task), or for anything
-/// [`pre_aggregate`] would not move into the producers.
-pub fn distinct_by_one_producer(
+/// The shuffle that computes SQL node `sql` whole, when `sql` reads a hash partition of a
+/// one-partition data source and is a query [`pre_aggregate`] would split (a GROUP BY
+/// that selects every key as it is) or a plain `SELECT DISTINCT` of columns covering the
+/// keys (see the module's notes): that partition with the query run before it, each row's
+/// partition not kept (the query's columns only), written as `sql` asks and where results go. `None` when `sql`
+/// asks for other threads, memory or GPUs than the shuffle (they would run as one task).
+pub fn whole_in_one_producer(
     plan: &LogicalPlan,
     sql: &SqlNode,
     computed: &dyn Fn(NodeId) -> bool,
@@ -76,7 +77,7 @@ pub fn distinct_by_one_producer(
     if !sql.udfs.is_empty() || !sql.setup.is_empty() || !named(&sql.query).is_empty() {
         return None;
     }
-    let (hash, _, _) = shuffle_of_source(plan, input, &sql.query, computed)?;
+    let (hash, dataset, projection) = shuffle_of_source(plan, input, &sql.query, computed)?;
     let PartitionMethod::Hash(keys) = &hash.method else {
         return None;
     };
@@ -87,14 +88,24 @@ pub fn distinct_by_one_producer(
     if !same_resources || plan.num_partitions(hash.input).ok()? != 1 {
         return None;
     }
-    // Only the query itself: the form through a subquery needs the outer query per partition.
-    let pre = smallpond_duckdb::analyze::pre_distinct(&sql.query, keys)?;
-    if pre != sql.query {
+    let sample = ResolvedPartition {
+        datasets: vec![dataset],
+        columns: projection,
+    };
+    // Only the query itself: the DISTINCT through a subquery needs the outer query per
+    // partition.
+    let whole = match smallpond_duckdb::analyze::split_aggregate(&sql.query, keys, &sample) {
+        Some(split) => split.keys_kept,
+        None => smallpond_duckdb::analyze::pre_distinct(&sql.query, keys)
+            .is_some_and(|pre| pre == sql.query),
+    };
+    if !whole {
         return None;
     }
     Some(HashPartitionNode {
-        pre_query: Some(pre),
+        pre_query: Some(sql.query.clone()),
         partition_column: None,
+        result: true,
         options: smallpond_core::plan::TaskOptions {
             parquet: asked.parquet.clone(),
             ..has.clone()

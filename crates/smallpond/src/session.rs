@@ -742,7 +742,7 @@ fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
             }
         }
         let computed = |node: NodeId| state.computed.contains_key(&node);
-        if let Some(hash) = crate::optimizer::distinct_by_one_producer(&state.plan, &n, &computed) {
+        if let Some(hash) = crate::optimizer::whole_in_one_producer(&state.plan, &n, &computed) {
             tracing::debug!(query = %n.query, "the query runs whole in the shuffle's one producer");
             state.rewrites.insert(id, Node::HashPartition(hash));
             continue;

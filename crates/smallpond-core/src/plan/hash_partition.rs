@@ -79,5 +79,10 @@ pub struct HashPartitionNode {
     /// of that name, as the original smallpond's `data_partition_column` does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition_column: Option<String>,
+    /// The output is a query's result, not shuffle data: the optimizer runs a user's SQL
+    /// node in this shuffle's one producer. It is written where results go (the job's
+    /// staging, as `options` ask), never to the shuffle directory.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub result: bool,
     pub options: crate::plan::TaskOptions,
 }

@@ -113,6 +113,7 @@ fn plan(cpus: u32) -> ExecutionPlan {
             method: PartitionMethod::Hash(vec!["k".into()]),
             pre_query: None,
             partition_column: None,
+            result: false,
             options: TaskOptions::default(),
         }))
         .unwrap();

@@ -63,8 +63,8 @@ fn an_action_after_another_reuses_computed_results() {
     let after_write = fx.tasks_started();
     assert_eq!(
         after_write,
-        1 + 4 + 1,
-        "one hash task, four SQL tasks, one sink"
+        1 + 1,
+        "the hash task (which runs the whole query: it has one producer), one sink"
     );
     assert!(agg.is_computed());
     assert_eq!(agg.count().unwrap(), 97);
@@ -81,7 +81,7 @@ fn an_action_after_another_reuses_computed_results() {
     agg.recompute().unwrap();
     assert!(!agg.is_computed());
     assert_eq!(agg.count().unwrap(), 97);
-    assert_eq!(fx.tasks_started(), after_write + 4 + 5);
+    assert_eq!(fx.tasks_started(), after_write + 4 + 1);
 }
 
 #[test]
@@ -760,11 +760,12 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
             .rfind(|l| l.contains("HashPartition"))
             .unwrap()
             .to_string();
-        // A plain DISTINCT over this one-partition source runs whole in the shuffle's one
-        // producer (`distinct_over_one_producer_...` below); the rest in every producer.
+        // Over this one-partition source, a GROUP BY that selects the key as it is and a
+        // plain DISTINCT run whole in the shuffle's one producer
+        // (`a_query_over_one_producer_...` below); the rest in every producer.
         let last_sql = graph.lines().rfind(|l| l.contains("SqlEngine")).unwrap();
         let whole = last_sql.contains(", then partitioned 4 ways by hash_by=k\" over node-0]");
-        assert_eq!(whole, (4..6).contains(&i), "{query}: {last_sql}");
+        assert_eq!(whole, [0, 1, 3, 4, 5].contains(&i), "{query}: {last_sql}");
         assert_eq!(
             whole || last_hash.contains("pre_query"),
             i < split_queries.len(),
@@ -774,7 +775,7 @@ fn aggregations_after_a_shuffle_are_split_around_it_exactly() {
 }
 
 #[test]
-fn distinct_over_one_producer_is_the_shuffle_itself_and_over_several_runs_again() {
+fn a_query_over_one_producer_is_the_shuffle_itself_and_over_several_runs_again() {
     let fx = Fixture::new();
     let input = fx.parquet("t", TABLE, 3);
     let src = format!("read_parquet('{}')", glob(&input));
@@ -864,6 +865,31 @@ fn distinct_over_one_producer_is_the_shuffle_itself_and_over_several_runs_again(
     });
     assert_eq!(tasks, 1 + 4);
     assert_same_rows(&format!("SELECT * FROM {}", files_sql(&out)), &expected);
+
+    // A GROUP BY that selects the key as it is: one task, the query's own names and types.
+    // One that renames the key cannot be partitioned by it after the query: it is split.
+    for (query, want) in [
+        (
+            "SELECT k, count(*) AS n, avg(v) AS a, max(p) AS m FROM {0} WHERE v > 10 GROUP BY k",
+            1,
+        ),
+        ("SELECT k AS key, count(*) AS n FROM {0} GROUP BY k", 1 + 4),
+        // Not one the producers may aggregate first (so far): it runs after the shuffle.
+        (
+            "SELECT k, count(DISTINCT p) AS d FROM {0} GROUP BY k",
+            1 + 4,
+        ),
+    ] {
+        let (out, tasks) = tasks_of(&|| {
+            let parts = df.repartition(4, Partitioning::hash(&["k"])).unwrap();
+            fx.sp.partial_sql(query, &[&parts]).unwrap()
+        });
+        assert_eq!(tasks, want, "{query}");
+        let ours = format!("SELECT * FROM {}", files_sql(&out));
+        let expected = query.replace("{0}", &src);
+        assert_same_rows(&ours, &expected);
+        assert_eq!(schema_of(&ours), schema_of(&expected), "{query}");
+    }
 }
 
 #[test]
@@ -1023,7 +1049,9 @@ fn appending_adds_files_named_after_the_job_and_keeps_whats_there() {
 #[test]
 fn the_optimizer_rewrites_at_the_action_and_the_graph_says_so() {
     let fx = Fixture::new();
-    let (input, agg) = grouped(&fx, "SELECT k, count(*) AS n FROM {0} GROUP BY k");
+    // The key renamed: aggregated before the shuffle and again after it, by a shuffle the
+    // optimizer adds (as it is, the query would run whole in the shuffle's one producer).
+    let (input, agg) = grouped(&fx, "SELECT k AS key, count(*) AS n FROM {0} GROUP BY k");
     // Built: the user's three nodes, nothing rewritten yet.
     let built = fx.sp.graph().unwrap();
     assert_eq!(built.lines().count(), 3, "{built}");
@@ -1031,7 +1059,7 @@ fn the_optimizer_rewrites_at_the_action_and_the_graph_says_so() {
     assert_same_rows(
         &format!("SELECT * FROM {}", files_sql(&agg)),
         &format!(
-            "SELECT k, count(*) AS n FROM {} GROUP BY k",
+            "SELECT k AS key, count(*) AS n FROM {} GROUP BY k",
             read_glob(&input).replace("SELECT * FROM ", "")
         ),
     );
@@ -1041,7 +1069,7 @@ fn the_optimizer_rewrites_at_the_action_and_the_graph_says_so() {
     // The user's node is as it was built.
     assert!(
         ran.lines()
-            .any(|l| l.starts_with("node-2 SqlEngine(\"SELECT k, count(*)")),
+            .any(|l| l.starts_with("node-2 SqlEngine(\"SELECT k AS key, count(*)")),
         "{ran}"
     );
     // Recomputing forgets the optimizer's shuffle too, and gives the same rows.

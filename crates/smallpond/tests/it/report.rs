@@ -35,7 +35,12 @@ fn a_three_stage_job_leaves_its_timeline_graph_report_and_status() {
         .unwrap();
     let sums = fx
         .sp
-        .partial_sql("SELECT k, sum(v) AS s FROM {0} GROUP BY k", &[&parts])
+        // The key renamed, so that the query runs after the shuffle (as it is, it would run
+        // whole in the shuffle's one producer).
+        .partial_sql(
+            "SELECT k AS key, sum(v) AS s FROM {0} GROUP BY k",
+            &[&parts],
+        )
         .unwrap();
     sums.write_parquet(fx.path("out")).unwrap();
     let dir = fx.sp.job_dir().to_path_buf();

@@ -59,12 +59,13 @@ fn partition_outputs_go_to_the_shuffle_directory_and_go_with_a_successful_job() 
     let sp = session(&fx, Some(&base));
     let shuffle = sp.shuffle_dir().expect("a shuffle directory").to_path_buf();
     assert!(shuffle.starts_with(&base), "{shuffle:?}");
-    let query = "SELECT k, count(*) AS n, sum(v) AS s FROM {0} GROUP BY k";
+    // The key renamed: the query runs after the shuffle, not in its one producer.
+    let query = "SELECT k AS key, count(*) AS n, sum(v) AS s FROM {0} GROUP BY k";
     let df = hashed(&sp, &input, 4, query);
     df.compute().unwrap();
     assert_same_rows(
         &format!("SELECT * FROM {}", files_sql(&df)),
-        &format!("SELECT k, count(*) AS n, sum(v) AS s FROM ({TABLE}) GROUP BY k"),
+        &format!("SELECT k AS key, count(*) AS n, sum(v) AS s FROM ({TABLE}) GROUP BY k"),
     );
 
     let outputs = outputs(&sp);
@@ -86,6 +87,52 @@ fn partition_outputs_go_to_the_shuffle_directory_and_go_with_a_successful_job() 
         !shuffle.exists(),
         "a successful job removes its shuffle data"
     );
+}
+
+#[test]
+fn a_query_run_whole_in_the_shuffle_writes_its_result_to_staging_as_asked() {
+    let fx = Fixture::new();
+    let input = fx.parquet("t", TABLE, 3);
+    let base = fx.path("shm");
+    let sp = session(&fx, Some(&base));
+    let shuffle = sp.shuffle_dir().expect("a shuffle directory").to_path_buf();
+    let query = "SELECT k, count(*) AS n, sum(v) AS s FROM {0} GROUP BY k";
+    let df = hashed(&sp, &input, 4, query);
+    df.compute().unwrap();
+    let outputs = outputs(&sp);
+    assert_eq!(outputs.len(), 1, "the shuffle's one task: {outputs:?}");
+    let staging = sp.job_dir().join("staging");
+    let files: Vec<_> = outputs[0]
+        .1
+        .iter()
+        .filter(|f| f.file_name() != Some("schema.parquet".as_ref()))
+        .collect();
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in &files {
+        assert!(
+            f.starts_with(&staging) && !f.starts_with(&shuffle) && f.is_file(),
+            "{f:?}"
+        );
+    }
+    // Written as the query's node asks (zstd by default), not as shuffle data (snappy).
+    let conn = duckdb::Connection::open_in_memory().unwrap();
+    let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+    let codecs: String = conn
+        .query_row(
+            &format!(
+                "SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata([{}])",
+                list.join(", ")
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(codecs.to_lowercase(), "zstd");
+    assert_same_rows(
+        &format!("SELECT * FROM read_parquet([{}])", list.join(", ")),
+        &format!("SELECT k, count(*) AS n, sum(v) AS s FROM ({TABLE}) GROUP BY k"),
+    );
+    sp.shutdown().unwrap();
 }
 
 #[test]
