@@ -814,10 +814,7 @@ fn a_query_over_one_producer_is_the_shuffle_itself_and_over_several_runs_again()
         let per_partition: Vec<String> = files
             .iter()
             .filter(|f| !f.is_empty())
-            .map(|f| {
-                let list: Vec<String> = f.iter().map(|p| format!("'{}'", p.display())).collect();
-                format!("SELECT DISTINCT k FROM read_parquet([{}])", list.join(", "))
-            })
+            .map(|f| format!("SELECT DISTINCT k FROM {}", read_files(f)))
             .collect();
         let conn = duckdb::Connection::open_in_memory().unwrap();
         let (sum, all): (i64, i64) = conn

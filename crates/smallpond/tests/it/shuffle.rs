@@ -7,7 +7,7 @@ use smallpond::{Partitioning, Session};
 use smallpond_core::job::JobDirs;
 use smallpond_core::TaskId;
 
-use crate::util::{assert_same_rows, files_sql, Fixture, TABLE};
+use crate::util::{assert_same_rows, file_list, files_sql, read_files, Fixture, TABLE};
 
 fn session(fx: &Fixture, base: Option<&Path>) -> Session {
     Session::builder()
@@ -116,12 +116,12 @@ fn a_query_run_whole_in_the_shuffle_writes_its_result_to_staging_as_asked() {
     }
     // Written as the query's node asks (zstd by default), not as shuffle data (snappy).
     let conn = duckdb::Connection::open_in_memory().unwrap();
-    let list: Vec<String> = files.iter().map(|f| format!("'{}'", f.display())).collect();
+    let read = read_files(&files);
     let codecs: String = conn
         .query_row(
             &format!(
-                "SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata([{}])",
-                list.join(", ")
+                "SELECT string_agg(DISTINCT compression, ',') FROM parquet_metadata({})",
+                file_list(&files)
             ),
             [],
             |r| r.get(0),
@@ -129,7 +129,7 @@ fn a_query_run_whole_in_the_shuffle_writes_its_result_to_staging_as_asked() {
         .unwrap();
     assert_eq!(codecs.to_lowercase(), "zstd");
     assert_same_rows(
-        &format!("SELECT * FROM read_parquet([{}])", list.join(", ")),
+        &format!("SELECT * FROM {read}"),
         &format!("SELECT k, count(*) AS n, sum(v) AS s FROM ({TABLE}) GROUP BY k"),
     );
     sp.shutdown().unwrap();

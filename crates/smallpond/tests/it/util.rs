@@ -79,15 +79,23 @@ pub const TABLE: &str = "SELECT i AS id, 'key-' || (i * 7919 % 97) AS k, (i * 31
 
 /// A DuckDB expression reading the files of a DataFrame.
 pub fn files_sql(df: &DataFrame) -> String {
-    let files: Vec<String> = df
-        .files()
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .map(|f| format!("'{}'", f.display()))
-        .collect();
+    let files: Vec<PathBuf> = df.files().unwrap().into_iter().flatten().collect();
     assert!(!files.is_empty(), "the DataFrame has no files");
-    format!("read_parquet([{}])", files.join(", "))
+    read_files(&files)
+}
+
+/// A DuckDB expression reading these Parquet files.
+pub fn read_files<P: AsRef<Path>>(files: &[P]) -> String {
+    format!("read_parquet({})", file_list(files))
+}
+
+/// These paths as a DuckDB list literal.
+pub fn file_list<P: AsRef<Path>>(files: &[P]) -> String {
+    let list: Vec<String> = files
+        .iter()
+        .map(|f| format!("'{}'", f.as_ref().display()))
+        .collect();
+    format!("[{}]", list.join(", "))
 }
 
 /// Rows per partition, from the partition files.
