@@ -1,14 +1,7 @@
 //! `sp-bench`: end-to-end benchmarks, one JSON line per run:
-//! `{"bench": ..., "system": ..., "rows": ..., "bytes": ..., "secs": ...}`.
+//! `{"bench": ..., "system": ..., "rows": ..., "bytes": ..., "secs": ...}`. Usage: [`USAGE`]
+//! (`sp-bench --help`).
 //!
-//! ```text
-//! sp-bench shuffle-groupby [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
-//! sp-bench shuffle-distinct [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
-//! sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
-//! sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
-//! sp-bench global-sort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
-//! sp-bench task-statement [--rows TASKS] [--runs R] [--data DIR]
-//! ```
 //! `graysort`: `smallpond bench graysort` (range-partition + sort + write of gensort
 //! records) against one DuckDB process sorting the same Parquet files in one statement.
 //! `global-sort`: the same, with the DataFrame's `sort` (sampled boundaries) instead of the
@@ -43,6 +36,22 @@ impl Args {
     }
 }
 
+const USAGE: &str = "\
+usage:
+  sp-bench shuffle-groupby [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+  sp-bench shuffle-distinct [--rows N] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+  sp-bench startup [--runs R] [--data DIR] [--smallpond BIN]
+  sp-bench graysort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+  sp-bench global-sort [--rows RECORDS] [--partitions P] [--runs R] [--data DIR] [--smallpond BIN]
+  sp-bench task-statement [--rows TASKS] [--runs R] [--data DIR]
+";
+
+/// Exits with `message` and the usage (status 2), as for any bad command line.
+fn usage_error(message: &str) -> ! {
+    eprint!("sp-bench: {message}\n{USAGE}");
+    std::process::exit(2)
+}
+
 fn parse(mut it: impl Iterator<Item = String>) -> Args {
     let exe = std::env::current_exe().expect("current exe");
     let mut args = Args {
@@ -53,14 +62,25 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
         smallpond: exe.with_file_name("smallpond"),
     };
     while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        if flag == "-h" || flag == "--help" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let value = it
+            .next()
+            .unwrap_or_else(|| usage_error(&format!("{flag} needs a value")));
+        let number = |what: &str| -> u64 {
+            value.parse().unwrap_or_else(|_| {
+                usage_error(&format!("{flag} needs a number ({what}), got {value:?}"))
+            })
+        };
         match flag.as_str() {
-            "--rows" => args.rows = Some(value.parse().expect("--rows N")),
-            "--partitions" => args.partitions = value.parse().expect("--partitions P"),
-            "--runs" => args.runs = value.parse().expect("--runs R"),
+            "--rows" => args.rows = Some(number("N")),
+            "--partitions" => args.partitions = number("P") as u32,
+            "--runs" => args.runs = number("R") as usize,
             "--data" => args.data = value.into(),
             "--smallpond" => args.smallpond = value.into(),
-            other => panic!("unknown flag {other}"),
+            other => usage_error(&format!("unknown flag {other}")),
         }
     }
     args
@@ -69,6 +89,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
 fn main() {
     let mut it = std::env::args().skip(1);
     let bench = it.next().unwrap_or_else(|| "shuffle-groupby".into());
+    if bench == "-h" || bench == "--help" {
+        print!("{USAGE}");
+        return;
+    }
     if bench == "__duckdb-sort" {
         let input = PathBuf::from(it.next().expect("input dir"));
         let out = PathBuf::from(it.next().expect("output file"));
@@ -83,9 +107,7 @@ fn main() {
         "global-sort" => graysort(&args, true),
         "shuffle-distinct" => shuffle_distinct(&args),
         "task-statement" => task_statement(&args),
-        other => panic!(
-            "unknown benchmark {other}; try shuffle-groupby, shuffle-distinct, startup, graysort, global-sort or task-statement"
-        ),
+        other => usage_error(&format!("unknown benchmark {other}")),
     }
 }
 
