@@ -11,10 +11,12 @@
 //!
 //! **One producer, nothing to redo.** When that shuffle has a single producer (its source
 //! is one partition, as `read_parquet` gives), the producer can run the whole query: a
-//! GROUP BY whose groups include the keys, or a DISTINCT of columns including them, then
-//! holds each group (each distinct row) once, and it lands where its input rows would
+//! GROUP BY as above that selects the keys as they are (not renamed), or the plain DISTINCT
+//! itself (not through a subquery), then holds each group (each distinct row) once, and it lands where its input rows would
 //! have, so each partition it writes is already the query's result there. The SQL node
-//! then *is* that shuffle ([`whole_in_one_producer`]) and runs no task of its own.
+//! then *is* that shuffle ([`Rewrite::Shuffle`]) and runs no task of its own: it is written
+//! where results go, as the SQL node asks, not as shuffle data. Not when the SQL node asks
+//! for other threads, memory or GPUs than the shuffle (they would run as one task).
 //!
 //! **Shuffle only what is used.** A shuffle pays for every byte it carries: writing five
 //! columns into hash partitions costs several times writing the two that the next query
@@ -31,87 +33,49 @@ use std::collections::BTreeSet;
 
 use smallpond_core::plan::sql::{named, pieces, Piece};
 use smallpond_core::plan::{
-    HashPartitionNode, LogicalPlan, Node, PartitionMethod, ProjectionNode, SqlNode,
+    HashPartitionNode, LogicalPlan, Node, PartitionMethod, ProjectionNode, SqlNode, TaskOptions,
 };
 use smallpond_core::task::ResolvedPartition;
 use smallpond_core::{DataSet, NodeId};
 
-/// Returns the query and inputs a SQL node should use instead of `query` over `inputs`,
-/// adding rewritten shuffles to `plan`. Any analysis failure keeps things as they are, and
-/// so does a shuffle that is `computed` already.
-pub fn optimize_sql(
-    plan: &mut LogicalPlan,
-    query: &str,
-    inputs: &[NodeId],
-    computed: &dyn Fn(NodeId) -> bool,
-) -> (String, Vec<NodeId>) {
-    // Per-task values ({rand_seed}, {__data_partition__}, ...) do not move into a shuffle.
-    if !named(query).is_empty() {
-        return (query.to_string(), inputs.to_vec());
-    }
-    if let [input] = inputs {
-        if let Some((query, input)) = pre_aggregate(plan, query, *input, computed) {
-            return (query, vec![input]);
-        }
-    }
-    (
-        query.to_string(),
-        prune_shuffled_columns(plan, query, inputs, computed),
-    )
+/// What a SQL node runs as after [`optimize_sql`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rewrite {
+    /// This query over these inputs (the node's own when nothing applies).
+    Sql { query: String, inputs: Vec<NodeId> },
+    /// The node is this shuffle, which runs the whole query in its one producer.
+    Shuffle(HashPartitionNode),
 }
 
-/// The shuffle that computes SQL node `sql` whole, when `sql` reads a hash partition of a
-/// one-partition data source and is a query [`pre_aggregate`] would split (a GROUP BY
-/// that selects every key as it is) or a plain `SELECT DISTINCT` of columns covering the
-/// keys (see the module's notes): that partition with the query run before it, each row's
-/// partition not kept (the query's columns only), written as `sql` asks and where results go. `None` when `sql`
-/// asks for other threads, memory or GPUs than the shuffle (they would run as one task).
-pub fn whole_in_one_producer(
-    plan: &LogicalPlan,
+/// What SQL node `sql` should run as, adding rewritten shuffles to `plan`. Any analysis
+/// failure keeps things as they are, and so does a shuffle that is `computed` already.
+pub fn optimize_sql(
+    plan: &mut LogicalPlan,
     sql: &SqlNode,
     computed: &dyn Fn(NodeId) -> bool,
-) -> Option<HashPartitionNode> {
-    let [input] = sql.inputs[..] else {
-        return None;
-    };
-    if !sql.udfs.is_empty() || !sql.setup.is_empty() || !named(&sql.query).is_empty() {
-        return None;
+) -> Rewrite {
+    let (query, inputs) = (&sql.query, &sql.inputs);
+    // Per-task values ({rand_seed}, {__data_partition__}, ...) do not move into a shuffle.
+    if !named(query).is_empty() {
+        return Rewrite::Sql {
+            query: query.clone(),
+            inputs: inputs.clone(),
+        };
     }
-    let (hash, dataset, projection) = shuffle_of_source(plan, input, &sql.query, computed)?;
-    let PartitionMethod::Hash(keys) = &hash.method else {
-        return None;
-    };
-    let (asked, has) = (&sql.options, &hash.options);
-    let same_resources = asked.cpu_limit == has.cpu_limit
-        && asked.memory_limit == has.memory_limit
-        && asked.gpu_limit == has.gpu_limit;
-    if !same_resources || plan.num_partitions(hash.input).ok()? != 1 {
-        return None;
+    if let [input] = inputs[..] {
+        if let Some(rewrite) = pre_aggregate(plan, sql, input, computed) {
+            return rewrite;
+        }
     }
-    let sample = ResolvedPartition {
-        datasets: vec![dataset],
-        columns: projection,
-    };
-    // Only the query itself: the DISTINCT through a subquery needs the outer query per
-    // partition.
-    let whole = match smallpond_duckdb::analyze::split_aggregate(&sql.query, keys, &sample) {
-        Some(split) => split.keys_kept,
-        None => smallpond_duckdb::analyze::pre_distinct(&sql.query, keys)
-            .is_some_and(|pre| pre == sql.query),
-    };
-    if !whole {
-        return None;
+    Rewrite::Sql {
+        query: query.clone(),
+        inputs: prune_shuffled_columns(plan, query, inputs, computed),
     }
-    Some(HashPartitionNode {
-        pre_query: Some(sql.query.clone()),
-        partition_column: None,
-        result: true,
-        options: smallpond_core::plan::TaskOptions {
-            parquet: asked.parquet.clone(),
-            ..has.clone()
-        },
-        ..hash
-    })
+}
+
+/// Whether tasks with these options ask for the same threads, memory and GPUs.
+fn same_resources(a: &TaskOptions, b: &TaskOptions) -> bool {
+    a.cpu_limit == b.cpu_limit && a.memory_limit == b.memory_limit && a.gpu_limit == b.gpu_limit
 }
 
 /// `outer` (whose only input is node `inner_id`, `inner`) as one SQL node over `inner`'s
@@ -127,9 +91,6 @@ pub fn whole_in_one_producer(
 /// Whether anything else reads `inner` is the caller's to check.
 pub fn fuse_sql(outer: &SqlNode, inner_id: NodeId, inner: &SqlNode) -> Option<SqlNode> {
     let plain = |n: &SqlNode| n.udfs.is_empty() && n.setup.is_empty() && named(&n.query).is_empty();
-    let same_resources = outer.options.cpu_limit == inner.options.cpu_limit
-        && outer.options.memory_limit == inner.options.memory_limit
-        && outer.options.gpu_limit == inner.options.gpu_limit;
     let ordered = inner
         .query
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
@@ -138,7 +99,7 @@ pub fn fuse_sql(outer: &SqlNode, inner_id: NodeId, inner: &SqlNode) -> Option<Sq
         || smallpond_core::plan::sql::placeholders(&outer.query) != [0]
         || !plain(outer)
         || !plain(inner)
-        || !same_resources
+        || !same_resources(&outer.options, &inner.options)
         || ordered
     {
         return None;
@@ -200,12 +161,16 @@ fn shuffle_of_source(
     Some((hash, dataset, projection))
 }
 
+/// The rewrite of a GROUP BY or DISTINCT over a hash partition of a data source by its
+/// keys: the query (or its partial aggregation) moved into the producers, and run again
+/// after the shuffle, or, with one producer, only there (see the module's notes).
 fn pre_aggregate(
     plan: &mut LogicalPlan,
-    query: &str,
+    sql: &SqlNode,
     input: NodeId,
     computed: &dyn Fn(NodeId) -> bool,
-) -> Option<(String, NodeId)> {
+) -> Option<Rewrite> {
+    let query = &sql.query;
     let (hash, dataset, projection) = shuffle_of_source(plan, input, query, computed)?;
     let PartitionMethod::Hash(keys) = &hash.method else {
         return None;
@@ -214,14 +179,31 @@ fn pre_aggregate(
         datasets: vec![dataset],
         columns: projection,
     };
-    let (partial, final_query) =
+    // `whole`: the producers may run the query itself, and its result be partitioned by
+    // the keys (a GROUP BY that selects them as they are; a DISTINCT not in a subquery).
+    let (partial, final_query, whole) =
         match smallpond_duckdb::analyze::split_aggregate(query, keys, &sample) {
-            Some(split) => (split.partial, split.final_query),
+            Some(split) => (split.partial, split.final_query, split.keys_kept),
             None => {
                 let pre = smallpond_duckdb::analyze::pre_distinct(query, keys)?;
-                (pre, query.to_string())
+                let whole = pre == *query;
+                (pre, query.clone(), whole)
             }
         };
+    let one_producer = plan.num_partitions(hash.input).ok() == Some(1);
+    if whole && one_producer && same_resources(&sql.options, &hash.options) {
+        tracing::debug!(%query, "the query runs whole in the shuffle's one producer");
+        return Some(Rewrite::Shuffle(HashPartitionNode {
+            pre_query: Some(query.clone()),
+            partition_column: None,
+            result: true,
+            options: TaskOptions {
+                parquet: sql.options.parquet.clone(),
+                ..hash.options.clone()
+            },
+            ..hash
+        }));
+    }
     tracing::debug!(%partial, "aggregating before the shuffle");
     let node = plan
         .add(Node::HashPartition(HashPartitionNode {
@@ -229,7 +211,10 @@ fn pre_aggregate(
             ..hash
         }))
         .ok()?;
-    Some((final_query, node))
+    Some(Rewrite::Sql {
+        query: final_query,
+        inputs: vec![node],
+    })
 }
 
 /// Returns the inputs a SQL node with `query` should read instead of `inputs`, adding the

@@ -35,6 +35,7 @@ use smallpond_exec::WorkerPool;
 
 use crate::checks::Checks;
 use crate::error::io;
+use crate::optimizer::Rewrite;
 use crate::report::{self, journal::Journal};
 use crate::{DataFrame, Error, Result};
 
@@ -741,21 +742,21 @@ fn optimize(state: &mut State, roots: &[NodeId]) -> Result<()> {
                 }
             }
         }
-        let computed = |node: NodeId| state.computed.contains_key(&node);
-        if let Some(hash) = crate::optimizer::whole_in_one_producer(&state.plan, &n, &computed) {
-            tracing::debug!(query = %n.query, "the query runs whole in the shuffle's one producer");
-            state.rewrites.insert(id, Node::HashPartition(hash));
-            continue;
-        }
         let first_new = state.plan.next_id();
-        let (query, inputs) =
-            crate::optimizer::optimize_sql(&mut state.plan, &n.query, &n.inputs, &computed);
+        let computed = |node: NodeId| state.computed.contains_key(&node);
+        let rewrite = crate::optimizer::optimize_sql(&mut state.plan, &n, &computed);
         for new in first_new.0..state.plan.next_id().0 {
             state.added.insert(NodeId(new), id);
         }
-        if query != user.query || inputs != user.inputs {
-            let rewritten = Node::Sql(SqlNode { query, inputs, ..n });
-            state.rewrites.insert(id, rewritten);
+        match rewrite {
+            Rewrite::Shuffle(hash) => {
+                state.rewrites.insert(id, Node::HashPartition(hash));
+            }
+            Rewrite::Sql { query, inputs } if query != user.query || inputs != user.inputs => {
+                let rewritten = Node::Sql(SqlNode { query, inputs, ..n });
+                state.rewrites.insert(id, rewritten);
+            }
+            Rewrite::Sql { .. } => {}
         }
     }
     Ok(())
