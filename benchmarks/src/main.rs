@@ -52,6 +52,13 @@ fn usage_error(message: &str) -> ! {
     std::process::exit(2)
 }
 
+/// `value` of `flag` as a number, or the usage error.
+fn number<T: std::str::FromStr>(flag: &str, value: &str, what: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|_| usage_error(&format!("{flag} needs a number ({what}), got {value:?}")))
+}
+
 fn parse(mut it: impl Iterator<Item = String>) -> Args {
     let exe = std::env::current_exe().expect("current exe");
     let mut args = Args {
@@ -69,15 +76,10 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
         let value = it
             .next()
             .unwrap_or_else(|| usage_error(&format!("{flag} needs a value")));
-        let number = |what: &str| -> u64 {
-            value.parse().unwrap_or_else(|_| {
-                usage_error(&format!("{flag} needs a number ({what}), got {value:?}"))
-            })
-        };
         match flag.as_str() {
-            "--rows" => args.rows = Some(number("N")),
-            "--partitions" => args.partitions = number("P") as u32,
-            "--runs" => args.runs = number("R") as usize,
+            "--rows" => args.rows = Some(number(&flag, &value, "N")),
+            "--partitions" => args.partitions = number(&flag, &value, "P"),
+            "--runs" => args.runs = number(&flag, &value, "R"),
             "--data" => args.data = value.into(),
             "--smallpond" => args.smallpond = value.into(),
             other => usage_error(&format!("unknown flag {other}")),

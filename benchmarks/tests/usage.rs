@@ -40,6 +40,10 @@ fn help_prints_every_benchmark_and_bad_arguments_say_what_is_wrong() {
             "--runs needs a number (R), got \"three\"",
         ),
         (&["global-sort", "--fast", "1"], "unknown flag --fast"),
+        (
+            &["global-sort", "--partitions", "5000000000"],
+            "--partitions needs a number (P), got \"5000000000\"",
+        ),
     ] {
         let out = sp_bench(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
