@@ -9,6 +9,10 @@ ours, round-robin on the same generated data (issue 13's performance check):
 * gray_sort_benchmark.py -T BYTES -n 2 -t 8 -V: generate gensort records (our gensort and
   valsort on PATH for both), shuffle into 8 partitions by key prefix, sort, validate.
 
+Beside them, in the same rounds, `floor`: the least work each script asks for, done by one
+process with no engine around it (`original_floor.py`): no engine running the script can be
+faster, so the original's time over the floor's is the most any engine can gain.
+
 The scripts come from scripts/original.sh. Prints one JSON line per run and the medians.
 """
 
@@ -79,17 +83,41 @@ def main() -> None:
         "gray_sort": (f"{original}/benchmarks/gray_sort_benchmark.py", ["-T", str(args.records * 100), "-n", "2", "-t", "8", "-V"]),
     }
     jobs = {j: v for j, v in jobs.items() if j in args.jobs.split(",")}
-    times = {(j, s): [] for j in jobs for s in ("original", "ours")}
+    floor_args = {
+        "hash_partition": [f"{data}/*.parquet"],
+        "gray_sort": [str(args.records)],
+    }
+    systems = ("original", "ours", "floor")
+    times = {(j, s): [] for j in jobs for s in systems}
     for r in range(args.runs):
         for job, (script, job_args) in jobs.items():
-            for system, python in (("original", args.original), ("ours", args.ours)):
-                secs = run(python, script, job_args, tools)
+            for system in systems:
+                steps = None
+                if system == "floor":
+                    steps = floor(args.ours, job, floor_args[job], os.path.join(args.work, "floor"), tools)
+                    secs = steps.pop("secs")
+                else:
+                    python = args.original if system == "original" else args.ours
+                    secs = run(python, script, job_args, tools)
                 times[(job, system)].append(secs)
-                print(json.dumps({"bench": job, "system": system, "run": r, "secs": round(secs, 2),
-                                  "rows": args.rows if job == "hash_partition" else args.records}), flush=True)
+                line = {"bench": job, "system": system, "run": r, "secs": round(secs, 2),
+                        "rows": args.rows if job == "hash_partition" else args.records}
+                if steps:
+                    line["steps"] = steps["steps"]
+                print(json.dumps(line), flush=True)
     for job in jobs:
-        o, s = statistics.median(times[(job, "original")]), statistics.median(times[(job, "ours")])
-        print(f"{job}: original {o:.2f}s, ours {s:.2f}s, {o / s:.1f}x faster")
+        o, s, f = (statistics.median(times[(job, system)]) for system in systems)
+        print(f"{job}: original {o:.2f}s, ours {s:.2f}s ({o / s:.1f}x faster), "
+              f"floor {f:.2f}s (at most {o / f:.1f}x faster than the original)")
+
+
+def floor(python: str, job: str, job_args: list, work: str, tools: str) -> dict:
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "original_floor.py")
+    extra = [os.path.join(tools, "gensort"), os.path.join(tools, "valsort")] if job == "gray_sort" else []
+    p = subprocess.run([python, script, job, *job_args, work, *extra], capture_output=True, text=True, timeout=7200)
+    if p.returncode != 0:
+        raise RuntimeError(f"original_floor.py {job} failed:\n{p.stderr[-3000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
