@@ -14,9 +14,6 @@ use crate::{Error, Result};
 
 /// What one slot does with an attempt. Dropped when its thread ends (pool shut down).
 pub(crate) trait Slot: Send + 'static {
-    /// Called on the slot's thread when the pool starts, before any attempt: slots prepare
-    /// here what the first attempt would otherwise wait for (a worker process).
-    fn start(&mut self) {}
     fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError>;
     /// What stops the slot's running attempt from another thread (see
     /// [`WorkerPool::cancel`]).
@@ -52,19 +49,16 @@ impl LocalPool {
                 cancellers.push(slot.canceller());
                 std::thread::Builder::new()
                     .name(format!("{name}-{i}"))
-                    .spawn(move || {
-                        slot.start();
-                        loop {
-                            let next = jobs.lock().map(|rx| rx.recv());
-                            let Ok(Ok(attempt)) = next else { return };
-                            let completion = Completion {
-                                task: attempt.task,
-                                attempt: attempt.attempt,
-                                result: slot.run(&attempt),
-                            };
-                            if done.send(completion).is_err() {
-                                return;
-                            }
+                    .spawn(move || loop {
+                        let next = jobs.lock().map(|rx| rx.recv());
+                        let Ok(Ok(attempt)) = next else { return };
+                        let completion = Completion {
+                            task: attempt.task,
+                            attempt: attempt.attempt,
+                            result: slot.run(&attempt),
+                        };
+                        if done.send(completion).is_err() {
+                            return;
                         }
                     })
                     .expect("spawning a pool slot thread")

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskErrorKind, TaskRecord};
 
@@ -123,18 +123,54 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// A slot that hands attempts to its worker process, started with the pool and again
-/// after it dies.
+/// The one worker process a pool starts with itself, for whichever slot gets an attempt
+/// first (the slots take attempts from one queue in no fixed order): its start-up (exec,
+/// loading DuckDB, its warm-up) overlaps the driver's planning instead of delaying the first
+/// task, tens of milliseconds with the shared DuckDB library (docs/benchmarks.md). The other
+/// workers start with the attempts that need them: a job that never runs two tasks at once
+/// (one producer, one query) keeps one process, not an idle one of about 25 MB per other
+/// CPU; when tasks do queue, the second worker's start overlaps the first one's task.
+struct Spare(Mutex<Option<Worker>>);
+
+impl Spare {
+    fn start(command: &WorkerCommand) -> Self {
+        let worker = Worker::spawn(command)
+            // The first attempt tries again and reports the error.
+            .map_err(|e| tracing::debug!("worker not started early: {e}"))
+            .ok();
+        Self(Mutex::new(worker))
+    }
+
+    fn take(&self) -> Option<Worker> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+impl Drop for Spare {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.get_mut().ok().and_then(Option::take) {
+            w.reap();
+        }
+    }
+}
+
+/// A slot that hands attempts to its worker process: the pool's spare, or one it starts
+/// with its first attempt, and again after it dies.
 struct ProcessSlot {
     index: u32,
     command: WorkerCommand,
     worker: Option<Worker>,
+    spare: Arc<Spare>,
     pid: WorkerPid,
 }
 
 impl ProcessSlot {
+    /// The pool's spare if no slot has taken it yet, else a new process.
     fn spawn(&mut self) -> std::io::Result<Worker> {
-        let w = Worker::spawn(&self.command)?;
+        let w = match self.spare.take() {
+            Some(w) => w,
+            None => Worker::spawn(&self.command)?,
+        };
         self.pid.store(w.child.id(), Ordering::SeqCst);
         Ok(w)
     }
@@ -156,19 +192,6 @@ impl Slot for ProcessSlot {
                 let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
             }
         })
-    }
-
-    /// Starts the worker process with the pool, so that its start-up (exec, loading DuckDB,
-    /// its warm-up) overlaps the driver's planning instead of delaying the first task: tens
-    /// of milliseconds per worker with the shared DuckDB library (docs/benchmarks.md).
-    fn start(&mut self) {
-        if self.worker.is_none() {
-            match self.spawn() {
-                Ok(w) => self.worker = Some(w),
-                // The first attempt tries again and reports the error.
-                Err(e) => tracing::debug!(slot = self.index, "worker not started early: {e}"),
-            }
-        }
     }
 
     fn run(&mut self, attempt: &TaskAttempt) -> Result<TaskRecord, TaskError> {
@@ -216,12 +239,15 @@ impl Drop for ProcessSlot {
 }
 
 impl LocalPool {
-    /// One long-lived worker process per CPU slot, each started on first use.
+    /// One long-lived worker process per CPU slot: one started with the pool (see
+    /// [`Spare`]), the others on first use.
     pub fn processes(command: WorkerCommand, capacity: Resources) -> Self {
+        let spare = Arc::new(Spare::start(&command));
         LocalPool::start(capacity, "smallpond-slot", |index| ProcessSlot {
             index,
             command: command.clone(),
             worker: None,
+            spare: Arc::clone(&spare),
             pid: WorkerPid::default(),
         })
     }

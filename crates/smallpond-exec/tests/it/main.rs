@@ -321,6 +321,49 @@ done"#
 }
 
 #[test]
+fn only_the_first_worker_process_starts_before_tasks_queue() {
+    let (dir, job) = job();
+    let log = dir.path().join("log");
+    // Each worker notes when it started; each task sleeps 0.2 s and notes when it ended.
+    let mut command = shell_worker(&format!(
+        "sleep 0.2; echo \"end $task $(date +%s%N)\" >> {}",
+        log.display()
+    ));
+    command.args[1] = format!(
+        "echo \"start $$ $(date +%s%N)\" >> {}\n{}",
+        log.display(),
+        command.args[1]
+    );
+    let mut pool = LocalPool::processes(command, capacity(2));
+    // One producer (alone in its stage), then four consumers two at a time.
+    let records = run_default(&plan(2), &job, &mut pool).unwrap();
+    assert_eq!(records.len(), 5);
+    drop(pool);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let at = |line: &str| line.rsplit(' ').next().unwrap().parse::<u128>().unwrap();
+    let starts: Vec<u128> = log
+        .lines()
+        .filter(|l| l.starts_with("start"))
+        .map(at)
+        .collect();
+    let producer_end = log
+        .lines()
+        .find(|l| l.starts_with("end 0 "))
+        .map(at)
+        .expect("the producer ran");
+    assert_eq!(
+        starts.len(),
+        2,
+        "one worker per slot once tasks queue: {log}"
+    );
+    assert!(starts[0] < producer_end, "{log}");
+    assert!(
+        starts[1] > producer_end,
+        "the second worker started before a second task was ready: {log}"
+    );
+}
+
+#[test]
 fn a_worker_process_that_dies_fails_only_its_attempt() {
     let (dir, job) = job();
     let marks = dir.path().join("marks");
