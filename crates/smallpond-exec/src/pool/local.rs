@@ -1,9 +1,13 @@
-//! The machinery both local pools share: one thread per CPU slot, a shared queue of
-//! attempts and a channel of completions. A pool differs only in what a slot does with
-//! an attempt ([`Slot`]): run it in this process, or hand it to a worker process.
+//! The machinery both local pools share: one thread per CPU slot, each with its own queue of
+//! attempts, and a channel of completions. A pool differs only in what a slot does with an
+//! attempt ([`Slot`]): run it in this process, or hand it to a worker process.
+//!
+//! An attempt goes to the idle slot of lowest index, or waits for one: a job that runs one
+//! task at a time keeps using one slot (and one worker process, see
+//! [`LocalPool::processes`]) instead of waking each slot in turn.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -27,8 +31,12 @@ pub(crate) type Canceller = Box<dyn Fn() + Send + Sync>;
 /// [`LocalPool::processes`].
 pub struct LocalPool {
     capacity: Resources,
-    jobs: Option<Sender<TaskAttempt>>,
-    done: Receiver<Completion>,
+    /// Each slot's queue; empty once the pool is closed.
+    slots: Vec<Sender<TaskAttempt>>,
+    idle: Vec<bool>,
+    /// Attempts submitted while every slot was busy.
+    waiting: VecDeque<TaskAttempt>,
+    done: Receiver<(usize, Completion)>,
     threads: Vec<JoinHandle<()>>,
     cancellers: Vec<Canceller>,
     running: usize,
@@ -37,28 +45,28 @@ pub struct LocalPool {
 impl LocalPool {
     /// Starts `capacity.cpus` slot threads named `{name}-{i}`, slot `i` being `make(i)`.
     pub(crate) fn start<S: Slot>(capacity: Resources, name: &str, make: impl Fn(u32) -> S) -> Self {
-        let (jobs_tx, jobs_rx) = channel::<TaskAttempt>();
         let (done_tx, done) = channel();
-        let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let mut cancellers = Vec::new();
+        let mut slots = Vec::new();
         let threads = (0..capacity.cpus.max(1))
             .map(|i| {
-                let jobs = Arc::clone(&jobs_rx);
+                let (jobs_tx, jobs) = channel::<TaskAttempt>();
+                slots.push(jobs_tx);
                 let done = done_tx.clone();
                 let mut slot = make(i);
                 cancellers.push(slot.canceller());
                 std::thread::Builder::new()
                     .name(format!("{name}-{i}"))
-                    .spawn(move || loop {
-                        let next = jobs.lock().map(|rx| rx.recv());
-                        let Ok(Ok(attempt)) = next else { return };
-                        let completion = Completion {
-                            task: attempt.task,
-                            attempt: attempt.attempt,
-                            result: slot.run(&attempt),
-                        };
-                        if done.send(completion).is_err() {
-                            return;
+                    .spawn(move || {
+                        for attempt in jobs {
+                            let completion = Completion {
+                                task: attempt.task,
+                                attempt: attempt.attempt,
+                                result: slot.run(&attempt),
+                            };
+                            if done.send((i as usize, completion)).is_err() {
+                                return;
+                            }
                         }
                     })
                     .expect("spawning a pool slot thread")
@@ -66,7 +74,9 @@ impl LocalPool {
             .collect();
         Self {
             capacity,
-            jobs: Some(jobs_tx),
+            idle: vec![true; slots.len()],
+            slots,
+            waiting: VecDeque::new(),
             done,
             threads,
             cancellers,
@@ -74,9 +84,24 @@ impl LocalPool {
         }
     }
 
-    fn received(&mut self, completion: Completion) -> Completion {
+    /// Hands waiting attempts to idle slots, lowest index first.
+    fn dispatch(&mut self) -> Result<()> {
+        while !self.waiting.is_empty() {
+            let Some(i) = self.idle.iter().position(|&idle| idle) else {
+                return Ok(());
+            };
+            let attempt = self.waiting.pop_front().expect("an attempt waits");
+            self.slots[i].send(attempt).map_err(|_| gone())?;
+            self.idle[i] = false;
+        }
+        Ok(())
+    }
+
+    fn received(&mut self, (slot, completion): (usize, Completion)) -> Result<Completion> {
         self.running -= 1;
-        completion
+        self.idle[slot] = true;
+        self.dispatch()?;
+        Ok(completion)
     }
 }
 
@@ -90,10 +115,12 @@ impl WorkerPool for LocalPool {
     }
 
     fn submit(&mut self, attempt: TaskAttempt) -> Result<()> {
-        let jobs = self.jobs.as_ref().ok_or(Error::Cancelled)?;
-        jobs.send(attempt).map_err(|_| gone())?;
+        if self.slots.is_empty() {
+            return Err(Error::Cancelled);
+        }
+        self.waiting.push_back(attempt);
         self.running += 1;
-        Ok(())
+        self.dispatch()
     }
 
     fn wait(&mut self) -> Result<Completion> {
@@ -101,7 +128,7 @@ impl WorkerPool for LocalPool {
             return Err(Error::Pool("wait() with no attempt running".into()));
         }
         let completion = self.done.recv().map_err(|_| gone())?;
-        Ok(self.received(completion))
+        self.received(completion)
     }
 
     fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Completion>> {
@@ -109,7 +136,7 @@ impl WorkerPool for LocalPool {
             return Err(Error::Pool("wait() with no attempt running".into()));
         }
         match self.done.recv_timeout(timeout) {
-            Ok(completion) => Ok(Some(self.received(completion))),
+            Ok(completion) => self.received(completion).map(Some),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(gone()),
         }
@@ -124,7 +151,7 @@ impl WorkerPool for LocalPool {
 
 impl Drop for LocalPool {
     fn drop(&mut self) {
-        self.jobs = None; // closes the queue: idle slots end, busy ones finish first
+        self.slots.clear(); // closes the queues: idle slots end, busy ones finish first
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -321,12 +321,14 @@ done"#
 }
 
 #[test]
-fn only_the_first_worker_process_starts_before_tasks_queue() {
+fn one_worker_process_serves_a_job_until_tasks_queue() {
+    use smallpond_exec::WorkerPool;
     let (dir, job) = job();
     let log = dir.path().join("log");
-    // Each worker notes when it started; each task sleeps 0.2 s and notes when it ended.
+    // Each worker notes when it started; each task sleeps 0.2 s and notes which worker ran
+    // it and when it ended.
     let mut command = shell_worker(&format!(
-        "sleep 0.2; echo \"end $task $(date +%s%N)\" >> {}",
+        "sleep 0.2; echo \"end $task $$ $(date +%s%N)\" >> {}",
         log.display()
     ));
     command.args[1] = format!(
@@ -336,30 +338,58 @@ fn only_the_first_worker_process_starts_before_tasks_queue() {
     );
     let mut pool = LocalPool::processes(command, capacity(2));
     // One producer (alone in its stage), then four consumers two at a time.
-    let records = run_default(&plan(2), &job, &mut pool).unwrap();
+    let plan = plan(2);
+    let records = run_default(&plan, &job, &mut pool).unwrap();
     assert_eq!(records.len(), 5);
+    // Then two attempts one after the other: both go to the first slot's worker.
+    let producer = &plan.tasks[0];
+    for attempt in [2, 3] {
+        pool.submit(TaskAttempt {
+            task: producer.id,
+            attempt,
+            node: producer.node,
+            node_kind: producer.node_kind.clone(),
+            partition: producer.partition,
+            kind: producer.kind.clone(),
+            inputs: vec![],
+            resources: producer.resources,
+            job: job.clone(),
+            fingerprint: 0,
+            fault_inject_prob: 0.0,
+            s3: None,
+        })
+        .unwrap();
+        pool.wait().unwrap().result.unwrap();
+    }
     drop(pool);
     let log = std::fs::read_to_string(&log).unwrap();
-    let at = |line: &str| line.rsplit(' ').next().unwrap().parse::<u128>().unwrap();
-    let starts: Vec<u128> = log
-        .lines()
-        .filter(|l| l.starts_with("start"))
-        .map(at)
-        .collect();
-    let producer_end = log
-        .lines()
-        .find(|l| l.starts_with("end 0 "))
-        .map(at)
-        .expect("the producer ran");
+    let field = |line: &str, i: usize| line.split(' ').nth(i).unwrap().parse::<u128>().unwrap();
+    let starts: Vec<&str> = log.lines().filter(|l| l.starts_with("start")).collect();
+    let ends: Vec<&str> = log.lines().filter(|l| l.starts_with("end")).collect();
     assert_eq!(
         starts.len(),
         2,
         "one worker per slot once tasks queue: {log}"
     );
-    assert!(starts[0] < producer_end, "{log}");
+    assert_eq!(ends.len(), 7, "{log}");
+    let (first, producer_end) = (field(ends[0], 2), field(ends[0], 3));
+    assert_eq!(
+        field(starts[0], 1),
+        first,
+        "the pre-started worker ran the producer: {log}"
+    );
+    assert!(field(starts[0], 2) < producer_end, "{log}");
     assert!(
-        starts[1] > producer_end,
+        field(starts[1], 2) > producer_end,
         "the second worker started before a second task was ready: {log}"
+    );
+    assert!(
+        ends[1..5].iter().any(|l| field(l, 2) != first),
+        "the consumers ran on both workers: {log}"
+    );
+    assert!(
+        ends[5..].iter().all(|l| field(l, 2) == first),
+        "one task at a time stays on the first worker: {log}"
     );
 }
 
