@@ -282,18 +282,26 @@ impl JobDirs {
     /// process rather than per task: each file a job creates costs an inode, and on ext4 an
     /// inode costs in proportion to those freed shortly before it.
     pub fn records_file(&self) -> PathBuf {
-        let host: String = hostname()
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.staging()
-            .join(format!("records-{host}-{}.jsonl", std::process::id()))
+        self.staging().join(format!(
+            "records-{}-{}.jsonl",
+            file_safe(&hostname()),
+            std::process::id()
+        ))
+    }
+
+    /// The log that the process `pid` on `host` appends the stories of its attempts to, when
+    /// a task's first attempt succeeds (see [`Self::task_log`]): one file per process, not
+    /// one per task, for the inode each file costs (see [`Self::records_file`]).
+    pub fn attempts_log(&self, host: &str, pid: u32) -> PathBuf {
+        self.log()
+            .join(format!("attempts-{}-{pid}.log", file_safe(host)))
+    }
+
+    /// The log of task `task`'s troubles: every attempt that failed and every later
+    /// attempt (a retry, a speculative copy) writes its story there, so that a failure and
+    /// what followed it read in one file.
+    pub fn task_log(&self, task: TaskId) -> PathBuf {
+        self.log().join(format!("{task}.log"))
     }
 
     /// Every completed-task record of the job's journals (`staging/records-*.jsonl`). A line
@@ -533,6 +541,19 @@ fn resolve(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<Pat
 }
 
 /// This machine's name (for locks and task records).
+/// `name` with every character but letters, digits, `-` and `.` made `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

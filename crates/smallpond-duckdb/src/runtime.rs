@@ -490,8 +490,10 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Appends one attempt's story to `log/<task>.log`: what it ran, on which worker, and how
-/// it ended. Logging must never fail a task, so errors here are only traced.
+/// Appends one attempt's story (what it ran, on which worker, and how it ended) to its
+/// task's log if it failed or is not the task's first attempt, else to this process's
+/// attempts log: a job of 1,000 tiny tasks that all succeed writes one log per worker, not
+/// 1,000 files. Logging must never fail a task, so errors here are only traced.
 fn write_task_log(
     a: &TaskAttempt,
     worker: &str,
@@ -546,7 +548,15 @@ fn write_task_log(
         mb = a.resources.memory_bytes / 1_000_000,
         secs = elapsed.as_secs_f64(),
     );
-    let path = a.job.log().join(format!("{}.log", a.task));
+    let path = if result.is_err() || a.attempt > 1 {
+        a.job.task_log(a.task)
+    } else {
+        a.job.attempts_log(&hostname(), std::process::id())
+    };
+    // The driver's runner threads share a process, so they share its attempts log: one
+    // story at a time.
+    static APPEND: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = APPEND.lock().unwrap_or_else(|p| p.into_inner());
     let written = std::fs::create_dir_all(a.job.log()).and_then(|()| {
         std::fs::OpenOptions::new()
             .create(true)

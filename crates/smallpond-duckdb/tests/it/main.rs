@@ -120,6 +120,72 @@ fn a_failed_task_publishes_nothing_and_says_whether_to_retry() {
 }
 
 #[test]
+fn first_attempts_that_succeed_share_their_process_log_and_troubles_get_a_task_log() {
+    let (_d, job, input) = setup(10);
+    let sql = |query: &str| TaskKind::Sql {
+        query: query.into(),
+        parquet: ParquetOptions::default(),
+        udfs: vec![],
+        setup: vec![],
+    };
+    let runner = DuckDbRunner::new("test");
+    let first = |task: u32, kind| TaskAttempt {
+        task: TaskId(task),
+        attempt: 1,
+        ..attempt(&job, kind, input.clone())
+    };
+    runner
+        .run(&first(1, sql("SELECT 1 AS one FROM {0}")))
+        .unwrap();
+    runner
+        .run(&first(2, sql("SELECT 2 AS two FROM {0}")))
+        .unwrap();
+    runner
+        .run(&first(3, sql("SELECT nope FROM {0}")))
+        .unwrap_err();
+    runner
+        .run(&attempt(
+            &job,
+            sql("SELECT 4 AS four FROM {0}"),
+            input.clone(),
+        ))
+        .unwrap();
+
+    let shared = job.attempts_log(&smallpond_core::job::hostname(), std::process::id());
+    let text = std::fs::read_to_string(&shared).unwrap();
+    assert!(
+        text.contains("task-000001 attempt 1") && text.contains("SELECT 1 AS one"),
+        "{text}"
+    );
+    assert!(text.contains("task-000002 attempt 1"), "{text}");
+    assert!(
+        !text.contains("nope") && !text.contains("task-000007"),
+        "{text}"
+    );
+    // A failed attempt, and a later attempt of a task, each in their task's own log.
+    let failed = std::fs::read_to_string(job.task_log(TaskId(3))).unwrap();
+    assert!(
+        failed.contains("SELECT nope") && failed.contains("Binder Error"),
+        "{failed}"
+    );
+    let retried = std::fs::read_to_string(job.task_log(TaskId(7))).unwrap();
+    assert!(
+        retried.contains("attempt 2") && retried.contains("ok: 10 rows"),
+        "{retried}"
+    );
+    let mut logs: Vec<String> = std::fs::read_dir(job.log())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    logs.sort();
+    let shared_name = shared.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        logs,
+        [shared_name.as_str(), "task-000003.log", "task-000007.log"]
+    );
+}
+
+#[test]
 fn rows_partition_is_balanced() {
     let (_d, job, input) = setup(1001);
     let kind = TaskKind::RowsPartition {

@@ -310,7 +310,7 @@ fn slowest(out: &mut String, view: &JobView) {
 
 fn log_link(view: &JobView, a: &AttemptView) -> String {
     // The page is in log/, beside the task logs.
-    view.task_log(a.task).map_or("–".into(), |l| {
+    view.attempt_log(a).map_or("–".into(), |l| {
         let file = l.trim_start_matches("log/");
         format!("<a href=\"{}\">{}</a>", escape(file), escape(file))
     })

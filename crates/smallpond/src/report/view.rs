@@ -494,10 +494,28 @@ impl JobView {
             .map_or_else(|| node.to_string(), StageView::name)
     }
 
-    /// Each attempt's task log, relative to the job directory.
+    /// The log of a task that failed or was retried (`log/<task>.log`), relative to the
+    /// job directory, if there is one.
     pub fn task_log(&self, task: TaskId) -> Option<String> {
         let rel = format!("log/{task}.log");
         self.dir.join(&rel).exists().then_some(rel)
+    }
+
+    /// Where attempt `a`'s story is, relative to the job directory: its task's log if the
+    /// task had one (a failure, a retry), else the attempts log of the worker process that
+    /// ran it (its `worker` ends in `:<pid>`).
+    pub fn attempt_log(&self, a: &AttemptView) -> Option<String> {
+        if let Some(log) = self.task_log(a.task) {
+            return Some(log);
+        }
+        let pid: u32 = a.worker.as_deref()?.rsplit(':').next()?.parse().ok()?;
+        let path = JobDirs::new(self.dir.clone()).attempts_log(a.host.as_deref()?, pid);
+        let rel = path
+            .strip_prefix(&self.dir)
+            .ok()?
+            .to_string_lossy()
+            .into_owned();
+        path.exists().then_some(rel)
     }
 }
 

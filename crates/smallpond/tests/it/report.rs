@@ -115,6 +115,31 @@ fn a_three_stage_job_leaves_its_timeline_graph_report_and_status() {
         view.attempts.len()
     );
     assert!(page.contains("No attempt failed."));
+    // Every attempt succeeded at once: its story is in its worker's attempts log, which
+    // the page links, and no task has a log of its own.
+    for a in &view.attempts {
+        let log = view.attempt_log(a).expect("every attempt has a log");
+        assert!(log.starts_with("log/attempts-"), "{log}");
+        let text = std::fs::read_to_string(dir.join(&log)).unwrap();
+        assert!(
+            text.contains(&format!("{} attempt 1", a.task)),
+            "{} not in {log}",
+            a.task
+        );
+        let href = format!("href=\"{}\"", log.trim_start_matches("log/"));
+        assert!(page.contains(&href), "{href} not on the page");
+    }
+    let task_logs = std::fs::read_dir(dir.join("log"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("task-")
+        })
+        .count();
+    assert_eq!(task_logs, 0);
 
     let status = report::status_text(&view);
     assert!(status.contains("status    succeeded"), "{status}");
