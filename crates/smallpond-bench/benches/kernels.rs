@@ -98,7 +98,7 @@ fn tasks_kernels(c: &mut Criterion) {
                     std::slice::from_ref(&input),
                     &Default::default(),
                     &parquet,
-                    out.path(),
+                    &out.path().join("sorted.parquet"),
                 )
                 .unwrap()
             },

@@ -144,14 +144,26 @@ impl DuckDbRunner {
         let start = unix_now();
         let pid = std::process::id();
         let mut shuffle = shuffle_fits(a);
-        let (mut private, temp) = match a.job.attempt_dirs(a.task, a.attempt, pid, shuffle) {
-            Ok(dirs) => dirs,
-            Err(e) if shuffle => {
-                tracing::warn!(task = %a.task, "shuffle directory unusable ({e}); writing to staging/");
-                shuffle = false;
-                a.job.attempt_dirs(a.task, a.attempt, pid, false)?
-            }
-            Err(e) => return Err(e.into()),
+        // A query's output is one file: a file of its own, no directory (see
+        // `JobDirs::attempt_file`).
+        let one_file = matches!(a.kind, TaskKind::Sql { .. });
+        let (mut private, temp) = match one_file {
+            true => a.job.attempt_file(a.task, a.attempt, pid)?,
+            false => match a.job.attempt_dirs(a.task, a.attempt, pid, shuffle) {
+                Ok(dirs) => dirs,
+                Err(e) if shuffle => {
+                    tracing::warn!(task = %a.task, "shuffle directory unusable ({e}); writing to staging/");
+                    shuffle = false;
+                    a.job.attempt_dirs(a.task, a.attempt, pid, false)?
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let remove_private = |private: &Path| {
+            let _ = match one_file {
+                true => std::fs::remove_file(private),
+                false => std::fs::remove_dir_all(private),
+            };
         };
         // Faults are injected after the work and before publishing, where a crash hurts
         // most; a sink publishes inside its work, so its fault comes first.
@@ -166,7 +178,7 @@ impl DuckDbRunner {
             // check): the same attempt again, into the job's staging directory.
             tracing::info!(task = %a.task, "shuffle directory full; writing to staging/");
             self.forget_database();
-            let _ = std::fs::remove_dir_all(&private);
+            remove_private(&private);
             (private, _) = a.job.attempt_dirs(a.task, a.attempt, pid, false)?;
             result = self.execute(a, &private, &temp);
         }
@@ -185,12 +197,16 @@ impl DuckDbRunner {
         let output = match result {
             Ok(output) => output,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&private);
+                remove_private(&private);
                 return Err(e);
             }
         };
-        let published = a.job.publish_attempt(&private, a.task, a.attempt)?;
+        let published = match one_file {
+            true => a.job.publish_attempt_file(&private, a.task, a.attempt)?,
+            false => a.job.publish_attempt(&private, a.task, a.attempt)?,
+        };
         let relocate = |p: PathBuf| match p.strip_prefix(&private) {
+            _ if p == private => published.clone(),
             Ok(rest) => published.join(rest),
             Err(_) => p,
         };
@@ -229,6 +245,7 @@ impl DuckDbRunner {
         Ok((record, output.detail))
     }
 
+    /// Runs the attempt into `dir`, its private directory, or for a query its private file.
     fn execute(&self, a: &TaskAttempt, dir: &Path, temp: &Path) -> Result<Output> {
         let keep_order = match &a.kind {
             TaskKind::Sql { .. }

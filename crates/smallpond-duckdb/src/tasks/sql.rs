@@ -9,8 +9,8 @@ use crate::source::{bind_query, create_input_views, used_inputs, with_input_ctes
 use crate::Result;
 
 /// Runs the `setup` statements, then the query over the inputs, and writes the query's
-/// result as one Parquet file. `{query_index}` is each statement's position. A query alone
-/// names its inputs in a `WITH` clause of its own; set-up statements need views.
+/// result as one Parquet file, `file`. `{query_index}` is each statement's position. A
+/// query alone names its inputs in a `WITH` clause of its own; set-up statements need views.
 pub fn run(
     conn: &Connection,
     setup: &[String],
@@ -18,7 +18,7 @@ pub fn run(
     inputs: &[ResolvedPartition],
     values: &QueryValues,
     parquet: &ParquetOptions,
-    dir: &Path,
+    file: &Path,
 ) -> Result<Output> {
     if !setup.is_empty() {
         create_input_views(conn, inputs)?;
@@ -46,11 +46,9 @@ pub fn run(
         },
         false => bound, // the views were made for the set-up statements
     };
-    let partition = values.partition;
-    let file = dir.join(format!("part-{partition:05}.parquet"));
-    let rows = write_parquet_file(conn, &bound, &file, parquet, query)?;
+    let rows = write_parquet_file(conn, &bound, file, parquet, query)?;
     Ok(Output {
-        outputs: vec![vec![file]],
+        outputs: vec![vec![file.to_path_buf()]],
         rows,
         schema_file: None,
         detail: None,

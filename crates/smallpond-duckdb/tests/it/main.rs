@@ -134,9 +134,15 @@ fn first_attempts_that_succeed_share_their_process_log_and_troubles_get_a_task_l
         attempt: 1,
         ..attempt(&job, kind, input.clone())
     };
-    runner
+    let one = runner
         .run(&first(1, sql("SELECT 1 AS one FROM {0}")))
         .unwrap();
+    // A query's one output file is published as a file of staging/, with no directory.
+    assert_eq!(
+        one.outputs,
+        vec![vec![job.staging().join("task-000001.1.parquet")]]
+    );
+    assert!(one.outputs[0][0].is_file());
     runner
         .run(&first(2, sql("SELECT 2 AS two FROM {0}")))
         .unwrap();
@@ -182,6 +188,24 @@ fn first_attempts_that_succeed_share_their_process_log_and_troubles_get_a_task_l
     assert_eq!(
         logs,
         [shared_name.as_str(), "task-000003.log", "task-000007.log"]
+    );
+    // Nothing but the published files and the records: no directory, nothing private
+    // left by the failed attempt.
+    let mut staged: Vec<String> = std::fs::read_dir(job.staging())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .inspect(|e| assert!(e.file_type().unwrap().is_file(), "{:?}", e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("records-"))
+        .collect();
+    staged.sort();
+    assert_eq!(
+        staged,
+        [
+            "task-000001.1.parquet",
+            "task-000002.1.parquet",
+            "task-000007.2.parquet"
+        ]
     );
 }
 
