@@ -581,7 +581,6 @@ fn resolve(data_root: &Path, job_id: &JobId, time: Option<String>) -> Result<Pat
     Ok(data_root.join(format!("{time}.{job_id}")))
 }
 
-/// This machine's name (for locks and task records).
 /// `name` with every character but letters, digits, `-` and `.` made `_`.
 fn file_safe(name: &str) -> String {
     name.chars()
@@ -595,6 +594,7 @@ fn file_safe(name: &str) -> String {
         .collect()
 }
 
+/// This machine's name (for locks and task records).
 pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())

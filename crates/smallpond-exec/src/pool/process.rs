@@ -123,13 +123,14 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The one worker process a pool starts with itself, for whichever slot gets an attempt
-/// first (the slots take attempts from one queue in no fixed order): its start-up (exec,
-/// loading DuckDB, its warm-up) overlaps the driver's planning instead of delaying the first
-/// task, tens of milliseconds with the shared DuckDB library (docs/benchmarks.md). The other
-/// workers start with the attempts that need them: a job that never runs two tasks at once
-/// (one producer, one query) keeps one process, not an idle one of about 25 MB per other
-/// CPU; when tasks do queue, the second worker's start overlaps the first one's task.
+/// The one worker process a pool starts with itself, for the slot that gets the first
+/// attempt (the lowest idle one, see [`LocalPool`]): its start-up (exec, loading DuckDB, its
+/// warm-up) overlaps the driver's planning instead of delaying the first task, tens of
+/// milliseconds with the shared DuckDB library (docs/benchmarks.md). The other workers
+/// start with the attempts that need them: a job that never runs two tasks at once (one
+/// producer, one query) keeps one process, not an idle one per other CPU (an interpreter
+/// and a DuckDB: ~25 MB resident, ~10 MB of PSS beside the others); when tasks do queue,
+/// the second worker's start overlaps the first one's task.
 struct Spare(Mutex<Option<Worker>>);
 
 impl Spare {
@@ -239,8 +240,8 @@ impl Drop for ProcessSlot {
 }
 
 impl LocalPool {
-    /// One long-lived worker process per CPU slot: one started with the pool (see
-    /// [`Spare`]), the others on first use.
+    /// One long-lived worker process per CPU slot: one started with the pool, the others
+    /// on first use.
     pub fn processes(command: WorkerCommand, capacity: Resources) -> Self {
         let spare = Arc::new(Spare::start(&command));
         LocalPool::start(capacity, "smallpond-slot", |index| ProcessSlot {
