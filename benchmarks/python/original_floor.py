@@ -90,19 +90,24 @@ def gray_sort(records: int, work: str, gensort: str, valsort: str) -> dict:
     return steps
 
 
+USAGE = __doc__.split("\n\n")[1]
+ARGS = {"hash_partition": 2, "gray_sort": 4}
+
+
 def main() -> None:
-    job, *args = sys.argv[1:]
-    work = args[1]
+    job, *args = sys.argv[1:] or [""]
+    if len(args) != ARGS.get(job):
+        print(f"usage:\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    work = args[1]  # emptied before and removed after
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     try:
         start = time.perf_counter()
         if job == "hash_partition":
             steps = hash_partition(args[0], work)
-        elif job == "gray_sort":
-            steps = gray_sort(int(args[0]), work, args[2], args[3])
         else:
-            raise SystemExit(f"unknown job {job}")
+            steps = gray_sort(int(args[0]), work, args[2], args[3])
         secs = time.perf_counter() - start
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -556,11 +556,11 @@ fn write_task_log(
         ),
         Err(e) => format!("failed (retryable: {}): {e}", e.retryable),
     };
+    let host = hostname();
     let text = format!(
         "{a} on {worker}:{pid}@{host}\n  {what}\n  inputs: {files} files; cpus {cpus}, memory {mb} MB\n  {outcome} after {secs:.3}s\n{detail}",
         detail = detail.map(|d| format!("  {d}\n")).unwrap_or_default(),
         pid = std::process::id(),
-        host = hostname(),
         cpus = a.resources.cpus,
         mb = a.resources.memory_bytes / 1_000_000,
         secs = elapsed.as_secs_f64(),
@@ -568,7 +568,7 @@ fn write_task_log(
     let path = if result.is_err() || a.attempt > 1 {
         a.job.task_log(a.task)
     } else {
-        a.job.attempts_log(&hostname(), std::process::id())
+        a.job.attempts_log(&host, std::process::id())
     };
     // The driver's runner threads share a process, so they share its attempts log: one
     // story at a time.

@@ -139,13 +139,17 @@ fn capacity(cpus: u32) -> Resources {
     Resources::new(cpus, 1 << 30)
 }
 
-/// Writes a completed record (with existing output files) for the plan's first task, as
-/// an earlier run of the job would have.
-fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) {
+/// Attempt `attempt` of the plan's first task (its inputs left out).
+fn producer_attempt(
+    job: &JobDirs,
+    plan: &ExecutionPlan,
+    attempt: u32,
+    fingerprint: u64,
+) -> TaskAttempt {
     let producer = &plan.tasks[0];
-    let attempt = TaskAttempt {
+    TaskAttempt {
         task: producer.id,
-        attempt: 1,
+        attempt,
         node: producer.node,
         node_kind: producer.node_kind.clone(),
         partition: producer.partition,
@@ -156,8 +160,13 @@ fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) 
         fingerprint,
         fault_inject_prob: 0.0,
         s3: None,
-    };
-    let mut rec = record(&attempt);
+    }
+}
+
+/// Writes a completed record (with existing output files) for the plan's first task, as
+/// an earlier run of the job would have.
+fn write_producer_record(job: &JobDirs, plan: &ExecutionPlan, fingerprint: u64) {
+    let mut rec = record(&producer_attempt(job, plan, 1, fingerprint));
     for (slot, files) in rec.outputs.iter_mut().enumerate() {
         let f = job.staging().join(format!("out-{slot}.parquet"));
         std::fs::write(&f, b"x").unwrap();
@@ -342,23 +351,9 @@ fn one_worker_process_serves_a_job_until_tasks_queue() {
     let records = run_default(&plan, &job, &mut pool).unwrap();
     assert_eq!(records.len(), 5);
     // Then two attempts one after the other: both go to the first slot's worker.
-    let producer = &plan.tasks[0];
     for attempt in [2, 3] {
-        pool.submit(TaskAttempt {
-            task: producer.id,
-            attempt,
-            node: producer.node,
-            node_kind: producer.node_kind.clone(),
-            partition: producer.partition,
-            kind: producer.kind.clone(),
-            inputs: vec![],
-            resources: producer.resources,
-            job: job.clone(),
-            fingerprint: 0,
-            fault_inject_prob: 0.0,
-            s3: None,
-        })
-        .unwrap();
+        pool.submit(producer_attempt(&job, &plan, attempt, 0))
+            .unwrap();
         pool.wait().unwrap().result.unwrap();
     }
     drop(pool);

@@ -497,8 +497,7 @@ impl JobView {
     /// The log of a task that failed or was retried (`log/<task>.log`), relative to the
     /// job directory, if there is one.
     pub fn task_log(&self, task: TaskId) -> Option<String> {
-        let rel = format!("log/{task}.log");
-        self.dir.join(&rel).exists().then_some(rel)
+        self.existing(JobDirs::new(self.dir.clone()).task_log(task))
     }
 
     /// Where attempt `a`'s story is, relative to the job directory: its task's log if the
@@ -509,7 +508,11 @@ impl JobView {
             return Some(log);
         }
         let pid: u32 = a.worker.as_deref()?.rsplit(':').next()?.parse().ok()?;
-        let path = JobDirs::new(self.dir.clone()).attempts_log(a.host.as_deref()?, pid);
+        self.existing(JobDirs::new(self.dir.clone()).attempts_log(a.host.as_deref()?, pid))
+    }
+
+    /// `path`, a file of the job directory, relative to it if it exists.
+    fn existing(&self, path: PathBuf) -> Option<String> {
         let rel = path
             .strip_prefix(&self.dir)
             .ok()?
