@@ -38,9 +38,9 @@ def hash_partition(data: str, work: str) -> dict:
     steps["partition"] = time.perf_counter() - t
     t = time.perf_counter()
     stats = con.execute(
-        "SELECT partition_keys, count(*) AS row_cnt, count(DISTINCT url) AS uniq_key_cnt "
+        "SELECT partition_keys, count(*) AS n, count(DISTINCT url) AS urls "
         f"FROM read_parquet('{out}/*/*.parquet', hive_partitioning = false) "
-        "GROUP BY partition_keys ORDER BY row_cnt DESC"
+        "GROUP BY partition_keys ORDER BY n DESC"
     ).fetchall()
     steps["stats"] = time.perf_counter() - t
     if len(stats) != 8:
@@ -70,11 +70,11 @@ def gray_sort(records: int, work: str, gensort: str, valsort: str) -> dict:
             buffer = pa.py_buffer(f.read())
         chunks.append(pa.Array.from_buffers(pa.binary(100), len(buffer) // 100, [None, buffer]))
     records_array = pa.chunked_array(chunks)
-    records_table = pa.table({"keys": pc.binary_slice(records_array, 0, 10), "records": records_array})
-    sorted_records = duckdb.connect().sql("SELECT records FROM records_table ORDER BY keys").to_arrow_table()
+    by_key = pa.table({"k": pc.binary_slice(records_array, 0, 10), "rec": records_array})
+    ordered = duckdb.connect().sql("SELECT rec FROM by_key ORDER BY k").to_arrow_table()
     out = os.path.join(work, "sorted.dat")
     with open(out, "wb") as f:
-        for chunk in sorted_records.column("records").chunks:
+        for chunk in ordered.column("rec").chunks:
             _, offsets, data = chunk.buffers()
             width = 8 if pa.types.is_large_binary(chunk.type) else 4
             ends = [chunk.offset, chunk.offset + len(chunk)]
