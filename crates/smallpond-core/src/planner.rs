@@ -132,10 +132,12 @@ impl<'a> Planner<'a> {
                 check_npartitions(n.npartitions)?;
                 let all = consolidate(input);
                 if n.by_rows {
-                    let published = self.published(id);
+                    // Rows in order are a result (a sorted DataFrame), not shuffle data.
+                    let published = n.in_order || self.published(id);
                     let task = self.task(id, kind, 0, &n.options, 1, vec![all], |p| {
                         TaskKind::RowsPartition {
                             npartitions: n.npartitions,
+                            in_order: n.in_order,
                             parquet: p,
                             published,
                         }
@@ -533,6 +535,7 @@ mod tests {
             input,
             npartitions: n,
             by_rows: false,
+            in_order: false,
             options: TaskOptions::default(),
         }))
         .unwrap()

@@ -242,6 +242,9 @@ pub enum TaskKind {
     /// Splits its one input into `npartitions` slots of equal row counts.
     RowsPartition {
         npartitions: u32,
+        /// See `EvenlyDistributedNode::in_order`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_order: bool,
         parquet: ParquetOptions,
         /// As for `HashPartition`.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -345,11 +345,16 @@ impl DuckDbRunner {
             }
             TaskKind::RowsPartition {
                 npartitions,
+                in_order,
                 parquet,
                 ..
             } => {
                 let parquet = &shuffle_encoding(parquet, in_memory);
-                tasks::rows_partition::run(&conn, single("partition")?, *npartitions, parquet, dir)
+                let run = match in_order {
+                    true => tasks::rows_partition::run_in_order,
+                    false => tasks::rows_partition::run,
+                };
+                run(&conn, single("partition")?, *npartitions, parquet, dir)
             }
             TaskKind::Sink {
                 path,
@@ -541,9 +546,14 @@ fn write_task_log(
             pre_query,
             ..
         } => format!("partition {npartitions} ways by {method}, pre_query: {pre_query:?}"),
-        TaskKind::RowsPartition { npartitions, .. } => {
-            format!("partition {npartitions} ways by rows")
-        }
+        TaskKind::RowsPartition {
+            npartitions,
+            in_order,
+            ..
+        } => match in_order {
+            true => format!("partition {npartitions} ways by rows, in order"),
+            false => format!("partition {npartitions} ways by rows"),
+        },
         TaskKind::Sink { path, .. } => format!("publish to {}", path.display()),
     };
     let files: usize = a.inputs.iter().map(|p| p.files().count()).sum();

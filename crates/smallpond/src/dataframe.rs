@@ -193,6 +193,7 @@ impl DataFrame {
                         input,
                         npartitions: n,
                         by_rows: how == Partitioning::Rows,
+                        in_order: false,
                         options,
                     }))
             }
@@ -272,11 +273,17 @@ impl DataFrame {
 
     /// Sorts all rows by `keys` into `npartitions` (default: as many as now).
     ///
-    /// A sample of the keys (one task over the whole input) gives the boundaries of
-    /// `npartitions` ranges holding equal numbers of rows; one pass over each input
-    /// partition writes every row into its range, and each range is sorted on its own. A key
-    /// that alone fills several ranges is spread over them, so skewed keys still give
-    /// balanced partitions. With one partition this is one `ORDER BY` over everything.
+    /// On a pool of several machines, a sample of the keys (one task over the whole input)
+    /// gives the boundaries of `npartitions` ranges holding equal numbers of rows; one pass
+    /// over each input partition writes every row into its range, and each range is sorted
+    /// on its own. A key that alone fills several ranges is spread over them, so skewed
+    /// keys still give balanced partitions.
+    ///
+    /// On one machine the ranges would only move every row through Parquet once more on
+    /// the same CPUs: one `ORDER BY` over everything, with every CPU, is cut into
+    /// `npartitions` of equal row counts instead (between row groups, copied as they are;
+    /// see [`EvenlyDistributedNode::in_order`]). With one partition either is one
+    /// `ORDER BY`.
     pub fn sort_with(
         &self,
         keys: &[SortKey],
@@ -300,6 +307,21 @@ impl DataFrame {
         let order = format!("SELECT * FROM {{0}} ORDER BY {}", order_by_sql(keys));
         if n == 1 {
             return self.consolidate()?.sql_with(&order, options, Vec::new());
+        }
+        if self.session.one_machine()? {
+            let sorted = self
+                .consolidate()?
+                .sql_with(&order, options.clone(), Vec::new())?;
+            return self
+                .session
+                .add(Node::EvenlyDistributed(EvenlyDistributedNode {
+                    input: sorted.node,
+                    npartitions: n,
+                    by_rows: true,
+                    in_order: true,
+                    // Rows cut exactly (a small input) are written as the sort's were.
+                    options,
+                }));
         }
         let sample_rows = (u64::from(n) * 20_000).clamp(100_000, 1_000_000);
         let (setup, query) = bounds_query(keys, n, sample_rows);

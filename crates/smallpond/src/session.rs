@@ -380,6 +380,14 @@ impl Inner {
         Ok(state)
     }
 
+    /// Whether every task of the pool runs on one machine (a local pool, or a cluster of
+    /// one node): data moved between tasks then stays on the same CPUs and disk.
+    pub(crate) fn one_machine(&self) -> Result<bool> {
+        let state = self.state()?;
+        let pool = state.pool.as_ref().ok_or(Error::ShutDown)?;
+        Ok(pool.largest_task().cpus >= pool.capacity().cpus)
+    }
+
     pub(crate) fn add(self: &Arc<Self>, node: Node) -> Result<DataFrame> {
         let id = self.state()?.plan.add(node)?;
         Ok(DataFrame::new(Arc::clone(self), id))

@@ -177,8 +177,10 @@ impl fmt::Display for Node {
             Node::DataSource(n) => write!(f, "DataSource({} files)", n.dataset.files().len()),
             Node::EvenlyDistributed(n) => write!(
                 f,
-                "EvenlyDistributedPartition(n={}, by_rows={})",
-                n.npartitions, n.by_rows
+                "EvenlyDistributedPartition(n={}, by_rows={}{})",
+                n.npartitions,
+                n.by_rows,
+                if n.in_order { ", in order" } else { "" }
             ),
             Node::HashPartition(n) => {
                 write!(f, "HashPartition(n={}, {}", n.npartitions, n.method)?;

@@ -214,6 +214,7 @@ fn rows_partition_is_balanced() {
     let (_d, job, input) = setup(1001);
     let kind = TaskKind::RowsPartition {
         npartitions: 4,
+        in_order: false,
         parquet: ParquetOptions::default(),
         published: false,
     };
@@ -247,6 +248,7 @@ fn every_attempt_of_a_task_fills_in_the_same_rand_seed() {
     let (_dir, job, input) = setup(10);
     let kind = TaskKind::RowsPartition {
         npartitions: 1,
+        in_order: false,
         parquet: ParquetOptions::default(),
         published: false,
     };

@@ -1,8 +1,63 @@
+use std::sync::Arc;
+use std::time::Duration;
+
 use duckdb::Connection;
 use smallpond::arrow::array::{Array, Int64Array};
-use smallpond::{DataFrame, Partitioning, SortKey};
+use smallpond::{DataFrame, Partitioning, Session, SortKey};
+use smallpond_core::task::{Resources, TaskAttempt};
+use smallpond_exec::pool::{Completion, LocalPool};
 
 use crate::util::*;
+
+/// A pool of two machines of one CPU each (threads of this process).
+struct TwoMachines(LocalPool);
+
+impl smallpond_exec::WorkerPool for TwoMachines {
+    fn capacity(&self) -> Resources {
+        self.0.capacity()
+    }
+    fn largest_task(&self) -> Resources {
+        let all = self.0.capacity();
+        Resources::new(1, all.memory_bytes / 2)
+    }
+    fn submit(&mut self, attempt: TaskAttempt) -> smallpond_exec::Result<()> {
+        self.0.submit(attempt)
+    }
+    fn wait(&mut self) -> smallpond_exec::Result<Completion> {
+        self.0.wait()
+    }
+    fn wait_timeout(&mut self, timeout: Duration) -> smallpond_exec::Result<Option<Completion>> {
+        self.0.wait_timeout(timeout)
+    }
+    fn cancel(&mut self) {
+        self.0.cancel()
+    }
+}
+
+/// The one-machine pool of [`Fixture::new`], then a pool of two machines: a sort takes
+/// one `ORDER BY` cut in order on the first and sampled ranges on the second.
+fn both_pools() -> [(Fixture, &'static str); 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = Arc::new(smallpond_duckdb::DuckDbRunner::new("two-machines"));
+    let pool = LocalPool::threads(runner, Resources::new(2, 2 << 30));
+    let sp = Session::builder()
+        .data_root(dir.path().join("root"))
+        .worker_pool(Box::new(TwoMachines(pool)))
+        .build()
+        .unwrap();
+    let two = Fixture {
+        dir,
+        sp,
+        events: Default::default(),
+    };
+    [(Fixture::new(), "in order"), (two, "RangePartition")]
+}
+
+/// Checks that the sort of `fx` took the way `way` names (see [`both_pools`]).
+fn took(fx: &Fixture, way: &str) {
+    let graph = fx.sp.graph().unwrap();
+    assert!(graph.contains(way), "{way}:\n{graph}");
+}
 
 /// The `id` column of every row, partition after partition.
 fn ids(df: &DataFrame) -> Vec<i64> {
@@ -32,7 +87,13 @@ const EVENTS: &str = "SELECT i::BIGINT AS id, \
 
 #[test]
 fn sort_is_global_and_orders_as_one_duckdb_order_by() {
-    let fx = Fixture::new();
+    for (fx, way) in both_pools() {
+        global_and_ordered_as_duckdb(&fx);
+        took(&fx, way);
+    }
+}
+
+fn global_and_ordered_as_duckdb(fx: &Fixture) {
     let input = fx.parquet("events", EVENTS, 4);
     let df = fx
         .sp
@@ -86,7 +147,13 @@ fn sort_is_global_and_orders_as_one_duckdb_order_by() {
 
 #[test]
 fn a_key_in_half_of_the_rows_still_gives_balanced_partitions() {
-    let fx = Fixture::new();
+    for (fx, way) in both_pools() {
+        skewed_key_balanced(&fx);
+        took(&fx, way);
+    }
+}
+
+fn skewed_key_balanced(fx: &Fixture) {
     // Half of the rows have k = 500; the others spread over 0..1000.
     let input = fx.parquet(
         "skewed",
@@ -166,7 +233,13 @@ fn column_in_order(from: &str, column: &str, order: &str) -> Vec<String> {
 
 #[test]
 fn one_key_sorts_order_as_duckdb_and_a_key_null_in_half_of_the_rows_still_balances() {
-    let fx = Fixture::new();
+    for (fx, way) in both_pools() {
+        one_key_as_duckdb(&fx);
+        took(&fx, way);
+    }
+}
+
+fn one_key_as_duckdb(fx: &Fixture) {
     // x: a double, NULL in a few rows; s: a string; h: NULL in half of the rows.
     let input = fx.parquet(
         "one-key",
@@ -209,4 +282,66 @@ fn one_key_sorts_order_as_duckdb_and_a_key_null_in_half_of_the_rows_still_balanc
             &format!("SELECT * FROM {source}"),
         );
     }
+}
+
+#[test]
+fn on_one_machine_a_large_sort_is_cut_between_row_groups_copied_as_they_are() {
+    let fx = Fixture::new();
+    let input = fx.parquet(
+        "large",
+        "SELECT i::BIGINT AS id, (i * 7919) % 100003 AS k, repeat('x', (i % 7)::INT) AS pad \
+         FROM range(200000) t(i)",
+        2,
+    );
+    let source = format!("read_parquet('{}')", glob(&input));
+    let df = fx.sp.read_parquet(&[glob(&input)]).unwrap();
+    // Row groups of 4,096 rows: 50,000 rows per partition is 12 of them and more.
+    let options = smallpond::TaskOptions {
+        parquet: smallpond::ParquetOptions::try_new("zstd", 4096).unwrap(),
+        ..Default::default()
+    };
+    let sorted = df
+        .sort_with(&[SortKey::asc("k"), SortKey::asc("id")], Some(4), options)
+        .unwrap();
+    assert_eq!(
+        ids(&sorted),
+        duckdb_ids(&format!("SELECT id FROM {source} ORDER BY k, id"))
+    );
+    took(&fx, "in order");
+    // Cut between row groups: whole row groups of the sort's output (the last one may be
+    // short), as many rows as an exact cut to within a row group, not exactly.
+    let rows = partition_rows(&sorted);
+    assert_eq!(rows.iter().sum::<i64>(), 200_000);
+    assert!(rows.iter().all(|&r| (r - 50_000).abs() <= 4096), "{rows:?}");
+    assert!(rows.iter().any(|&r| r != 50_000), "{rows:?}");
+    let conn = Connection::open_in_memory().unwrap();
+    for (i, files) in sorted.files().unwrap().iter().enumerate() {
+        assert_eq!(files.len(), 1, "partition {i}: {files:?}");
+        let file = files[0].display().to_string();
+        // The row groups keep their size, codec and statistics.
+        let (groups, short, codecs, with_stats): (i64, i64, String, i64) = conn
+            .query_row(
+                &format!(
+                    "SELECT count(DISTINCT row_group_id), \
+                     count(DISTINCT row_group_id) FILTER (WHERE row_group_num_rows <> 4096), \
+                     string_agg(DISTINCT compression, ','), \
+                     count(*) FILTER (WHERE stats_min_value IS NOT NULL) \
+                     FROM parquet_metadata('{file}') WHERE path_in_schema = 'k'"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert!(groups >= 12, "partition {i}: {groups} row groups");
+        assert!(
+            short == 0 || (short == 1 && i == 3),
+            "partition {i}: {short} short"
+        );
+        assert_eq!(codecs, "ZSTD", "partition {i}");
+        assert_eq!(with_stats, groups, "partition {i}");
+    }
+    assert_same_rows(
+        &format!("SELECT * FROM {}", files_sql(&sorted)),
+        &format!("SELECT * FROM {source}"),
+    );
 }
