@@ -237,9 +237,10 @@ pub struct GraysortArgs {
     #[arg(long)]
     pub keep: bool,
 
-    /// Sort with the DataFrame's global sort (`sort` by key: sampled range boundaries)
-    /// instead of range-partitioning by the generator's key-prefix column. Intermediate and
-    /// output files are then both in --compression.
+    /// Sort with the DataFrame's global sort (`sort` by key: on one machine one ORDER BY
+    /// cut in order, on several sampled range boundaries) instead of range-partitioning by
+    /// the generator's key-prefix column. Intermediate and output files are then both in
+    /// --compression.
     #[arg(long)]
     pub global_sort: bool,
 }
