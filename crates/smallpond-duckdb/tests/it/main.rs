@@ -242,6 +242,79 @@ fn rows_partition_is_balanced() {
     );
 }
 
+/// Rows in order over two files (ids 0..a, then a..a+b, in row groups of `group` rows),
+/// cut 4 ways: the ids of every partition, in the order they were written.
+fn cut_in_order(a: u64, b: u64, group: u64) -> Vec<Vec<i64>> {
+    let (_d, job, first) = setup(0);
+    let second = first.with_file_name("second.parquet");
+    let conn = Connection::open_in_memory().unwrap();
+    for (file, from, to) in [(&first, 0, a), (&second, a, a + b)] {
+        conn.execute_batch(&format!(
+            "COPY (SELECT i AS id, repeat('x', (i % 5)::INT) AS pad FROM range({from}, {to}) t(i)) \
+             TO '{}' (FORMAT parquet, ROW_GROUP_SIZE {group})",
+            file.display()
+        ))
+        .unwrap();
+    }
+    let kind = TaskKind::RowsPartition {
+        npartitions: 4,
+        in_order: true,
+        parquet: ParquetOptions::default(),
+        published: false,
+    };
+    let mut task = attempt(&job, kind, first.clone());
+    task.inputs[0].datasets = vec![DataSet::parquet(vec![first, second])];
+    let record = DuckDbRunner::new("test").run(&task).unwrap();
+    assert_eq!(record.rows, a + b);
+    record
+        .outputs
+        .iter()
+        .map(|files| {
+            assert!(files.len() <= 1, "{files:?}");
+            let Some(file) = files.first() else {
+                return Vec::new();
+            };
+            // One thread: the rows as the file holds them.
+            let one = Connection::open_in_memory().unwrap();
+            one.execute_batch("SET threads = 1").unwrap();
+            let mut stmt = one
+                .prepare(&format!("SELECT id FROM '{}'", file.display()))
+                .unwrap();
+            let ids = stmt.query_map([], |r| r.get::<_, i64>(0)).unwrap();
+            ids.map(Result::unwrap).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn rows_in_order_are_cut_between_row_groups_or_exactly_across_files() {
+    // 2 x 20 row groups of 2,048 rows: 10 per partition, cut between them; the cut crosses
+    // from the first file into the second within partition 1.
+    let parts = cut_in_order(40_960, 40_960, 2048);
+    let all: Vec<i64> = parts.iter().flatten().copied().collect();
+    assert_eq!(all, (0..81_920).collect::<Vec<i64>>());
+    let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [20_480; 4]);
+    // Uneven files and a short last row group: whole row groups, to within one of ideal.
+    let parts = cut_in_order(50_000, 31_000, 2048);
+    let all: Vec<i64> = parts.iter().flatten().copied().collect();
+    assert_eq!(all, (0..81_000).collect::<Vec<i64>>());
+    assert!(
+        parts.iter().all(|p| p.len().abs_diff(20_250) <= 2048),
+        "{:?}",
+        parts.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert!(parts.iter().any(|p| p.len() != 20_250));
+    // Too few row groups: exactly a quarter each, still in order, across the files.
+    let parts = cut_in_order(3_000, 2_000, 2048);
+    let all: Vec<i64> = parts.iter().flatten().copied().collect();
+    assert_eq!(all, (0..5_000).collect::<Vec<i64>>());
+    assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1250; 4]);
+    // Fewer rows than partitions: the empty ones are empty, the others in order.
+    let parts = cut_in_order(2, 1, 2048);
+    assert_eq!(parts, [vec![], vec![0], vec![1], vec![2]]);
+}
+
 #[test]
 fn every_attempt_of_a_task_fills_in_the_same_rand_seed() {
     use smallpond_duckdb::source::{bind_query, QueryValues};
