@@ -128,6 +128,11 @@ def test_sort_is_global_and_matches_one_duckdb_order_by(sp, tmp_path):
     asc = df.sort("id")
     assert asc.num_partitions == 3
     assert [r["id"] for r in asc.take_all()] == list(range(3000))
+    # No rows: as many partitions, all empty, the columns kept.
+    empty = df.filter("id < 0").sort("id", npartitions=4)
+    assert empty.num_partitions == 4
+    assert empty.take_all() == []
+    assert list(empty.to_pandas().columns) == ["id", "v", "s"]
     with pytest.raises(ValueError, match="2 flags for 1 sort keys"):
         df.sort("id", descending=[True, False])
     with pytest.raises(TypeError, match="descending"):

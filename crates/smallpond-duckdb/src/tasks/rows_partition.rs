@@ -83,7 +83,8 @@ pub fn run_in_order(
 
 /// Writes rows `[i*total/n, (i+1)*total/n)` of `sources` (in order) into partition `i`:
 /// each file's rows by `file_row_number` (row groups outside the range are skipped),
-/// written in that order.
+/// written in that order. Files with a column of that name (DuckDB then refuses the
+/// option) are read whole for each partition on one thread, the rows numbered as read.
 fn cut_rows(
     conn: &Connection,
     sources: &[RowGroupSource],
@@ -96,8 +97,20 @@ fn cut_rows(
     // An `ORDER BY` reaches the file only when insertion order is kept.
     let ordered = "SET preserve_insertion_order = true";
     crate::connection::execute(conn, ordered, ordered)?;
+    let numbered = sources[0]
+        .meta
+        .file_metadata()
+        .schema_descr()
+        .root_schema()
+        .get_fields()
+        .iter()
+        .any(|f| f.name().eq_ignore_ascii_case("file_row_number"));
+    if numbered {
+        let one_thread = "SET threads = 1";
+        crate::connection::execute(conn, one_thread, one_thread)?;
+    }
+    let all: Vec<String> = sources.iter().map(|s| path_literal(&s.path)).collect();
     std::fs::create_dir_all(dir).map_err(crate::error::io(dir))?;
-    let rows_of = |s: &RowGroupSource| s.meta.file_metadata().num_rows().max(0) as u64;
     let mut outputs: Vec<Vec<std::path::PathBuf>> = vec![Vec::new(); n as usize];
     let mut rows_out = 0;
     for slot in 0..u64::from(n) {
@@ -105,30 +118,18 @@ fn cut_rows(
             total * slot / u64::from(n),
             total * (slot + 1) / u64::from(n),
         );
-        let mut pieces = Vec::new();
-        let mut offset = 0;
-        for (i, source) in sources.iter().enumerate() {
-            let rows = rows_of(source);
-            let (lo, hi) = (from.max(offset), to.min(offset + rows));
-            if lo < hi {
-                pieces.push(format!(
-                    "SELECT *, {i} AS __smallpond_file FROM read_parquet({}, file_row_number = true) \
-                     WHERE file_row_number >= {} AND file_row_number < {}",
-                    path_literal(&source.path),
-                    lo - offset,
-                    hi - offset
-                ));
-            }
-            offset += rows;
-        }
-        if pieces.is_empty() {
+        if from == to {
             continue;
         }
-        let query = format!(
-            "SELECT * EXCLUDE (__smallpond_file, file_row_number) FROM ({}) \
-             ORDER BY __smallpond_file, file_row_number",
-            pieces.join(" UNION ALL ")
-        );
+        let query = match numbered {
+            true => format!(
+                "SELECT * EXCLUDE (__smallpond_row) FROM (SELECT *, row_number() OVER () AS \
+                 __smallpond_row FROM read_parquet([{}])) WHERE __smallpond_row > {from} \
+                 AND __smallpond_row <= {to}",
+                all.join(", ")
+            ),
+            false => by_file_row_number(sources, from, to),
+        };
         let file = dir.join(format!("part-{slot:05}.parquet"));
         super::write_parquet_file(conn, &query, &file, parquet, "cut rows in order")?;
         rows_out += super::footer_rows(&file, "DuckDB")?;
@@ -142,10 +143,7 @@ fn cut_rows(
     }
     let schema_file = if outputs.iter().any(Vec::is_empty) {
         let file = dir.join("schema.parquet");
-        let empty = format!(
-            "SELECT * FROM read_parquet({}) LIMIT 0",
-            path_literal(&sources[0].path)
-        );
+        let empty = format!("SELECT * FROM read_parquet({}) LIMIT 0", all[0]);
         super::write_parquet_file(conn, &empty, &file, parquet, "write schema file")?;
         Some(file)
     } else {
@@ -157,6 +155,31 @@ fn cut_rows(
         schema_file,
         detail: None,
     })
+}
+
+/// Rows `[from, to)` of `sources` read in order, by each file's `file_row_number`.
+fn by_file_row_number(sources: &[RowGroupSource], from: u64, to: u64) -> String {
+    let mut pieces = Vec::new();
+    let mut offset = 0;
+    for (i, source) in sources.iter().enumerate() {
+        let rows = source.meta.file_metadata().num_rows().max(0) as u64;
+        let (lo, hi) = (from.max(offset), to.min(offset + rows));
+        if lo < hi {
+            pieces.push(format!(
+                "SELECT *, {i} AS __smallpond_file FROM read_parquet({}, file_row_number = true) \
+                 WHERE file_row_number >= {} AND file_row_number < {}",
+                crate::source::path_literal(&source.path),
+                lo - offset,
+                hi - offset
+            ));
+        }
+        offset += rows;
+    }
+    format!(
+        "SELECT * EXCLUDE (__smallpond_file, file_row_number) FROM ({}) \
+         ORDER BY __smallpond_file, file_row_number",
+        pieces.join(" UNION ALL ")
+    )
 }
 
 /// An input file and its footer.

@@ -242,15 +242,16 @@ fn rows_partition_is_balanced() {
     );
 }
 
-/// Rows in order over two files (ids 0..a, then a..a+b, in row groups of `group` rows),
-/// cut 4 ways: the ids of every partition, in the order they were written.
-fn cut_in_order(a: u64, b: u64, group: u64) -> Vec<Vec<i64>> {
+/// Rows in order over two files (ids 0..a, then a..a+b, in row groups of `group` rows,
+/// beside a column named `other`), cut 4 ways: the ids of every partition, in the order
+/// they were written.
+fn cut_in_order(a: u64, b: u64, group: u64, other: &str) -> Vec<Vec<i64>> {
     let (_d, job, first) = setup(0);
     let second = first.with_file_name("second.parquet");
     let conn = Connection::open_in_memory().unwrap();
     for (file, from, to) in [(&first, 0, a), (&second, a, a + b)] {
         conn.execute_batch(&format!(
-            "COPY (SELECT i AS id, repeat('x', (i % 5)::INT) AS pad FROM range({from}, {to}) t(i)) \
+            "COPY (SELECT i AS id, repeat('x', (i % 5)::INT) AS {other} FROM range({from}, {to}) t(i)) \
              TO '{}' (FORMAT parquet, ROW_GROUP_SIZE {group})",
             file.display()
         ))
@@ -290,13 +291,13 @@ fn cut_in_order(a: u64, b: u64, group: u64) -> Vec<Vec<i64>> {
 fn rows_in_order_are_cut_between_row_groups_or_exactly_across_files() {
     // 2 x 20 row groups of 2,048 rows: 10 per partition, cut between them; the cut crosses
     // from the first file into the second within partition 1.
-    let parts = cut_in_order(40_960, 40_960, 2048);
+    let parts = cut_in_order(40_960, 40_960, 2048, "pad");
     let all: Vec<i64> = parts.iter().flatten().copied().collect();
     assert_eq!(all, (0..81_920).collect::<Vec<i64>>());
     let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
     assert_eq!(sizes, [20_480; 4]);
     // Uneven files and a short last row group: whole row groups, to within one of ideal.
-    let parts = cut_in_order(50_000, 31_000, 2048);
+    let parts = cut_in_order(50_000, 31_000, 2048, "pad");
     let all: Vec<i64> = parts.iter().flatten().copied().collect();
     assert_eq!(all, (0..81_000).collect::<Vec<i64>>());
     assert!(
@@ -306,12 +307,17 @@ fn rows_in_order_are_cut_between_row_groups_or_exactly_across_files() {
     );
     assert!(parts.iter().any(|p| p.len() != 20_250));
     // Too few row groups: exactly a quarter each, still in order, across the files.
-    let parts = cut_in_order(3_000, 2_000, 2048);
+    let parts = cut_in_order(3_000, 2_000, 2048, "pad");
+    let all: Vec<i64> = parts.iter().flatten().copied().collect();
+    assert_eq!(all, (0..5_000).collect::<Vec<i64>>());
+    assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1250; 4]);
+    // A column named as DuckDB's row number: the same, read another way.
+    let parts = cut_in_order(3_000, 2_000, 2048, "File_Row_Number");
     let all: Vec<i64> = parts.iter().flatten().copied().collect();
     assert_eq!(all, (0..5_000).collect::<Vec<i64>>());
     assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [1250; 4]);
     // Fewer rows than partitions: the empty ones are empty, the others in order.
-    let parts = cut_in_order(2, 1, 2048);
+    let parts = cut_in_order(2, 1, 2048, "pad");
     assert_eq!(parts, [vec![], vec![0], vec![1], vec![2]]);
 }
 
