@@ -236,9 +236,7 @@ fn not_parquet(path: &Path, e: parquet::errors::ParquetError) -> crate::Error {
 
 /// Writes the row groups `groups` (source, index, rows; `total` rows in all) into `n`
 /// files of contiguous runs, `threads` files at a time: a row group goes to the partition
-/// its middle row falls in. Each column chunk is copied by the kernel (`copy_file_range`:
-/// the bytes never reach this process), and the footer is the sources' own with the
-/// chunks' new offsets (no page indexes or bloom filters, which stay behind).
+/// its middle row falls in.
 fn cut_row_groups(
     sources: &[RowGroupSource],
     groups: &[(usize, usize, u64)],
@@ -247,13 +245,19 @@ fn cut_row_groups(
     threads: u64,
     dir: &Path,
 ) -> Result<Output> {
-    use parquet::file::metadata::{
-        FileMetaData, ParquetMetaDataBuilder, ParquetMetaDataWriter, RowGroupMetaData,
-    };
-    use std::io::{Seek, Write};
+    use parquet::column::writer::ColumnCloseResult;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
 
-    let first = sources[0].meta.file_metadata();
-    let schema = first.schema_descr_ptr();
+    let first = &sources[0].meta;
+    let schema = first.file_metadata().schema_descr().root_schema_ptr();
+    let mut props = WriterProperties::builder();
+    if let Some(by) = first.file_metadata().created_by() {
+        props = props.set_created_by(by.to_string());
+    }
+    props = props.set_key_value_metadata(first.file_metadata().key_value_metadata().cloned());
+    let props = Arc::new(props.build());
 
     let mut slots: Vec<Vec<(usize, usize, u64)>> = vec![Vec::new(); n as usize];
     let mut before = 0u64;
@@ -269,14 +273,16 @@ fn cut_row_groups(
         let fail = |e: parquet::errors::ParquetError| {
             crate::Error::InvalidInput(format!("could not write {}: {e}", path.display()))
         };
-        let mut out = std::fs::File::create(path).map_err(crate::error::io(path))?;
-        out.write_all(b"PAR1").map_err(crate::error::io(path))?;
-        let mut at = 4u64;
-        // Handles of this writer's own: the copies move their offsets.
+        // Handles of this writer's own: a handle's clones share its offset.
         let mut files: Vec<Option<std::fs::File>> = (0..sources.len()).map(|_| None).collect();
-        let mut row_groups = Vec::with_capacity(groups.len());
-        let mut rows_out = 0u64;
-        for (ordinal, &(s, g, rows)) in groups.iter().enumerate() {
+        let out = std::fs::File::create(path).map_err(crate::error::io(path))?;
+        let mut writer = SerializedFileWriter::new(
+            std::io::BufWriter::with_capacity(1 << 20, out),
+            schema.clone(),
+            props.clone(),
+        )
+        .map_err(fail)?;
+        for &(s, g, rows) in groups {
             let source = &sources[s];
             let file = match &mut files[s] {
                 Some(file) => file,
@@ -284,70 +290,24 @@ fn cut_row_groups(
                     std::fs::File::open(&source.path).map_err(crate::error::io(&source.path))?,
                 ),
             };
-            let group = source.meta.row_group(g);
-            let start_of_group = at;
-            let mut columns = Vec::with_capacity(group.num_columns());
-            for column in group.columns() {
-                let (start, length) = column.byte_range();
-                file.seek(std::io::SeekFrom::Start(start))
-                    .map_err(crate::error::io(&source.path))?;
-                let copied = std::io::copy(&mut std::io::Read::take(&*file, length), &mut out)
-                    .map_err(crate::error::io(path))?;
-                if copied != length {
-                    return Err(crate::Error::InvalidInput(format!(
-                        "{} ended inside a column chunk",
-                        source.path.display()
-                    )));
-                }
-                let moved = |offset: i64| offset - start as i64 + at as i64;
-                columns.push(
-                    column
-                        .clone()
-                        .into_builder()
-                        .set_data_page_offset(moved(column.data_page_offset()))
-                        .set_dictionary_page_offset(column.dictionary_page_offset().map(moved))
-                        .set_index_page_offset(column.index_page_offset().map(moved))
-                        .set_bloom_filter_offset(None)
-                        .set_bloom_filter_length(None)
-                        .set_column_index_offset(None)
-                        .set_column_index_length(None)
-                        .set_offset_index_offset(None)
-                        .set_offset_index_length(None)
-                        .build()
-                        .map_err(fail)?,
-                );
-                at += length;
+            let mut row_group = writer.next_row_group().map_err(fail)?;
+            for column in source.meta.row_group(g).columns() {
+                let close = ColumnCloseResult {
+                    bytes_written: column.compressed_size().max(0) as u64,
+                    rows_written: rows,
+                    metadata: column.clone(),
+                    bloom_filter: None,
+                    column_index: None,
+                    offset_index: None,
+                };
+                row_group
+                    .append_column(&*file, close)
+                    .map_err(|e| not_parquet(&source.path, e))?;
             }
-            row_groups.push(
-                RowGroupMetaData::builder(schema.clone())
-                    .set_column_metadata(columns)
-                    .set_num_rows(rows as i64)
-                    .set_total_byte_size(group.total_byte_size())
-                    .set_sorting_columns(group.sorting_columns().cloned())
-                    .set_file_offset(start_of_group as i64)
-                    .set_ordinal(ordinal as i16)
-                    .build()
-                    .map_err(fail)?,
-            );
-            rows_out += rows;
+            row_group.close().map_err(fail)?;
         }
-        let footer = FileMetaData::new(
-            first.version(),
-            rows_out as i64,
-            first.created_by().map(str::to_string),
-            first.key_value_metadata().cloned(),
-            schema.clone(),
-            first.column_orders().cloned(),
-        );
-        let metadata = ParquetMetaDataBuilder::new(footer)
-            .set_row_groups(row_groups)
-            .build();
-        let mut buffered = std::io::BufWriter::new(&mut out);
-        ParquetMetaDataWriter::new(&mut buffered, &metadata)
-            .finish()
-            .map_err(fail)?;
-        buffered.flush().map_err(crate::error::io(path))?;
-        Ok(rows_out)
+        let written = writer.close().map_err(fail)?;
+        Ok(written.file_metadata().num_rows().max(0) as u64)
     };
 
     let mut outputs: Vec<Vec<std::path::PathBuf>> = vec![Vec::new(); n as usize];
