@@ -573,7 +573,8 @@ class DataFrame:
         """Sorts all rows by ``by`` (columns or SQL expressions): read in partition order,
         the result is globally sorted, NULLs last as in DuckDB. ``descending`` is one flag
         or one per key. Into ``npartitions`` ranges of about equal size (default: as many
-        partitions as now); the keys are sampled once to choose the ranges."""
+        partitions as now): on one machine one ``ORDER BY`` cut in order, on several the
+        keys sampled once to choose the ranges."""
         cols = _by_list(by)
         if not cols:
             raise ValueError("sort needs at least one column")
