@@ -9,14 +9,17 @@ site-packages directory, in either order, the import fails with an explanation i
 running a mix.
 """
 
+from __future__ import annotations
+
+# No `typing` here: this module runs at every interpreter start-up in the environment
+# (worker processes included), and `typing` with what it imports costs ~10 ms.
 import os
 import sys
-from typing import List
 
 _SITE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def original_installs(directory: str) -> List[str]:
+def original_installs(directory: str) -> list[str]:
     """The records of DeepSeek's ``smallpond`` distribution in ``directory`` (its
     dist-info, egg-info or editable-install files); ours is ``smallpond_rs-*``."""
     try:
@@ -31,7 +34,7 @@ def original_installs(directory: str) -> List[str]:
     )
 
 
-def conflict_message(found: List[str], directory: str) -> str:
+def conflict_message(found: list[str], directory: str) -> str:
     # "smallpond-0.15.0.dist-info", "smallpond-0.15.0-py3.11.egg-info",
     # "__editable__.smallpond-0.15.0.pth", "smallpond.egg-info" -> "smallpond 0.15.0"
     record = found[0].replace("__editable__.", "", 1)

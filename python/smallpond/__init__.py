@@ -11,14 +11,17 @@ DuckDB by the smallpond-rs engine.
 
 from __future__ import annotations
 
-import logging
 import os
-from typing import TYPE_CHECKING, Any, Optional
 
 from smallpond._core import SmallpondError
 from smallpond._core import __version__ as _core_version
 
+# Worker processes (`python -m smallpond._worker`) import this module and need only `_core`:
+# `typing` and `logging` (~20 ms with what they import) wait for the modules that use them.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Optional
+
     from smallpond.dataframe import DataFrame, Session
     from smallpond._udf import UDFType, udf
 
@@ -40,9 +43,6 @@ def _find_httpfs() -> None:
 
 
 _find_httpfs()
-
-# A library's logger: silent until the application configures logging.
-logging.getLogger("smallpond").addHandler(logging.NullHandler())
 
 __version__ = _core_version
 __all__ = ["init", "Session", "DataFrame", "SmallpondError", "UDFType", "udf"]

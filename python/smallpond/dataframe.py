@@ -23,6 +23,8 @@ from smallpond import _core, _runtime
 from smallpond._progress import Progress
 
 _log = logging.getLogger("smallpond")
+# A library's logger: silent until the application configures logging.
+_log.addHandler(logging.NullHandler())
 from smallpond._udf import UdfSpec, to_core
 
 SmallpondError = _core.SmallpondError
