@@ -12,7 +12,9 @@ DuckDB by the smallpond-rs engine.
 from __future__ import annotations
 
 import os
+import sys
 
+from smallpond import _core
 from smallpond._core import SmallpondError
 from smallpond._core import __version__ as _core_version
 
@@ -68,6 +70,13 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def _worker_command() -> "tuple[list[str], list[tuple[str, str]]]":
+    """How a local pool starts its worker processes: the command, and the environment it
+    adds (this interpreter's import path, so that workers import what the driver does)."""
+    path = [p or os.getcwd() for p in sys.path]
+    return [sys.executable, "-m", "smallpond._worker"], [("PYTHONPATH", os.pathsep.join(path))]
+
+
 def init(
     job_id: Optional[str] = None,
     job_time: Any = None,
@@ -101,6 +110,14 @@ def init(
     """
     import atexit
 
+    # The session's first worker starts now, while the DataFrame API is imported (30-40 ms)
+    # instead of after; a session that ends up with another pool lets it go.
+    local = kwargs.get("pool", "processes") == "processes"
+    if local and not (os.environ.get("SP_RAY_ADDRESS") or ray_address):
+        try:
+            _core.prestart_worker(*_worker_command())
+        except OSError:
+            pass  # the pool starts its workers itself, and reports what fails
     from smallpond.dataframe import Session
 
     session = Session(

@@ -235,9 +235,9 @@ class Session:
             options["pool"] = self._ray_pool
             num_executors = None
         elif pool == "processes":
-            options["worker_command"] = [sys.executable, "-m", "smallpond._worker"]
-            path = [p or os.getcwd() for p in sys.path]
-            options["worker_env"] = [("PYTHONPATH", os.pathsep.join(path))]
+            import smallpond
+
+            options["worker_command"], options["worker_env"] = smallpond._worker_command()
         elif pool != "threads":
             raise ValueError(f"pool must be 'processes' or 'threads', got {pool!r}")
         self.config = SessionConfig(

@@ -215,6 +215,24 @@ fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>, worker: Vec<String>) 
     Ok(py.detach(|| smallpond_cli::run(argv, worker)))
 }
 
+/// Starts the worker process of the next session whose pool starts workers with this
+/// command (`command`: the program, then its arguments) and environment, before that session
+/// exists (see `smallpond_exec::pool::prestart`): `init()` calls it before it imports the
+/// DataFrame API.
+#[pyfunction]
+fn prestart_worker(command: Vec<String>, env: Vec<(String, String)>) -> PyResult<()> {
+    let mut command = command.into_iter();
+    let program = command
+        .next()
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("worker command is empty"))?;
+    smallpond_exec::pool::prestart(smallpond_exec::pool::WorkerCommand {
+        program: program.into(),
+        args: command.collect(),
+        env,
+    })
+    .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("could not start a worker: {e}")))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     if std::env::var_os("SMALLPOND_LOG").is_some() {
@@ -230,5 +248,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serve_worker, m)?)?;
     m.add_function(wrap_pyfunction!(run_task, m)?)?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(prestart_worker, m)?)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use smallpond_core::task::{Resources, TaskAttempt, TaskError, TaskRecord};
 use smallpond_core::TaskId;
 
 pub use local::LocalPool;
-pub use process::{allocator_env, serve, WorkerCommand, ALLOCATOR_ENV};
+pub use process::{allocator_env, prestart, serve, WorkerCommand, ALLOCATOR_ENV};
 
 use crate::Result;
 

@@ -22,7 +22,7 @@ use super::local::{Canceller, LocalPool, Slot};
 use crate::{Result, TaskRunner};
 
 /// How to start a worker process. The process must call [`serve`] on its stdin/stdout.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCommand {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -144,12 +144,45 @@ fn describe_exit(status: std::process::ExitStatus) -> String {
 /// the second worker's start overlaps the first one's task.
 struct Spare(Mutex<Option<Worker>>);
 
+/// A worker started before its pool, and the command it was started with (see
+/// [`prestart`]).
+static PRESTARTED: Mutex<Option<(WorkerCommand, Worker)>> = Mutex::new(None);
+
+/// Starts a worker process for the next pool of this process that starts its workers with
+/// `command`, before that pool exists: what the driver does meanwhile (Python's `init()`
+/// imports the DataFrame API, 30-40 ms) then overlaps the worker's own start (an
+/// interpreter, the engine's library, DuckDB's warm-up). A pool with another command starts
+/// its own and leaves it; a later call lets it go.
+pub fn prestart(command: WorkerCommand) -> std::io::Result<()> {
+    let worker = Worker::spawn(&command)?;
+    let earlier = PRESTARTED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .replace((command, worker));
+    if let Some((_, unused)) = earlier {
+        unused.release();
+    }
+    Ok(())
+}
+
 impl Spare {
     fn start(command: &WorkerCommand) -> Self {
-        let worker = Worker::spawn(command)
-            // The first attempt tries again and reports the error.
-            .map_err(|e| tracing::debug!("worker not started early: {e}"))
-            .ok();
+        let prestarted = {
+            let mut slot = PRESTARTED.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.take() {
+                Some((started_with, worker)) if started_with == *command => Some(worker),
+                other => {
+                    *slot = other;
+                    None
+                }
+            }
+        };
+        let worker = prestarted.or_else(|| {
+            Worker::spawn(command)
+                // The first attempt tries again and reports the error.
+                .map_err(|e| tracing::debug!("worker not started early: {e}"))
+                .ok()
+        });
         Self(Mutex::new(worker))
     }
 

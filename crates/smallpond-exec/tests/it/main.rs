@@ -389,6 +389,64 @@ fn one_worker_process_serves_a_job_until_tasks_queue() {
 }
 
 #[test]
+fn a_prestarted_worker_serves_the_next_pool_started_with_its_command() {
+    use smallpond_exec::WorkerPool;
+    let (dir, job) = job();
+    let log = dir.path().join("log");
+    let mut command = shell_worker(&format!("echo \"end $task $$\" >> {}", log.display()));
+    command.args[1] = format!(
+        "echo \"start $$\" >> {}\n{}",
+        log.display(),
+        command.args[1]
+    );
+    let mut other = command.clone();
+    other.env.push(("A_POOL_OF_ITS_OWN".into(), "1".into()));
+    let started = |log: &std::path::Path, n: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if text.lines().filter(|l| l.starts_with("start")).count() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{n} workers did not start");
+    };
+    // A worker for `other`, then one for `command`: the first is let go, unused.
+    smallpond_exec::pool::prestart(other).unwrap();
+    started(&log, 1);
+    smallpond_exec::pool::prestart(command.clone()).unwrap();
+    started(&log, 2);
+    let mut pool = LocalPool::processes(command, capacity(1));
+    let plan = plan(1);
+    pool.submit(producer_attempt(&job, &plan, 1, 0)).unwrap();
+    pool.wait().unwrap().result.unwrap();
+    drop(pool);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let pid = |line: &str, i: usize| line.split(' ').nth(i).unwrap().to_string();
+    let starts: Vec<String> = log
+        .lines()
+        .filter(|l| l.starts_with("start"))
+        .map(|l| pid(l, 1))
+        .collect();
+    let ends: Vec<String> = log
+        .lines()
+        .filter(|l| l.starts_with("end"))
+        .map(|l| pid(l, 2))
+        .collect();
+    assert_eq!(
+        starts.len(),
+        2,
+        "the pool started no worker of its own: {log}"
+    );
+    assert_eq!(
+        ends,
+        [starts[1].clone()],
+        "the task ran on the worker prestarted for it: {log}"
+    );
+}
+
+#[test]
 fn a_worker_process_that_dies_fails_only_its_attempt() {
     let (dir, job) = job();
     let marks = dir.path().join("marks");
