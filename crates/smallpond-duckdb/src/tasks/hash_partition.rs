@@ -11,7 +11,9 @@ use duckdb::Connection;
 use smallpond_core::plan::{ParquetOptions, PartitionMethod, SortKey};
 use smallpond_core::task::ResolvedPartition;
 
-use super::{footer_rows, parquet_clause, parquet_files, write_parquet_file, Output};
+use super::{
+    footer_rows, parquet_clause, parquet_files, partitioned_output, write_parquet_file, Output,
+};
 use crate::connection::query_u64;
 use crate::error::io;
 use crate::source::{bind_query, create_input_views, ident, partition_sql, path_literal};
@@ -433,24 +435,9 @@ pub(crate) fn write_partitioned(
         .iter()
         .map(|f| footer_rows(f, "DuckDB"))
         .sum::<Result<u64>>()?;
-    if rows_out != rows_in {
-        return Err(Error::RowCountMismatch { rows_in, rows_out });
-    }
-
-    // Slots that got no rows still need the schema, so readers see an empty relation.
-    let schema_file = if outputs.iter().any(Vec::is_empty) {
-        let file = dir.join("schema.parquet");
+    partitioned_output(outputs, rows_in, rows_out, dir, |file| {
         let empty = format!("SELECT * FROM {source} LIMIT 0");
-        write_parquet_file(conn, &empty, &file, parquet, "write schema file")?;
-        Some(file)
-    } else {
-        None
-    };
-    Ok(Output {
-        outputs,
-        rows: rows_in,
-        schema_file,
-        detail: None,
+        write_parquet_file(conn, &empty, file, parquet, "write schema file")
     })
 }
 

@@ -81,6 +81,35 @@ pub fn footer_rows(path: &Path, writer: &str) -> Result<u64> {
     Ok(reader.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
+/// The output of a partition task that wrote `outputs` (files per slot) under `dir`, once
+/// the `rows_out` they hold are checked against the `rows_in` it read. Slots that got no
+/// rows still need the schema, so readers see an empty relation: `write_schema` then writes
+/// an empty file of it to the path it is given (and returns its rows, none).
+pub(crate) fn partitioned_output(
+    outputs: Vec<Vec<PathBuf>>,
+    rows_in: u64,
+    rows_out: u64,
+    dir: &Path,
+    write_schema: impl FnOnce(&Path) -> Result<u64>,
+) -> Result<Output> {
+    if rows_out != rows_in {
+        return Err(crate::Error::RowCountMismatch { rows_in, rows_out });
+    }
+    let schema_file = if outputs.iter().any(Vec::is_empty) {
+        let file = dir.join("schema.parquet");
+        write_schema(&file)?;
+        Some(file)
+    } else {
+        None
+    };
+    Ok(Output {
+        outputs,
+        rows: rows_in,
+        schema_file,
+        detail: None,
+    })
+}
+
 /// A user's query without trailing semicolons, so it can be nested in `COPY (...)`.
 pub fn strip_query(query: &str) -> &str {
     query

@@ -131,29 +131,12 @@ fn cut_rows(
             false => by_file_row_number(sources, from, to),
         };
         let file = dir.join(format!("part-{slot:05}.parquet"));
-        super::write_parquet_file(conn, &query, &file, parquet, "cut rows in order")?;
-        rows_out += super::footer_rows(&file, "DuckDB")?;
+        rows_out += super::write_parquet_file(conn, &query, &file, parquet, "cut rows in order")?;
         outputs[slot as usize].push(file);
     }
-    if rows_out != total {
-        return Err(crate::Error::RowCountMismatch {
-            rows_in: total,
-            rows_out,
-        });
-    }
-    let schema_file = if outputs.iter().any(Vec::is_empty) {
-        let file = dir.join("schema.parquet");
+    super::partitioned_output(outputs, total, rows_out, dir, |file| {
         let empty = format!("SELECT * FROM read_parquet({}) LIMIT 0", all[0]);
-        super::write_parquet_file(conn, &empty, &file, parquet, "write schema file")?;
-        Some(file)
-    } else {
-        None
-    };
-    Ok(Output {
-        outputs,
-        rows: total,
-        schema_file,
-        detail: None,
+        super::write_parquet_file(conn, &empty, file, parquet, "write schema file")
     })
 }
 
@@ -338,24 +321,5 @@ fn cut_row_groups(
             .map(|w| w.join().expect("a row-group writer panicked"))
             .sum::<Result<u64>>()
     })?;
-    if rows_out != total {
-        return Err(crate::Error::RowCountMismatch {
-            rows_in: total,
-            rows_out,
-        });
-    }
-    // Slots that got no rows still need the schema, so readers see an empty relation.
-    let schema_file = if outputs.iter().any(Vec::is_empty) {
-        let file = dir.join("schema.parquet");
-        write(&file, &[])?;
-        Some(file)
-    } else {
-        None
-    };
-    Ok(Output {
-        outputs,
-        rows: total,
-        schema_file,
-        detail: None,
-    })
+    super::partitioned_output(outputs, total, rows_out, dir, |file| write(file, &[]))
 }
